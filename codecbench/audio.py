@@ -1,0 +1,105 @@
+"""Audio I/O (soundfile), resampling (soxr) and length alignment: the one home for each."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+class AudioError(Exception):
+    """A file could not be read as audio."""
+
+
+def load(path: str | os.PathLike, mono: bool = True) -> tuple[np.ndarray, int]:
+    """Read an audio file as float32; mono=True averages channels. Returns (wave, sample_rate)."""
+    import soundfile as sf
+
+    p = Path(path)
+    if not p.exists():
+        raise AudioError(f"missing file: {p}")
+    try:
+        wave, sr = sf.read(str(p), dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, ...
+        raise AudioError(f"cannot decode {p.name}: {exc}") from exc
+    wave = wave.mean(axis=1) if mono else wave.T
+    return np.ascontiguousarray(wave, dtype=np.float32), int(sr)
+
+
+def info(path: str | os.PathLike) -> tuple[int, float]:
+    """(sample_rate, duration in seconds) from the file header, without decoding."""
+    import soundfile as sf
+
+    i = sf.info(str(path))
+    return int(i.samplerate), float(i.frames) / float(i.samplerate)
+
+
+def save(path: str | os.PathLike, wave: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
+    """Write atomically (temporary file in the same folder, then rename)."""
+    import soundfile as sf
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=p.suffix or ".wav")
+    os.close(fd)
+    try:
+        data = np.asarray(wave, dtype=np.float32)
+        sf.write(tmp, data.T if data.ndim == 2 else data, sample_rate, subtype=subtype)
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def resample(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Resample the last axis with soxr (VHQ). Identity when the rates match."""
+    if sr_in == sr_out:
+        return np.asarray(wave, dtype=np.float32)
+    import soxr
+
+    x = np.asarray(wave, dtype=np.float32)
+    if x.ndim == 1:
+        return soxr.resample(x, sr_in, sr_out, quality="VHQ").astype(np.float32)
+    # soxr wants [T, C]
+    return soxr.resample(x.T, sr_in, sr_out, quality="VHQ").T.astype(np.float32).copy()
+
+
+def resampled_length(n: int, sr_in: int, sr_out: int) -> int:
+    """Length soxr produces for n samples: round(n * sr_out / sr_in)."""
+    return int(round(n * sr_out / sr_in))
+
+
+def fit_length(wave: np.ndarray, n: int) -> np.ndarray:
+    """Crop or zero-pad the last axis to exactly n samples (codec output alignment)."""
+    t = wave.shape[-1]
+    if t == n:
+        return wave
+    if t > n:
+        return wave[..., :n]
+    pad = [(0, 0)] * (wave.ndim - 1) + [(0, n - t)]
+    return np.pad(wave, pad)
+
+
+def pad_batch(waves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Stack 1-D waves into [B, T_max] with zeros after each item; returns (batch, lengths)."""
+    lengths = np.array([len(w) for w in waves], dtype=np.int64)
+    out = np.zeros((len(waves), int(lengths.max(initial=0))), dtype=np.float32)
+    for i, w in enumerate(waves):
+        out[i, : len(w)] = w
+    return out, lengths
+
+
+def unpad_batch(batch: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+    return [batch[i, : int(n)] for i, n in enumerate(lengths)]
+
+
+def peak_dbfs(wave: np.ndarray) -> float:
+    peak = float(np.max(np.abs(wave))) if wave.size else 0.0
+    return -np.inf if peak <= 0 else 20.0 * np.log10(peak)
+
+
+def rms_dbfs(wave: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) if wave.size else 0.0
+    return -np.inf if rms <= 0 else 20.0 * np.log10(rms)

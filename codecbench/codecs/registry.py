@@ -1,0 +1,135 @@
+"""Codec registry: built-in families plus third-party plugins from the ``codecbench.codecs`` entry points.
+
+A family module exposes ``specs() -> list[CodecSpec]`` and must stay cheap to import (backends are
+imported inside ``CodecSpec.load``). A plugin's entry point names either such a ``specs`` function,
+a list of specs, or a single ``CodecSpec``.
+
+Names carry variants (``opus-6kbps``, ``encodec-24k-6kbps``); ``NAME:ARG`` passes ARG to the
+loader (``ours-rvq:path/to/ckpt``) for specs with ``accepts_arg``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+from codecbench.codecs.base import Codec, CodecUnavailable
+from codecbench.types import CodecInfo
+
+ENTRY_POINT_GROUP = "codecbench.codecs"
+
+# Family modules inside codecbench; each has specs(). Order is the listing order.
+BUILTIN_FAMILIES = (
+    "codecbench.codecs.opus",
+    "codecbench.codecs.inhouse",
+    "codecbench.codecs.encodec",
+    "codecbench.codecs.dac",
+    "codecbench.codecs.mimi",
+    "codecbench.codecs.snac",
+)
+
+
+@dataclass(frozen=True)
+class CodecSpec:
+    """How to build one codec variant, and what it needs."""
+
+    info: CodecInfo
+    load: Callable[[str | None, str], Codec]  # (arg after ':', device) -> Codec
+    requires: tuple[str, ...] = ()  # importable Python modules
+    install_hint: str = ""
+    accepts_arg: bool = False
+    check: Callable[[], str | None] | None = None  # extra availability check: reason, or None if fine
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def unavailable_reason(self) -> str | None:
+        missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        if missing:
+            hint = f" ({self.install_hint})" if self.install_hint else ""
+            return f"missing Python package(s): {', '.join(missing)}{hint}"
+        if self.check is not None:
+            return self.check()
+        return None
+
+
+_SPECS: dict[str, CodecSpec] | None = None
+_LOAD_ERRORS: list[str] = []
+
+
+def _collect(obj) -> list[CodecSpec]:
+    if isinstance(obj, CodecSpec):
+        return [obj]
+    if callable(obj):
+        obj = obj()
+    return [s for s in obj if isinstance(s, CodecSpec)]
+
+
+def all_specs() -> dict[str, CodecSpec]:
+    """Every known codec variant by name (built-ins first, then plugins)."""
+    global _SPECS
+    if _SPECS is not None:
+        return _SPECS
+    specs: dict[str, CodecSpec] = {}
+    for mod_name in BUILTIN_FAMILIES:
+        if importlib.util.find_spec(mod_name) is None:
+            continue
+        mod = importlib.import_module(mod_name)
+        for s in mod.specs():
+            specs[s.name] = s
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            found = _collect(ep.load())
+        except Exception as exc:  # a broken plugin must not break the built-ins
+            _LOAD_ERRORS.append(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}")
+            warnings.warn(_LOAD_ERRORS[-1], stacklevel=2)
+            continue
+        for s in found:
+            specs.setdefault(s.name, s)
+    _SPECS = specs
+    return specs
+
+
+def plugin_errors() -> list[str]:
+    all_specs()
+    return list(_LOAD_ERRORS)
+
+
+def register(spec: CodecSpec) -> None:
+    """Add a codec at run time (tests, notebooks)."""
+    all_specs()[spec.name] = spec
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    base, sep, arg = name.partition(":")
+    return base.strip(), (arg.strip() if sep else None)
+
+
+def get_spec(name: str) -> CodecSpec:
+    """The spec for ``name`` (``NAME`` or ``NAME:ARG``); unknown names list close matches."""
+    base, arg = split_name(name)
+    specs = all_specs()
+    if base not in specs:
+        close = difflib.get_close_matches(base, specs, n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown codec {base!r}.{hint} Run `codecbench codecs` to list them.")
+    spec = specs[base]
+    if arg is not None and not spec.accepts_arg:
+        raise KeyError(f"codec {base!r} takes no ':ARG' (got {name!r})")
+    return spec
+
+
+def load_codec(name: str, device: str = "auto") -> Codec:
+    """Build a ready codec; raises CodecUnavailable with the reason and how to fix it."""
+    spec = get_spec(name)
+    reason = spec.unavailable_reason()
+    if reason:
+        raise CodecUnavailable(f"codec {spec.name!r} cannot run here: {reason}")
+    _, arg = split_name(name)
+    return spec.load(arg, device)

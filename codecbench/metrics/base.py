@@ -1,0 +1,151 @@
+"""Metric interface and registry metadata (after VERSA: one file per metric family, metadata per metric).
+
+A metric computes one or more named outputs (columns) for one reference/degraded pair:
+``compute(x: MetricInput) -> {output: float | Failure}``. Raising ``MetricFailure`` fails all its
+outputs with that reason. Never return a made-up number for a failure (no 0.0, 1.0 or NaN).
+
+Metrics with ``batched=True`` (model-based: speaker, ASR, DNSMOS) run in the runner's main process,
+get whole batches through ``compute_batch`` and may use the GPU; the others run in a CPU worker pool.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import numpy as np
+
+from codecbench.types import CodecInfo, Utterance
+
+
+class MetricFailure(Exception):
+    """The metric could not be computed for this item; the message is the recorded reason."""
+
+
+class MetricUnavailable(Exception):
+    """The metric cannot run here at all (package or model missing); the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed output value, with its reason."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Output:
+    """One column a metric writes."""
+
+    name: str
+    higher_is_better: bool | None = True
+    unit: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """Where a value came from: recorded next to every figure in the run folder and summaries."""
+
+    name: str
+    outputs: tuple[Output, ...]
+    description: str = ""
+    needs_reference: bool = True
+    needs_text: bool = False
+    needs_codes: bool = False
+    device: str = "cpu"  # "cpu", or "gpu" when it can use one
+    sample_rate: int | None = None  # the rate the metric itself works at
+    library: str = "codecbench"
+    version: str = ""
+    model: str | None = None
+    mode: str | None = None
+    batched: bool = False
+    default: bool = True  # part of `codecbench run`'s default metric set
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["outputs"] = [asdict(o) for o in self.outputs]
+        return d
+
+
+@dataclass
+class MetricInput:
+    """Everything a metric may look at for one (codec, utterance)."""
+
+    ref: np.ndarray  # mono float32 reference at sample_rate
+    deg: np.ndarray  # reconstruction, same rate, same length as ref
+    sample_rate: int  # the source audio's rate (metrics resample to their own)
+    utterance: Utterance
+    codec: CodecInfo | None = None
+    codes: list[np.ndarray] | None = None  # valid codes per codebook level
+    bits: float | None = None  # measured payload bits (e.g. Opus packets)
+    encode_seconds: float | None = None  # this item's share of its batch's encode time
+    decode_seconds: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return len(self.ref) / float(self.sample_rate)
+
+
+Values = dict[str, "float | Failure"]
+
+
+class Metric(ABC):
+    """One metric family member. Subclasses set ``name`` and implement ``info`` and ``compute``."""
+
+    name: str = ""
+
+    @abstractmethod
+    def info(self) -> MetricInfo: ...
+
+    def unavailable_reason(self) -> str | None:
+        """Why this metric cannot run here (missing package/model), or None."""
+        return None
+
+    @abstractmethod
+    def compute(self, x: MetricInput) -> Values: ...
+
+    def compute_batch(self, xs: list[MetricInput]) -> list[Values]:
+        """Batched metrics override this; the default loops, turning failures into values."""
+        return [safe_compute(self, x) for x in xs]
+
+    def setup(self, device: str = "cpu", workdir: str | None = None) -> None:
+        """Called once before use in a run (load models here, not in __init__)."""
+
+
+def fail_all(metric: Metric, reason: str) -> Values:
+    return {o.name: Failure(reason) for o in metric.info().outputs}
+
+
+def safe_compute(metric: Metric, x: MetricInput) -> Values:
+    """compute() with every exception turned into recorded failures of all outputs."""
+    try:
+        values = metric.compute(x)
+    except MetricFailure as exc:
+        return fail_all(metric, str(exc))
+    except Exception as exc:  # a metric bug must not end a run; the reason says what happened
+        return fail_all(metric, f"{type(exc).__name__}: {exc}")
+    out: Values = {}
+    for o in metric.info().outputs:
+        v = values.get(o.name, Failure("not computed"))
+        if not isinstance(v, Failure):
+            v = float(v)
+            if not np.isfinite(v):
+                v = Failure(f"non-finite value ({v})")
+        out[o.name] = v
+    return out
+
+
+def package_version(dist: str) -> str:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def require_same_length(x: MetricInput) -> None:
+    if len(x.ref) != len(x.deg):
+        raise MetricFailure(f"reference ({len(x.ref)}) and degraded ({len(x.deg)}) lengths differ")
