@@ -1,0 +1,123 @@
+"""Whisper ASR metrics: Whisper's own JFK expectations, wrong-script detection on Hindi, and the
+pure-Python parts (reliability checks, error counts, corpus-level rates)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from codecbench.audio import load, resample
+from codecbench.metrics import asr
+from codecbench.metrics.base import Failure, MetricInput
+from codecbench.types import CodecInfo, Utterance
+
+IDENTITY = CodecInfo(name="identity", family="test", sample_rate=16000)
+HALF = CodecInfo(name="half-gain", family="test", sample_rate=16000)
+
+
+@pytest.fixture(scope="module")
+def manifest(testdata):
+    return {e["path"]: e for e in json.loads((testdata / "manifest.json").read_text())}
+
+
+@pytest.fixture(scope="module")
+def backend(whisper_base_dir):
+    return asr.FasterWhisperBackend(str(whisper_base_dir), device="cpu", compute_type="int8", cpu_threads=1)
+
+
+def _item(testdata, manifest, path, codec=IDENTITY, gain=1.0):
+    wave, sr = load(testdata / path)
+    e = manifest[path]
+    return MetricInput(ref=wave, deg=wave * gain, sample_rate=sr, codec=codec,
+                       utterance=Utterance(id=path, lang=e["lang"], text=e.get("text")))
+
+
+def test_jfk_passes_whispers_own_expectations(testdata, conformance, backend):
+    case = conformance["whisper"]["cases"][0]
+    wave, sr = load(testdata / case["audio"])
+    (text,) = backend.transcribe([resample(wave, sr, 16000)], [case["lang"]])
+    for phrase in case["must_contain"]:
+        assert phrase in text.lower(), text
+
+
+def test_hindi_in_urdu_script_is_flagged_unreliable(testdata, manifest, whisper_base_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("CODECBENCH_WHISPER_MODEL", str(whisper_base_dir))
+    monkeypatch.setenv("CODECBENCH_WHISPER_COMPUTE_TYPE", "int8")
+    wer, dwer = asr.AsrMetric("wer"), asr.AsrMetric("dwer")
+    assert wer.unavailable_reason() is None
+    for m in (wer, dwer):
+        m.setup("cpu", str(tmp_path))
+    paths = ["hi/hi_07.wav", "hi/hi_04.wav", "en/LJ050-0131.wav"]
+    xs = [_item(testdata, manifest, p) for p in paths]
+    values = wer.compute_batch(xs)
+    dvalues = dwer.compute_batch(xs)
+    for v, dv in zip(values[:2], dvalues[:2], strict=True):
+        for out in (v["wer"], v["cer"], dv["dwer"], dv["dcer"]):
+            assert isinstance(out, Failure)
+            assert out.reason.startswith("unreliable: reference ASR")
+            assert "Arabic script for hi" in out.reason and "Devanagari" in out.reason
+    # English stays a number: LJ Speech is read well by Whisper base
+    assert not isinstance(values[2]["wer"], Failure) and values[2]["wer"] < 0.25
+    assert dvalues[2]["dwer"] == 0.0  # identical audio, identical transcript
+    rel = json.loads((tmp_path / "asr_reliability.json").read_text())
+    (label,) = rel
+    hi = rel[label]["languages"]["hi"]["reference"]
+    assert hi["n"] == 2 and hi["wrong_script_rate"] == 1.0 and hi["mean_wrong_script_letter_share"] > 0.9
+    assert rel[label]["languages"]["en"]["reference"]["wrong_script_rate"] == 0.0
+    # reference transcripts are cached under the run folder and reused
+    cached = list((tmp_path / "asr_cache").rglob("*.json"))
+    assert len(cached) == 3
+    corpus = asr.corpus_error_rates(tmp_path)
+    assert corpus[("identity", "hi")]["n_unreliable"] == 2 and corpus[("identity", "hi")]["wer"] is None
+    assert corpus[("identity", "en")]["dwer"] == 0.0 and corpus[("identity", "en")]["wer"] < 0.25
+
+
+def test_check_transcript_flags():
+    assert asr.check_transcript("नमस्ते दुनिया", "hi").flags == []
+    c = asr.check_transcript("اُدھر بھاڑ میں", "hi")
+    assert c.flags == ["wrong_script"] and c.script == "ARABIC"
+    assert "Arabic script for hi, expected Devanagari (100% of letters)" in c.reason("reference", "m")
+    loop = asr.check_transcript("thank you " * 40, "en")
+    assert "repetition" in loop.flags and loop.compression_ratio > 2.4
+    assert "repetition loop" in loop.reason("reference", "m")
+    empty = asr.check_transcript(" ... ", "en")
+    assert empty.flags == ["empty"] and "returned no text" in empty.reason("reference", "m")
+    assert asr.check_transcript("hello there", "xx").flags == []  # unknown language: no script check
+
+
+def test_error_counts_and_corpus_level_rates():
+    e = asr.error_counts("a b c d", "a x c")
+    assert (e.word_errors, e.words) == (2, 4) and e.wer == 0.5
+    assert asr.error_counts("a b", "").wer == 1.0
+    # corpus-level: errors summed over words, not the mean of per-utterance rates
+    r = asr.corpus_wer_cer(["a b c d e f g h i j", "x"], ["a b c d e f g h i j", "y"])
+    assert r["wer"] == pytest.approx(1 / 11) and r["n"] == 2
+    records = [
+        {"codec": "c", "lang": "en", "utt_id": "1", "kind": "wer", "reference_unreliable": None,
+         "wer_counts": {"word_errors": 1, "words": 10, "char_errors": 1, "chars": 50}},
+        {"codec": "c", "lang": "en", "utt_id": "2", "kind": "wer", "reference_unreliable": None,
+         "wer_counts": {"word_errors": 1, "words": 1, "char_errors": 1, "chars": 5}},
+        {"codec": "c", "lang": "en", "utt_id": "2", "kind": "dwer", "reference_unreliable": None,
+         "dwer_counts": {"word_errors": 0, "words": 1, "char_errors": 0, "chars": 5}},
+        {"codec": "c", "lang": "hi", "utt_id": "3", "kind": "wer", "reference_unreliable": "unreliable: x"},
+    ]
+    out = asr.corpus_error_rates(records)
+    assert out[("c", "en")]["wer"] == pytest.approx(2 / 11) and out[("c", "en")]["dwer"] == 0.0
+    assert out[("c", "en")]["n"] == 2 and out[("c", "hi")]["n_unreliable"] == 1
+
+
+def test_missing_model_is_unavailable_with_a_reason(tmp_path):
+    m = asr.AsrMetric("wer", model=str(tmp_path))
+    assert "no model.bin" in m.unavailable_reason()
+    x = MetricInput(ref=np.zeros(16000, np.float32), deg=np.zeros(16000, np.float32), sample_rate=16000,
+                    utterance=Utterance(id="u", lang="en", text="hi"))
+    (v,) = m.compute_batch([x])
+    assert isinstance(v["wer"], Failure) and v["wer"].reason.startswith("unavailable: ")
+    assert "unknown ASR backend" in asr.AsrMetric("wer", backend="nope").unavailable_reason()
+    info = asr.AsrMetric("wer").info()
+    assert info.needs_text and info.batched and info.model == "whisper-base" and info.library == "faster-whisper"
+    assert not asr.AsrMetric("dwer").info().needs_text
+    names = {s.name for s in asr.models()}
+    assert {"whisper-base", "openai-whisper-base", "whisper-large-v3"} <= names
