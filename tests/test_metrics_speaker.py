@@ -1,0 +1,218 @@
+"""Speaker similarity: Resemblyzer GE2E on real speech, and the ECAPA-TDNN path on a checkpoint saved
+in SpeechBrain's folder layout (random weights built here), loaded through the real code path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from codecbench.audio import load, resample, save
+from codecbench.metrics import speaker as spk
+from codecbench.metrics.base import Failure, MetricInput
+from codecbench.types import Utterance
+
+torch.set_num_threads(1)
+
+
+def _wave(testdata, path):
+    w, sr = load(testdata / path)
+    return resample(w, sr, 16000)
+
+
+def _halves(w):
+    n = len(w) // 2
+    return w[:n], w[n:]
+
+
+def _opus(w, tmp_path, kbps=6):
+    save(tmp_path / "in.wav", w, 16000)
+    try:
+        subprocess.run(["opusenc", "--quiet", "--bitrate", str(kbps), str(tmp_path / "in.wav"), str(tmp_path / "x.opus")],
+                       check=True, capture_output=True)
+        subprocess.run(["opusdec", "--quiet", "--rate", "16000", str(tmp_path / "x.opus"), str(tmp_path / "out.wav")],
+                       check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"opus-tools not usable: {exc}")
+    out, _ = load(tmp_path / "out.wav")
+    return out[: len(w)]
+
+
+def _x(ref, deg, uid="u"):
+    n = min(len(ref), len(deg))
+    return MetricInput(ref=ref[:n], deg=deg[:n], sample_rate=16000, utterance=Utterance(id=uid))
+
+
+@pytest.fixture(scope="module")
+def ge2e():
+    m = spk.SpeakerSimilarity("ge2e")
+    if m.unavailable_reason():
+        pytest.skip(m.unavailable_reason())
+    return m
+
+
+def test_ge2e_same_speaker_scores_above_different_speakers(testdata, ge2e, tmp_path):
+    jfk, lj, hi = (_wave(testdata, p) for p in ("en/jfk.flac", "en/LJ050-0131.wav", "hi/hi_08.wav"))
+    (j1, j2), (l1, l2), (h1, h2) = _halves(jfk), _halves(lj), _halves(hi)
+    same = [_x(j1, j2), _x(l1, l2), _x(h1, h2), _x(hi, _opus(hi, tmp_path))]
+    different = [_x(j1, l1), _x(j2, h2), _x(l2, h1), _x(jfk, hi), _x(lj, hi)]
+    s = [v["spk_sim_ge2e"] for v in ge2e.compute_batch(same)]
+    d = [v["spk_sim_ge2e"] for v in ge2e.compute_batch(different)]
+    assert min(s) > max(d) + 0.1, (s, d)
+    assert s[-1] > 0.85  # the Opus 6 kbps reconstruction keeps the voice
+
+
+def test_ge2e_matches_resemblyzer_and_batching_is_exact(testdata, ge2e):
+    if "webrtcvad" not in sys.modules:
+        try:
+            import webrtcvad  # noqa: F401
+        except Exception:  # its pkg_resources import fails on recent setuptools; the VAD is not used here
+            sys.modules["webrtcvad"] = types.ModuleType("webrtcvad")
+    from resemblyzer import VoiceEncoder
+    from resemblyzer.audio import normalize_volume
+
+    waves = [_wave(testdata, p) for p in ("hi/hi_07.wav", "en/jfk.flac", "hi/hi_02.wav")]
+    enc = ge2e._load()
+    batched = enc.embed(waves)
+    ours = [enc.embed([w])[0] for w in waves]
+    ve = VoiceEncoder("cpu", verbose=False)
+    for w, b, o in zip(waves, batched, ours, strict=True):
+        theirs = ve.embed_utterance(normalize_volume(w, -30, increase_only=True))
+        assert np.abs(o - theirs).max() < 1e-5
+        assert np.abs(b - o).max() < 1e-5
+
+
+# ------------------------------------------------------------------ ECAPA in SpeechBrain's layout
+
+HYPERPARAMS = """# ############################################################################
+# Model: ECAPA (small, random weights written by codecbench's tests)
+# ############################################################################
+
+n_mels: 80
+pretrained_path: {folder}
+
+compute_features: !new:speechbrain.lobes.features.Fbank
+    n_mels: !ref <n_mels>
+
+mean_var_norm: !new:speechbrain.processing.features.InputNormalization
+    norm_type: sentence
+    std_norm: False
+
+embedding_model: !new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
+    input_size: !ref <n_mels>
+    channels: [64, 64, 64, 64, 192]
+    kernel_sizes: [5, 3, 3, 3, 1]
+    dilations: [1, 2, 3, 4, 1]
+    attention_channels: 16
+    res2net_scale: 8
+    se_channels: 16
+    lin_neurons: 32
+
+classifier: !new:speechbrain.lobes.models.ECAPA_TDNN.Classifier
+    input_size: 32
+    out_neurons: 4
+
+mean_var_norm_emb: !new:speechbrain.processing.features.InputNormalization
+    norm_type: global
+    std_norm: False
+
+modules:
+    compute_features: !ref <compute_features>
+    mean_var_norm: !ref <mean_var_norm>
+    embedding_model: !ref <embedding_model>
+    mean_var_norm_emb: !ref <mean_var_norm_emb>
+    classifier: !ref <classifier>
+
+label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
+
+pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
+    loadables:
+        embedding_model: !ref <embedding_model>
+        mean_var_norm_emb: !ref <mean_var_norm_emb>
+        classifier: !ref <classifier>
+        label_encoder: !ref <label_encoder>
+    paths:
+        embedding_model: !ref <pretrained_path>/embedding_model.ckpt
+        mean_var_norm_emb: !ref <pretrained_path>/mean_var_norm_emb.ckpt
+        classifier: !ref <pretrained_path>/classifier.ckpt
+        label_encoder: !ref <pretrained_path>/label_encoder.txt
+"""
+
+
+@pytest.fixture(scope="module")
+def ecapa_folder(tmp_path_factory):
+    """A SpeechBrain-layout folder with random weights (state-dict keys as SpeechBrain writes them)."""
+    folder = tmp_path_factory.mktemp("spkrec-ecapa-random")
+    torch.manual_seed(0)
+    model = spk.ecapa_class()(80, lin_neurons=32, channels=[64, 64, 64, 64, 192], attention_channels=16,
+                              se_channels=16)
+    with torch.no_grad():  # non-trivial BatchNorm statistics, as in a trained model
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.BatchNorm1d):
+                mod.running_mean.uniform_(-0.5, 0.5)
+                mod.running_var.uniform_(0.5, 2.0)
+    torch.save(model.state_dict(), folder / "embedding_model.ckpt")
+    torch.save({"glob_mean": torch.zeros(32), "glob_std": torch.ones(32), "count": 1}, folder / "mean_var_norm_emb.ckpt")
+    torch.save({"weight": torch.randn(4, 32)}, folder / "classifier.ckpt")
+    (folder / "label_encoder.txt").write_text("'a' => 0\n'b' => 1\n'c' => 2\n'd' => 3\n================\n'starting_index' => 0\n")
+    (folder / "hyperparams.yaml").write_text(HYPERPARAMS.format(folder=folder))
+    return folder, model.state_dict()
+
+
+def test_ecapa_state_dict_keys_follow_speechbrain():
+    keys = set(spk.ecapa_class()(80).state_dict())
+    for k in ("blocks.0.conv.conv.weight", "blocks.0.norm.norm.running_var",
+              "blocks.1.res2net_block.blocks.0.conv.conv.weight", "blocks.1.se_block.conv1.conv.weight",
+              "blocks.3.tdnn2.norm.norm.num_batches_tracked", "mfa.conv.conv.weight", "asp.tdnn.conv.conv.weight",
+              "asp.conv.conv.bias", "asp_bn.norm.weight", "fc.conv.weight"):
+        assert k in keys, k
+    assert spk.ecapa_class()(80, channels=[1024, 1024, 1024, 1024, 3072]).fc.conv.weight.shape == (192, 6144, 1)
+
+
+def test_ecapa_loads_speechbrain_layout_through_the_real_path(testdata, ecapa_folder, monkeypatch):
+    folder, state = ecapa_folder
+    monkeypatch.setenv("CODECBENCH_ECAPA_MODEL", str(folder))
+    m = spk.SpeakerSimilarity("ecapa")
+    assert m.unavailable_reason() is None
+    m.setup("cpu")
+    enc = m._load()
+    loaded = enc.model.state_dict()
+    assert all(torch.equal(loaded[k].cpu(), v) for k, v in state.items())
+    assert enc.fbank.win == 400 and enc.fbank.hop == 160 and enc.fbank.fbank.shape == (201, 80)
+    waves = [_wave(testdata, p) for p in ("hi/hi_07.wav", "hi/hi_04.wav", "en/LJ050-0131.wav", "hi/hi_03.wav")]
+    batched = enc.embed(waves)
+    single = np.stack([enc.embed([w])[0] for w in waves])
+    assert batched.shape == (4, 32) and np.all(np.isfinite(batched))
+    cos = [spk.cosine(b, s) for b, s in zip(batched, single, strict=True)]
+    assert min(cos) > 1 - 1e-3, cos  # padding only reaches the reflect-padded conv edges
+    assert np.allclose(batched[2], single[2], atol=1e-4)  # the longest item is not padded at all
+    xs = [_x(w, w * 0.5, str(i)) for i, w in enumerate(waves)]
+    vals = m.compute_batch(xs)
+    assert all(abs(v["spk_sim_ecapa"] - 1.0) < 1e-3 for v in vals)  # gain-invariant up to the fbank floor
+    info = m.info()
+    assert info.batched and info.default and info.model == str(folder) and info.sample_rate == 16000
+
+
+def test_ecapa_without_weights_is_unavailable_with_the_reason(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("CODECBENCH_ECAPA_MODEL", raising=False)
+    m = spk.SpeakerSimilarity("ecapa")
+    reason = m.unavailable_reason()
+    assert reason and "speechbrain/spkrec-ecapa-voxceleb" in reason and "codecbench models download" in reason
+    (v,) = m.compute_batch([_x(np.ones(16000, np.float32), np.ones(16000, np.float32))])
+    assert isinstance(v["spk_sim_ecapa"], Failure) and v["spk_sim_ecapa"].reason.startswith("unavailable: ")
+    bad = tmp_path / "not-a-model"
+    bad.mkdir()
+    assert "hyperparams.yaml" in spk.SpeakerSimilarity("ecapa", source=str(bad)).unavailable_reason()
+
+
+def test_short_and_silent_items_fail_with_reasons(ge2e):
+    vals = ge2e.compute_batch([_x(np.ones(1000, np.float32), np.ones(1000, np.float32)),
+                               _x(np.zeros(16000, np.float32), np.zeros(16000, np.float32))])
+    assert "too short" in vals[0]["spk_sim_ge2e"].reason and "silence" in vals[1]["spk_sim_ge2e"].reason
+    assert "torchaudio" not in sys.modules and "speechbrain" not in sys.modules
