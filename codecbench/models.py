@@ -97,3 +97,91 @@ def all_models() -> dict[str, ModelSpec]:
         for spec in getattr(mod, "models", lambda: [])():
             found[spec.name] = spec
     return found
+
+
+def is_cached(spec: ModelSpec, cache_dir: Path | None = None) -> bool | None:
+    """Whether the model is available without a download (None: cannot tell for custom fetchers)."""
+    if spec.bundled_in is not None:
+        return importlib.util.find_spec(spec.bundled_in) is not None
+    if spec.hub_id is not None and spec.fetch is None:
+        try:
+            from huggingface_hub import snapshot_download
+
+            snapshot_download(spec.hub_id, revision=spec.revision,
+                              allow_patterns=list(spec.allow_patterns) if spec.allow_patterns else None,
+                              cache_dir=str(cache_dir) if cache_dir else None, local_files_only=True)
+            return True
+        except Exception:
+            return False
+    return None
+
+
+def _source(spec: ModelSpec) -> str:
+    if spec.bundled_in is not None:
+        return f"in package {spec.bundled_in}"
+    if spec.hub_id is not None:
+        return f"{spec.hub_id}@{(spec.revision or 'main')[:12]}"
+    return "custom download"
+
+
+def cmd_models(args) -> int:
+    import json
+
+    cache = Path(args.cache_dir) if getattr(args, "cache_dir", None) else None
+    specs = all_models()
+    rows = [{"name": s.name, "used_by": list(s.used_by), "source": _source(s), "hub_id": s.hub_id,
+             "revision": s.revision, "bundled_in": s.bundled_in, "cached": is_cached(s, cache),
+             "description": s.description} for s in specs.values()]
+    if getattr(args, "json", False):
+        print(json.dumps(rows, indent=1))
+        return 0
+    header = f"{'name':<26} {'cached':<7} {'source':<46} used by"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        cached = {True: "yes", False: "no", None: "?"}[r["cached"]]
+        print(f"{r['name']:<26} {cached:<7} {r['source']:<46} {', '.join(r['used_by'])}")
+    return 0
+
+
+def cmd_models_download(args) -> int:
+    import sys
+
+    if args.offline:
+        set_offline()
+    specs = all_models()
+    names = [n for arg in args.names for n in arg.split(",") if n]
+    names = list(specs) if names == ["all"] else names
+    unknown = [n for n in names if n not in specs]
+    if unknown:
+        raise ModelMissing(f"unknown model(s): {', '.join(unknown)}; `codecbench models` lists them")
+    cache = Path(args.cache_dir) if args.cache_dir else None
+    failed = []
+    for name in names:
+        try:
+            path = specs[name].download(cache)
+            print(f"{name}: {path}")
+        except ModelMissing as exc:
+            failed.append(name)
+            print(f"{name}: missing: {exc}", file=sys.stderr)
+        except Exception as exc:  # a download error names the model, never a bare traceback
+            failed.append(name)
+            print(f"{name}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    if failed and len(names) == 1:
+        raise ModelMissing(f"model {failed[0]} is not available (see above)")
+    return 1 if failed else 0
+
+
+def register(subparsers) -> None:
+    """``codecbench models`` (list, with local cache state) and ``codecbench models download``."""
+    p = subparsers.add_parser("models", help="list pretrained models metrics and codecs use; download them")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--cache-dir", default=None, help="hub cache folder to inspect (default: the HF cache)")
+    p.set_defaults(func=cmd_models)
+    sub = p.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
+    d = sub.add_parser("download", help="prefetch models for offline use: NAMES (comma or space separated) or 'all'")
+    d.add_argument("names", nargs="+", help="model names from `codecbench models`, or 'all'")
+    d.add_argument("--cache-dir", default=None, help="download into this hub cache folder (default: the HF cache; "
+                   "point HF_HUB_CACHE at it on the offline machine)")
+    d.add_argument("--offline", action="store_true", help="only check the local cache (HF_HUB_OFFLINE=1)")
+    d.set_defaults(func=cmd_models_download)
