@@ -137,12 +137,12 @@ def cmd_models(args) -> int:
     if getattr(args, "json", False):
         print(json.dumps(rows, indent=1))
         return 0
-    header = f"{'name':<26} {'cached':<7} {'source':<46} used by"
+    header = f"{'name':<26} {'cached':<7} {'source':<52} used by"
     print(header)
     print("-" * len(header))
     for r in rows:
         cached = {True: "yes", False: "no", None: "?"}[r["cached"]]
-        print(f"{r['name']:<26} {cached:<7} {r['source']:<46} {', '.join(r['used_by'])}")
+        print(f"{r['name']:<26} {cached:<7} {r['source']:<52} {', '.join(r['used_by'])}")
     return 0
 
 
@@ -164,13 +164,13 @@ def cmd_models_download(args) -> int:
             path = specs[name].download(cache)
             print(f"{name}: {path}")
         except ModelMissing as exc:
+            if len(names) == 1:
+                raise ModelMissing(f"{name}: {exc}") from exc
             failed.append(name)
             print(f"{name}: missing: {exc}", file=sys.stderr)
         except Exception as exc:  # a download error names the model, never a bare traceback
             failed.append(name)
             print(f"{name}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-    if failed and len(names) == 1:
-        raise ModelMissing(f"model {failed[0]} is not available (see above)")
     return 1 if failed else 0
 
 
