@@ -27,7 +27,9 @@ def prepare_pair(ref_path: str | Path, deg_path: str | Path) -> tuple[MetricInpu
     notes = {"ref_sample_rate": sr, "deg_sample_rate": sr_deg, "ref_samples": len(ref), "deg_samples": len(deg),
              "scored_samples": n}
     u = Utterance(id=Path(ref_path).stem, path=str(ref_path), source_sr=sr, duration=n / sr)
-    return MetricInput(ref=ref[:n], deg=deg[:n], sample_rate=sr, utterance=u), notes
+    # untrimmed signals for metrics that align lengths themselves (ViSQOL, as its C++ reference does)
+    extra = {"ref_untrimmed": ref, "deg_untrimmed": deg}
+    return MetricInput(ref=ref[:n], deg=deg[:n], sample_rate=sr, utterance=u, extra=extra), notes
 
 
 def score_pair(x: MetricInput, metrics: list[Metric]) -> dict[str, Any]:

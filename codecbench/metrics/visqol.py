@@ -134,7 +134,11 @@ class Visqol(Metric):
         return float(result.moslqo)
 
     def compute(self, x: MetricInput) -> Values:
-        return {self.name: self.score(x.ref, x.deg, x.sample_rate)}
+        # ViSQOL aligns globally itself: score untrimmed signals when the caller kept them
+        # (``codecbench score`` does; a run's reconstructions already have the reference's length)
+        ref = x.extra.get("ref_untrimmed", x.ref)
+        deg = x.extra.get("deg_untrimmed", x.deg)
+        return {self.name: self.score(ref, deg, x.sample_rate)}
 
 
 def metrics() -> list[Metric]:
