@@ -20,6 +20,9 @@ Two backends, each its own metric (``batched``, GPU-capable):
   and reconstruction are time-aligned, so both keep the same pauses. Volume is normalised to
   -30 dBFS (increase only) as resemblyzer does.
 
+Both are in the default metric set: ECAPA is the reference figure when its weights are present (and
+is reported unavailable, with the reason, when they are not); GE2E gives a number offline.
+
 Batching never lets padding leak for GE2E (every partial is a full 1.6 s window; nothing is
 padded across utterances). ECAPA pads a batch to its longest item and masks with relative
 lengths like SpeechBrain; only the convolutions' reflect padding at the end of a shorter item
@@ -563,7 +566,7 @@ class SpeakerSimilarity(Metric):
             model=model,
             mode=mode,
             batched=True,
-            default=self.backend == "ecapa",
+            default=True,  # ECAPA when its weights are there (else "unavailable" + reason); GE2E always works
         )
 
     def unavailable_reason(self) -> str | None:
