@@ -8,7 +8,7 @@ Metrics (both ``batched``; they share one transcriber, so a reconstruction is tr
   ASR model's transcript of the uncompressed reference, so ASR errors common to both cancel).
 
 Texts go through ``codecbench.metrics.textnorm.normalize`` (script-preserving) and then jiwer.
-The language is forced from the utterance's ``lang`` (no language detection).
+The language is forced from the utterance's ``lang`` (Whisper detects it only when ``lang`` is unset).
 
 Configuration (metric options win over environment variables):
 
@@ -28,7 +28,9 @@ repetition loops (gzip compression ratio of the text > 2.4, Whisper's own thresh
 output. When the *reference* transcript of an utterance fails a check, that utterance's wer, cer,
 dwer and dcer are ``Failure("unreliable: reference ASR (...) wrote Arabic script for hi, expected
 Devanagari (96% of letters)")``: the ASR model cannot read this language, so its errors would look
-like codec damage. The summary turns a (codec, language, metric) whose values are mostly such
+like codec damage. A reconstruction whose transcript fails a check while the reference's passed
+keeps its number (the codec broke recognition: that *is* codec damage) and is counted in the
+reliability figures under the codec's name. The summary turns a (codec, language, metric) whose values are mostly such
 failures into "unreliable" with the reason. Reference transcripts are computed once per utterance,
 cached in memory and under ``<run>/asr_cache/``. Figures per (language, model) go to
 ``<run>/asr_reliability.json``; every transcript and its error counts to
