@@ -98,7 +98,7 @@ class Run:
             df = pd.read_csv(p, keep_default_na=False, na_values=[""])
             for c in ("codec", "lang", "metric", "status", "note"):
                 if c in df.columns:
-                    df[c] = df[c].fillna("").astype(str)
+                    df[c] = df[c].astype(object).where(df[c].notna(), "").astype(str)
             self._cache["summary"] = df
         return self._cache["summary"]
 

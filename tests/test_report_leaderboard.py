@@ -1,0 +1,95 @@
+"""codecbench report: files written, names escaped, reasons instead of numbers, and the page loads in
+headless chromium without console errors, with one row per codec."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from report_fixture import build_run, cli
+
+EVIL = "<script>alert(1)</script>"
+CODECS = {"codec-a": 0.0, EVIL: 0.5, "opus-6kbps": -0.5}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rep")
+    run = build_run(d / "run", codecs=CODECS, utt_names={"en_00": "<script>utt</script>"},
+                    failed={("codec-a", "wer"): "no model <b>here</b>"})
+    out = d / "report"
+    assert cli("report", str(run), "--out", str(out)) == 0
+    return out
+
+
+def test_files_written(report):
+    for name in ("index.html", "leaderboard.md", "leaderboard.tex"):
+        assert (report / name).stat().st_size > 0
+    plots = {p.name for p in (report / "plots").iterdir()}
+    for stem in ("rate_quality_pesq_wb", "per_language_stoi", "codebook_usage"):
+        assert {f"{stem}.png", f"{stem}.svg"} <= plots
+    assert (report / "plots" / "codebook_usage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_names_escaped_and_reasons_shown(report):
+    page = (report / "index.html").read_text(encoding="utf-8")
+    assert len(re.findall(r"<script>", page)) == 2  # the error hook and the sorting script only
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;script&gt;utt&lt;/script&gt;" in page
+    assert "failed: no model &lt;b&gt;here&lt;/b&gt;" in page
+    md = (report / "leaderboard.md").read_text(encoding="utf-8")
+    assert "failed: no model &lt;b&gt;here&lt;/b&gt;" in md and EVIL not in md
+    tex = (report / "leaderboard.tex").read_text(encoding="utf-8")
+    assert r"\textless{}script\textgreater{}" in tex and "<script>" not in tex
+
+
+def test_several_runs_label_codecs_by_run(tmp_path):
+    a = build_run(tmp_path / "ra", codecs={"ours": 0.0}, per_lang=3)
+    b = build_run(tmp_path / "rb", codecs={"ours": 0.3, "opus-6kbps": 0.0}, per_lang=3)
+    assert cli("report", str(a), str(b), "--out", str(tmp_path / "rep"), "--examples", "0") == 0
+    md = (tmp_path / "rep" / "leaderboard.md").read_text(encoding="utf-8")
+    assert "| ours (ra) |" in md and "| ours (rb) |" in md and "| opus-6kbps |" in md
+
+
+def test_missing_run_is_an_error(tmp_path):
+    assert cli("report", str(tmp_path / "nope"), "--out", str(tmp_path / "rep")) == 2
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("no chromium/chrome on PATH: the headless-browser check needs one (Debian: apt install chromium)")
+
+
+def _headless(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+           f"--user-data-dir={tmp_path / 'chrome-profile'}", "--enable-logging=stderr", "--v=0", *args]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_page_loads_in_headless_chromium(report, tmp_path):
+    url = (report / "index.html").as_uri()
+    res = _headless(tmp_path, "--dump-dom", url)
+    assert res.returncode == 0, res.stderr[-2000:]
+    dom = res.stdout
+    body = re.search(r"<body([^>]*)>", dom).group(1)
+    assert 'data-ready="1"' in body, "the page's script did not run to its end"
+    assert 'data-errors="0"' in body, re.search(r'<pre id="js-errors"[^>]*>(.*?)</pre>', dom, re.S).group(1)
+    console = [ln for ln in res.stderr.splitlines() if ":CONSOLE" in ln]
+    assert not console, console
+    for lang in ("en", "hi", "all"):
+        table = re.search(rf'<table class="lb" data-lang="{lang}"[^>]*>(.*?)</table>', dom, re.S)
+        assert table, lang
+        rows = re.findall(r'<tr class="codec-row" data-codec="([^"]*)"', table.group(1))
+        assert len(rows) == len(CODECS) and len(set(rows)) == len(CODECS)
+        assert 'data-rows="3"' in table.group(0)
+    shot = tmp_path / "shot.png"
+    res = _headless(tmp_path, "--window-size=1300,2000", f"--screenshot={shot}", url)
+    assert shot.exists() and shot.stat().st_size > 10_000, res.stderr[-2000:]
