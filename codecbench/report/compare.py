@@ -5,7 +5,8 @@ difference candidate - baseline is taken per utterance over the utterances both 
 bootstrap CI of its mean and a two-sided sign-flip permutation p-value (codecbench.stats.paired_difference).
 
 Regression rule, for each gated metric (those named in ``--max-drop``/``--max-rise``; when neither is
-given, every metric with a direction, with tolerance 0):
+given, every quality metric with a direction, with tolerance 0 — cost metrics such as real-time factors
+and bitrates are reported, not gated):
 
 * the mean change is in the worse direction (drop for higher-is-better, rise for lower-is-better,
   from metrics.json) by MORE than the tolerance, AND the difference is significant (p < ``--alpha``); or
@@ -27,7 +28,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
-from codecbench.report.runs import ALL_LANGS, Run, RunError
+from codecbench.report.runs import ALL_LANGS, COST_FAMILIES, Run, RunError
 
 
 class CompareError(Exception):
@@ -129,7 +130,8 @@ def compare_runs(base: Run, cand: Run, pairs: list[tuple[str, str]], max_drop: d
     for name in max_rise:
         if outputs[name].higher_is_better:
             raise CompareError(f"{name} is higher-is-better: use --max-drop {name}=... instead of --max-rise")
-    gated = {**max_drop, **max_rise} or dict.fromkeys(directional, 0.0)
+    quality = [k for k, o in directional.items() if o.metric not in COST_FAMILIES]
+    gated = {**max_drop, **max_rise} or dict.fromkeys(quality, 0.0)
     names = metrics or sorted(directional)
     brows, crows = base.rows(), cand.rows()
     results: list[Comparison] = []

@@ -1,8 +1,9 @@
 """``codecbench report RUN [RUN ...] --out DIR``: the leaderboard as one self-contained HTML page.
 
 DIR receives:
-  index.html        one file: inline CSS/JS, plots as PNG data URIs, example audio as WAV data URIs
-                    (so the page can be mailed or attached as a CI artefact on its own)
+  index.html        one file: inline CSS/JS, plots as PNG data URIs, example audio embedded as 16-bit
+                    WAV data URIs at the source rate (so the page can be mailed or attached as a CI
+                    artefact on its own; --examples sets how many utterances per language)
   leaderboard.md    markdown tables (one per language), leaderboard.tex (booktabs tables)
   plots/*.png|svg   rate–quality scatter plots, per-language bars, codebook-usage heatmap
 
@@ -18,6 +19,8 @@ import html
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from codecbench.report.runs import ALL_LANGS, Run, RunError
 from codecbench.report.tables import (
@@ -103,16 +106,26 @@ def choose_examples(board: Board, per_lang: int) -> list[Example]:
     return out
 
 
-def _data_uri(path: Path, mime: str) -> str | None:
-    if path.stat().st_size > MAX_EMBEDDED_AUDIO_BYTES:
+def _wav_data_uri(path: Path) -> str | None:
+    """The file as a 16-bit PCM WAV data URI (float WAVs are converted: half the size), or None if too large."""
+    import tempfile
+
+    from codecbench import audio
+
+    wave, sr = audio.load(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        pcm = Path(tmp) / "x.wav"
+        audio.save(pcm, np.clip(wave, -1.0, 1.0), sr, subtype="PCM_16")
+        data = pcm.read_bytes()
+    if len(data) > MAX_EMBEDDED_AUDIO_BYTES:
         return None
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    return "data:audio/wav;base64," + base64.b64encode(data).decode("ascii")
 
 
 def _audio_tag(path: Path | None) -> str:
     if path is None:
         return '<span class="meta">not saved</span>'
-    uri = _data_uri(path, "audio/wav")
+    uri = _wav_data_uri(path)
     if uri is None:
         return f'<span class="meta">too large to embed: {e(path.name)}</span>'
     return f'<audio controls preload="none" src="{uri}"></audio>'
@@ -142,10 +155,10 @@ def leaderboard_table(board: Board, lang: str) -> str:
                 cls = "num best" if best[m] == codec else "num"
                 tds.append(f'<td class="{cls}" data-sort="{c.mean:.9g}" title="{e(n)}">{e(fmt_number(c.mean))}{ci}</td>')
             else:
-                tds.append(f'<td class="bad" data-sort="">{e(cell_text(c))}</td>')
+                tds.append(f'<td class="bad" data-sort="" title="{e(c.note)}">{e(cell_text(c))}</td>')
         rows.append(f'<tr class="codec-row" data-codec="{e(codec)}">' + "".join(tds) + "</tr>")
-    return (f'<table class="lb" data-lang="{e(lang)}"><thead><tr>{"".join(head)}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+    return (f'<div class="table-wrap"><table class="lb" data-lang="{e(lang)}"><thead><tr>{"".join(head)}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def provenance_table(board: Board) -> str:

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from codecbench.report.runs import ALL_LANGS, Run
+from codecbench.report.runs import ALL_LANGS, COST_FAMILIES, Run
 from codecbench.report.tables import Board, metric_header
 from codecbench.store import safe_name
 
@@ -50,8 +50,9 @@ def _color(board: Board, codec: str) -> str:
 
 
 def quality_metrics(board: Board) -> list[str]:
-    """Metrics with a better direction (quality, intelligibility), in leaderboard order."""
-    return [m for m in board.metrics if board.metric_info.get(m, {}).get("higher_is_better") is not None]
+    """Metrics with a better direction that measure quality (not cost), in leaderboard order."""
+    return [m for m in board.metrics if board.metric_info.get(m, {}).get("higher_is_better") is not None
+            and board.metric_info.get(m, {}).get("metric") not in COST_FAMILIES]
 
 
 def rate_quality(board: Board, metric: str, out: Path) -> Plot | None:
@@ -81,7 +82,7 @@ def rate_quality(board: Board, metric: str, out: Path) -> Plot | None:
 
     ticks = sorted({p[0] for p in pts})
     ax.set_xticks(ticks)
-    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.set_xticklabels([f"{t:.3g}" for t in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
     if len(ticks) == 1:
         ax.set_xlim(ticks[0] / 1.5, ticks[0] * 1.5)
@@ -125,7 +126,7 @@ def language_bars(board: Board, metric: str, out: Path) -> Plot | None:
     ax.set_xticklabels(langs)
     ax.set_ylabel(metric_header(board, metric))
     ax.set_title(f"{metric} per language (95% CI)")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(True, axis="y", alpha=0.3)
     caption = "Left out: " + ", ".join(left_out) if left_out else ""
     return _save(fig, out, f"per_language_{safe_name(metric)}", f"{metric} per language", caption)

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 ALL_LANGS = "all"
+# Metric families that describe cost, not quality: left out of quality plots and of compare's default gate.
+COST_FAMILIES = ("bitrate", "rtf", "throughput")
 
 
 class RunError(Exception):

@@ -11,7 +11,8 @@ from codecbench.report.runs import ALL_LANGS, Run, is_number
 # Metrics shown first when present (the rest follow in the runs' order).
 PREFERRED_ORDER = ("pesq_wb", "pesq_nb", "stoi", "estoi", "visqol", "visqol_speech", "si_sdr", "mel_distance",
                    "speaker_sim", "spk_sim", "wer", "cer", "dnsmos_ovrl")
-BITRATE_COLUMNS = ("bitrate_kbps", "bitrate")
+BITRATE_COLUMNS = ("bitrate_measured", "bitrate_kbps", "bitrate")  # first present wins
+_TO_KBPS = {"bit/s": 1e-3, "bps": 1e-3, "b/s": 1e-3, "kbit/s": 1.0, "kbps": 1.0}
 
 
 @dataclass
@@ -60,8 +61,9 @@ class Board:
         """(kbps, source): measured bitrate over all languages when the run has it, else the nominal one."""
         for m in BITRATE_COLUMNS:
             c = self.cell(codec, ALL_LANGS, m)
-            if c.has_value:
-                return c.mean, "measured"
+            unit = str(self.metric_info.get(m, {}).get("unit") or "").lower()
+            if c.has_value and unit in _TO_KBPS:
+                return c.mean * _TO_KBPS[unit], "measured"
         nominal = self.codec_info.get(codec, {}).get("nominal_bitrate")
         if is_number(nominal):
             return float(nominal) / 1000.0, "nominal"
@@ -130,7 +132,7 @@ def build_board(runs: list[Run]) -> Board:
                         continue
                     for lang in [*langs, ALL_LANGS]:
                         cells.setdefault((label, lang, name), Cell(None, None, None, 0, 0, "unavailable", o.unavailable))
-    present = {m for (_, _, m) in cells}
+    present = {m for (_, _, m), c in cells.items() if c.status not in ("n/a", "missing")}  # drop all-n/a columns
     metrics = [m for m in PREFERRED_ORDER if m in present] + [m for m in metric_order if m in present
                                                                and m not in PREFERRED_ORDER]
     langs = sorted(langs) + [ALL_LANGS]
@@ -155,6 +157,8 @@ def cell_text(c: Cell, with_ci: bool = True) -> str:
         if with_ci and c.ci_low is not None and c.ci_high is not None:
             return f"{fmt_number(c.mean)} [{fmt_number(c.ci_low, c.mean)}, {fmt_number(c.ci_high, c.mean)}]"
         return fmt_number(c.mean)
+    if c.status == "n/a":  # the metric does not apply (e.g. codebook usage of Opus); the reason is a tooltip
+        return "n/a"
     return f"{c.status}: {c.note}" if c.note else c.status
 
 
