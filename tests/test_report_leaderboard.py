@@ -93,3 +93,14 @@ def test_page_loads_in_headless_chromium(report, tmp_path):
     shot = tmp_path / "shot.png"
     res = _headless(tmp_path, "--window-size=1300,2000", f"--screenshot={shot}", url)
     assert shot.exists() and shot.stat().st_size > 10_000, res.stderr[-2000:]
+
+
+def test_commands_registered_in_cli(capsys):
+    from codecbench.cli import main
+
+    for argv in (["--help"], ["report", "--help"], ["compare", "--help"], ["mushra", "--help"],
+                 ["mushra-analyze", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0, argv
+    assert "mushra-analyze" in capsys.readouterr().out

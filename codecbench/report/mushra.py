@@ -468,7 +468,7 @@ def register(subparsers) -> None:
                    help="where the stimuli folder will live inside webMUSHRA (paths in the YAML)")
     p.set_defaults(func=cmd_mushra)
 
-    a = subparsers.add_parser("mushra-analyze", help="post-screen webMUSHRA ratings and report scores with 95% CIs",
+    a = subparsers.add_parser("mushra-analyze", help="post-screen webMUSHRA ratings and report scores with 95%% CIs",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     a.add_argument("ratings", help="webMUSHRA results CSV (results/<testId>/mushra.csv)")
     a.add_argument("--items", default=None, help="mushra_items.json written by `codecbench mushra` (languages, codecs)")
