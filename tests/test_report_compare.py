@@ -72,3 +72,15 @@ def test_checkpoints_with_different_names(tmp_path):
     assert cli("compare", str(base), str(cand), "--max-drop", "stoi=0.01") == 1  # sole codecs are paired
     assert cli("compare", str(base), str(cand), "--baseline-codec", "ours-v1", "--candidate-codec", "ours-v2",
                "--max-drop", "pesq_wb=0.05") == 0
+
+
+def test_ci_workflow_example_is_valid_yaml():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "ci-gate.md").read_text(encoding="utf-8")
+    workflow = yaml.safe_load(re.search(r"```yaml\n(.*?)```", doc, re.S).group(1))
+    steps = workflow["jobs"]["gate"]["steps"]
+    assert any("codecbench compare" in s.get("run", "") for s in steps)

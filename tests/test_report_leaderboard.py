@@ -104,3 +104,17 @@ def test_commands_registered_in_cli(capsys):
             main(argv)
         assert exc.value.code == 0, argv
     assert "mushra-analyze" in capsys.readouterr().out
+
+
+def test_embedded_audio_decodes(report, tmp_path):
+    import base64
+
+    from codecbench import audio
+
+    page = (report / "index.html").read_text(encoding="utf-8")
+    uris = re.findall(r'src="data:audio/wav;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(uris) >= 2 * 2 * (1 + len(CODECS)) - 2  # 2 examples x 2 languages x (reference + codecs), roughly
+    wav = tmp_path / "x.wav"
+    wav.write_bytes(base64.b64decode(uris[0]))
+    wave, sr = audio.load(wav)
+    assert sr == 16000 and len(wave) == 16000
