@@ -84,3 +84,17 @@ def test_ci_workflow_example_is_valid_yaml():
     workflow = yaml.safe_load(re.search(r"```yaml\n(.*?)```", doc, re.S).group(1))
     steps = workflow["jobs"]["gate"]["steps"]
     assert any("codecbench compare" in s.get("run", "") for s in steps)
+
+
+def test_metric_missing_from_one_run(tmp_path, capsys):
+    import json
+
+    base = build_run(tmp_path / "b", per_lang=4)
+    cand = build_run(tmp_path / "c", per_lang=4)
+    rows = [json.loads(x) for x in (cand / "rows.jsonl").read_text().splitlines()]
+    for r in rows:
+        r.pop("stoi"), r.pop("stoi__failure")
+    (cand / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert cli("compare", str(base), str(cand)) == 0  # reported metrics: those both runs have
+    assert cli("compare", str(base), str(cand), "--max-drop", "stoi=0.01") == 2
+    assert "missing from the candidate" in capsys.readouterr().err

@@ -131,9 +131,10 @@ def compare_runs(base: Run, cand: Run, pairs: list[tuple[str, str]], max_drop: d
         if outputs[name].higher_is_better:
             raise CompareError(f"{name} is higher-is-better: use --max-drop {name}=... instead of --max-rise")
     quality = [k for k, o in directional.items() if o.metric not in COST_FAMILIES]
-    gated = {**max_drop, **max_rise} or dict.fromkeys(quality, 0.0)
-    names = metrics or sorted(directional)
     brows, crows = base.rows(), cand.rows()
+    in_both = [k for k in directional if k in brows.columns and k in crows.columns]
+    gated = {**max_drop, **max_rise} or dict.fromkeys((k for k in quality if k in in_both), 0.0)
+    names = metrics or sorted(set(in_both) | set(gated))
     results: list[Comparison] = []
     for bcodec, ccodec in pairs:
         b = brows[brows["codec"] == bcodec].set_index("utt_id")
@@ -155,8 +156,7 @@ def compare_runs(base: Run, cand: Run, pairs: list[tuple[str, str]], max_drop: d
             hib = bool(outputs[name].higher_is_better)
             for lang in [*langs, ALL_LANGS]:
                 sel = np.ones(len(b), bool) if lang == ALL_LANGS else (b["lang"].astype(str) == lang).values
-                bv = b[name].values[sel].astype(float)
-                cv = c[name].values[sel].astype(float)
+                bv, cv = _values(b, name)[sel], _values(c, name)[sel]
                 new_fail = int(np.sum(np.isfinite(bv) & ~np.isfinite(cv)))
                 d = paired_difference(bv, cv, level=1.0 - alpha, resamples=resamples)
                 ok = np.isfinite(bv) & np.isfinite(cv)
@@ -176,6 +176,15 @@ def compare_runs(base: Run, cand: Run, pairs: list[tuple[str, str]], max_drop: d
                     comp.reason = "; ".join(reasons)
                 results.append(comp)
     return results
+
+
+def _values(rows, name: str) -> np.ndarray:
+    """A metric column as floats, NaN wherever the row records a failure reason (failed or unreliable)."""
+    v = rows[name].to_numpy(dtype=np.float64, na_value=np.nan).copy()
+    fc = name + "__failure"
+    if fc in rows.columns:
+        v[rows[fc].fillna("").astype(str).to_numpy() != ""] = np.nan
+    return v
 
 
 def _fmt(v: float, digits: int = 3) -> str:
