@@ -98,3 +98,12 @@ def test_metric_missing_from_one_run(tmp_path, capsys):
     assert cli("compare", str(base), str(cand)) == 0  # reported metrics: those both runs have
     assert cli("compare", str(base), str(cand), "--max-drop", "stoi=0.01") == 2
     assert "missing from the candidate" in capsys.readouterr().err
+
+
+def test_too_few_utterances_warn_not_fail(tmp_path, capsys):
+    base = build_run(tmp_path / "b", per_lang=2, langs=("en",))
+    cand = build_run(tmp_path / "c", per_lang=2, langs=("en",), shift={"pesq_wb": -1.0})
+    assert cli("compare", str(base), str(cand), "--max-drop", "pesq_wb=0.05") == 0
+    captured = capsys.readouterr()
+    assert "⚠️ worse by 1 &gt; 0.05 but not significant" in captured.out
+    assert "too few to reach p < 0.05" in captured.err

@@ -12,6 +12,8 @@ and bitrates are reported, not gated):
   from metrics.json) by MORE than the tolerance, AND the difference is significant (p < ``--alpha``); or
 * the candidate failed utterances that the baseline scored (a lost score is never silently accepted).
 
+A gated pair that is worse beyond its tolerance without significance (too few utterances, or noise)
+is not a regression but is flagged "⚠️" in the summary and warned about on stderr.
 No multiple-comparison correction is applied; lower ``--alpha`` when gating many pairs.
 Exit status: 0 no regression, 1 regression (the pairs are named), 2 error (mismatched utterance
 sets, missing run files, unknown metric, no codec to pair).
@@ -53,6 +55,7 @@ class Comparison:
     tolerance: float | None  # None: reported, not gated
     regressed: bool
     reason: str
+    warning: str = ""  # worse beyond the tolerance but not significant: not a regression, but said
 
     @property
     def label(self) -> str:
@@ -174,6 +177,10 @@ def compare_runs(base: Run, cand: Run, pairs: list[tuple[str, str]], max_drop: d
                         reasons.append(f"{new_fail} utterance(s) failed in the candidate only")
                     comp.regressed = bool(reasons)
                     comp.reason = "; ".join(reasons)
+                    if d["n"] > 0 and comp.worsening > tol and not d["p_value"] < alpha:
+                        small = d["n"] <= 16 and 2.0 / 2 ** d["n"] >= alpha
+                        comp.warning = (f"worse by {comp.worsening:.4g} > {tol:g} but not significant (p={d['p_value']:.3g}"
+                                        + (f"; n={d['n']} is too few to reach p < {alpha:g})" if small else ")"))
                 results.append(comp)
     return results
 
@@ -194,22 +201,38 @@ def _fmt(v: float, digits: int = 3) -> str:
 def markdown_summary(results: list[Comparison], base: Run, cand: Run, alpha: float) -> str:
     regressed = [r for r in results if r.regressed]
     head = (f"### codecbench compare: {'❌ regression' if regressed else '✅ no regression'}\n\n"
-            f"Baseline `{base.name}` vs candidate `{cand.name}`; paired per utterance, "
+            f"Baseline `{_tick(base.name)}` vs candidate `{_tick(cand.name)}`; paired per utterance, "
             f"{100 * (1 - alpha):.0f}% bootstrap CI of the difference, sign-flip permutation p-value; "
             f"regression = worse by more than the tolerance with p < {alpha:g}, or new failures.\n\n")
     if regressed:
-        head += "**Regressed:** " + ", ".join(f"`{r.label}`" for r in regressed) + "\n\n"
+        head += "**Regressed:** " + ", ".join(f"`{_tick(r.label)}`" for r in regressed) + "\n\n"
+    gated = [r for r in results if r.tolerance is not None]
+    info = [r for r in results if r.tolerance is None and (r.n > 0 or r.new_failures)]
+    out = head + _md_table(gated) if gated else head + "No gated metric.\n"
+    if info:
+        out += ("\n<details><summary>Other metrics (reported, not gated)</summary>\n\n" + _md_table(info)
+                + "\n</details>\n")
+    return out
+
+
+def _md_table(results: list[Comparison]) -> str:
     lines = ["| codec | lang | metric | n | baseline | candidate | Δ [CI] | p | tolerance | verdict |",
              "|---|---|---|---:|---:|---:|---|---:|---:|---|"]
     for r in results:
         codec = r.candidate_codec if r.baseline_codec == r.candidate_codec else f"{r.baseline_codec} → {r.candidate_codec}"
         arrow = "↑" if r.higher_is_better else "↓"
         tol = "–" if r.tolerance is None else f"{r.tolerance:g}"
-        verdict = ("❌ " + r.reason) if r.regressed else ("✅" if r.tolerance is not None else "info")
+        verdict = ("❌ " + r.reason) if r.regressed else ("⚠️ " + r.warning) if r.warning else \
+            ("✅" if r.tolerance is not None else "info")
         lines.append(f"| {_md(codec)} | {_md(r.lang)} | {_md(r.metric)} {arrow} | {r.n} | {_fmt(r.baseline_mean)} | "
                      f"{_fmt(r.candidate_mean)} | {_fmt(r.mean_diff, 4)} [{_fmt(r.ci_low, 4)}, {_fmt(r.ci_high, 4)}] | "
                      f"{_fmt(r.p_value, 3)} | {tol} | {_md(verdict)} |")
-    return head + "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
+
+
+def _tick(text: str) -> str:
+    """Text safe inside a markdown code span."""
+    return str(text).replace("`", "'")
 
 
 def _md(text: str) -> str:
@@ -230,7 +253,8 @@ def junit_xml(results: list[Comparison]) -> str:
         if r.regressed:
             out.append(f"      <failure message={quoteattr(r.reason)}>{escape(detail)}</failure>")
         else:
-            out.append(f"      <system-out>{escape(detail)}</system-out>")
+            note = f" (warning: {r.warning})" if r.warning else ""
+            out.append(f"      <system-out>{escape(detail + note)}</system-out>")
         out.append("    </testcase>")
     out += ["  </testsuite>", "</testsuites>"]
     return "\n".join(out) + "\n"
@@ -253,6 +277,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.junit:
         Path(args.junit).parent.mkdir(parents=True, exist_ok=True)
         Path(args.junit).write_text(junit_xml(results), encoding="utf-8")
+    for r in results:
+        if r.warning:
+            print(f"warning: {r.label}: {r.warning}", file=sys.stderr)
     regressed = [r for r in results if r.regressed]
     if regressed:
         print("regression in: " + ", ".join(f"{r.label} ({r.reason})" for r in regressed), file=sys.stderr)
