@@ -19,7 +19,8 @@ CODECS = {"codec-a": 0.0, EVIL: 0.5, "opus-6kbps": -0.5}
 def report(tmp_path_factory):
     d = tmp_path_factory.mktemp("rep")
     run = build_run(d / "run", codecs=CODECS, utt_names={"en_00": "<script>utt</script>"},
-                    failed={("codec-a", "wer"): "no model <b>here</b>"})
+                    failed={("codec-a", "wer"): "no model <b>here</b>", ("opus-6kbps", "wer"): "unreliable: wrong script"},
+                    unavailable={"visqol": "visqol-python is not installed"})
     out = d / "report"
     assert cli("report", str(run), "--out", str(out)) == 0
     return out
@@ -40,6 +41,8 @@ def test_names_escaped_and_reasons_shown(report):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;script&gt;utt&lt;/script&gt;" in page
     assert "failed: no model &lt;b&gt;here&lt;/b&gt;" in page
+    assert ">unreliable: wrong script</td>" in page  # the reason, not the number, and said once
+    assert ">unavailable: visqol-python is not installed</td>" in page
     md = (report / "leaderboard.md").read_text(encoding="utf-8")
     assert "failed: no model &lt;b&gt;here&lt;/b&gt;" in md and EVIL not in md
     tex = (report / "leaderboard.tex").read_text(encoding="utf-8")
@@ -118,3 +121,11 @@ def test_embedded_audio_decodes(report, tmp_path):
     wav.write_bytes(base64.b64decode(uris[0]))
     wave, sr = audio.load(wav)
     assert sr == 16000 and len(wave) == 16000
+
+
+def test_run_without_summary_is_summarised_from_rows(tmp_path):
+    run = build_run(tmp_path / "run", per_lang=3)
+    (run / "summary.csv").unlink()
+    assert cli("report", str(run), "--out", str(tmp_path / "rep"), "--examples", "0") == 0
+    assert not (run / "summary.csv").exists()  # the run folder is left as it was
+    assert "| codec-a |" in (tmp_path / "rep" / "leaderboard.md").read_text(encoding="utf-8")

@@ -159,7 +159,9 @@ def cell_text(c: Cell, with_ci: bool = True) -> str:
         return fmt_number(c.mean)
     if c.status == "n/a":  # the metric does not apply (e.g. codebook usage of Opus); the reason is a tooltip
         return "n/a"
-    return f"{c.status}: {c.note}" if c.note else c.status
+    if not c.note:
+        return c.status
+    return c.note if c.note.startswith(c.status) else f"{c.status}: {c.note}"
 
 
 def metric_header(board: Board, metric: str) -> str:
