@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from codecbench import audio
 from codecbench.stats import bootstrap_ci
@@ -167,17 +171,24 @@ def _write_codebook(out: Path, codecs: dict[str, float], langs: tuple[str, ...])
 
 
 def cli(*argv: str) -> int:
-    """Run one report command through its module's register() (as codecbench.cli does)."""
-    import argparse
-    import importlib
+    """Run a command through codecbench's own command line; returns the exit status."""
+    from codecbench.cli import main
 
-    parser = argparse.ArgumentParser(prog="codecbench")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for mod in ("codecbench.report.leaderboard", "codecbench.report.compare", "codecbench.report.mushra"):
-        try:
-            importlib.import_module(mod).register(sub)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-    args = parser.parse_args(list(argv))
-    return int(args.func(args) or 0)
+    return main(list(argv))
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("no chromium/chrome on PATH: the headless-browser check needs one (Debian: apt install chromium)")
+
+
+def headless(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """Run headless chromium with a throw-away profile; stderr carries its console log."""
+    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+           f"--user-data-dir={tmp_path / 'chrome-profile'}", "--enable-logging=stderr", "--v=0", *args]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)

@@ -3,13 +3,10 @@ headless chromium without console errors, with one row per codec."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 
 import pytest
-from report_fixture import build_run, cli
+from report_fixture import build_run, cli, headless
 
 EVIL = "<script>alert(1)</script>"
 CODECS = {"codec-a": 0.0, EVIL: 0.5, "opus-6kbps": -0.5}
@@ -61,25 +58,9 @@ def test_missing_run_is_an_error(tmp_path):
     assert cli("report", str(tmp_path / "nope"), "--out", str(tmp_path / "rep")) == 2
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("no chromium/chrome on PATH: the headless-browser check needs one (Debian: apt install chromium)")
-
-
-def _headless(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-           f"--user-data-dir={tmp_path / 'chrome-profile'}", "--enable-logging=stderr", "--v=0", *args]
-    env = {**os.environ, "HOME": str(tmp_path)}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
-
-
 def test_page_loads_in_headless_chromium(report, tmp_path):
     url = (report / "index.html").as_uri()
-    res = _headless(tmp_path, "--dump-dom", url)
+    res = headless(tmp_path, "--dump-dom", url)
     assert res.returncode == 0, res.stderr[-2000:]
     dom = res.stdout
     body = re.search(r"<body([^>]*)>", dom).group(1)
@@ -94,7 +75,7 @@ def test_page_loads_in_headless_chromium(report, tmp_path):
         assert len(rows) == len(CODECS) and len(set(rows)) == len(CODECS)
         assert 'data-rows="3"' in table.group(0)
     shot = tmp_path / "shot.png"
-    res = _headless(tmp_path, "--window-size=1300,2000", f"--screenshot={shot}", url)
+    res = headless(tmp_path, "--window-size=1300,2000", f"--screenshot={shot}", url)
     assert shot.exists() and shot.stat().st_size > 10_000, res.stderr[-2000:]
 
 

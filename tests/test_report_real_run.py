@@ -8,8 +8,7 @@ import shutil
 
 import pytest
 import yaml
-from report_fixture import cli
-from test_report_leaderboard import _headless
+from report_fixture import cli, headless
 
 CODECS = ["opus-6kbps", "opus-12kbps"]
 pytestmark = pytest.mark.slow
@@ -35,7 +34,7 @@ def test_report_of_real_run_in_chromium(real_run, tmp_path):
     out = tmp_path / "report"
     assert cli("report", str(real_run), "--out", str(out)) == 0
     assert any(p.suffix == ".svg" for p in (out / "plots").iterdir())
-    res = _headless(tmp_path, "--dump-dom", (out / "index.html").as_uri())
+    res = headless(tmp_path, "--dump-dom", (out / "index.html").as_uri())
     assert res.returncode == 0
     body = re.search(r"<body([^>]*)>", res.stdout).group(1)
     assert 'data-ready="1"' in body and 'data-errors="0"' in body
