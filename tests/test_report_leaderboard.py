@@ -110,3 +110,25 @@ def test_run_without_summary_is_summarised_from_rows(tmp_path):
     assert cli("report", str(run), "--out", str(tmp_path / "rep"), "--examples", "0") == 0
     assert not (run / "summary.csv").exists()  # the run folder is left as it was
     assert "| codec-a |" in (tmp_path / "rep" / "leaderboard.md").read_text(encoding="utf-8")
+
+
+def test_header_click_sorts_rows_in_chromium(report, tmp_path):
+    page = (report / "index.html").read_text(encoding="utf-8")
+    probe = """<script>
+    (function () {
+      var t = document.querySelector('table.lb[data-lang="all"]');
+      var th = t.tHead.rows[0].cells[3];  // pesq_wb
+      function order() { return Array.prototype.map.call(t.tBodies[0].rows, function (r) { return r.cells[0].textContent; }).join("|"); }
+      th.click(); document.body.setAttribute("data-asc", order());
+      th.click(); document.body.setAttribute("data-desc", order());
+    })();
+    </script></body>"""
+    probe_page = tmp_path / "probe.html"
+    probe_page.write_text(page.replace("</body>", probe), encoding="utf-8")
+    res = headless(tmp_path, "--dump-dom", probe_page.as_uri())
+    body = re.search(r"<body([^>]*)>", res.stdout).group(1)
+    assert 'data-errors="0"' in body
+    asc = re.search(r'data-asc="([^"]*)"', body).group(1).split("|")
+    desc = re.search(r'data-desc="([^"]*)"', body).group(1).split("|")
+    expected = ["opus-6kbps", "codec-a", "&lt;script&gt;alert(1)&lt;/script&gt;"]  # pesq_wb ascending
+    assert asc == expected and desc == expected[::-1]
