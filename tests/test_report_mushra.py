@@ -157,3 +157,14 @@ def test_analyze_rejects_non_webmushra_csv(tmp_path):
     p = tmp_path / "x.csv"
     p.write_text("a,b\n1,2\n")
     assert cli("mushra-analyze", str(p)) == 2
+
+
+def test_long_items_cropped_alike(tmp_path):
+    run = build_run(tmp_path / "run", codecs={"codec-a": 0.0}, per_lang=2, langs=("en",), save_audio=2)
+    out = tmp_path / "s"
+    assert cli("mushra", str(run), "--codecs", "codec-a", "--items", "1", "--out", str(out), "--max-seconds", "0.6") == 0
+    meta = json.loads((out / "mushra_items.json").read_text(encoding="utf-8"))
+    lengths = {k: len(audio.load(out / rel)[0]) for k, rel in meta["items"][0]["files"].items()}
+    assert set(lengths.values()) == {int(0.6 * SR)}
+    tail = audio.load(out / meta["items"][0]["files"]["codec-a"])[0][-10:]
+    assert np.abs(tail).max() < 1e-3  # faded out like the reference

@@ -189,7 +189,8 @@ def make_stimuli(run_dir: str | Path, codecs: list[str], n_items: int, out: str 
         for k, u in enumerate(choose_items(run, codecs, n_items, seed)):
             ref_path = run.reference_file(u["id"])
             ref, sr = audio.load(ref_path)
-            if max_seconds and len(ref) > int(max_seconds * sr):
+            cropped = bool(max_seconds) and len(ref) > int(max_seconds * sr)
+            if cropped:
                 ref = _fade_out(ref[: int(max_seconds * sr)], sr)
             item = Item(f"{safe_name(str(u.get('lang')))}_{k:02d}", u["id"], str(u.get("lang")), str(u.get("text") or ""))
             waves = {REFERENCE: audio.resample(ref, sr, sample_rate)}
@@ -199,6 +200,8 @@ def make_stimuli(run_dir: str | Path, codecs: list[str], n_items: int, out: str 
                 rec, again = _reconstruction(run, c, u["id"], ref, sr, reencode, loaded)
                 if again:
                     item.reencoded.append(c)
+                if cropped:  # the same crop and fade as the reference
+                    rec = _fade_out(audio.fit_length(rec, len(ref)), sr)
                 waves[keys[c]] = audio.fit_length(audio.resample(rec, sr, sample_rate), len(waves[REFERENCE]))
             waves, item.loudness_before, item.clip_gain_db = normalise_item(waves, sample_rate, target_lufs, max_peak_dbfs)
             for key, w in waves.items():
