@@ -48,7 +48,7 @@ def device_description(device: str) -> str:
 
 
 def capture(device: str) -> dict:
-    from codecbench.codecs.opus import _check_lib, libopus_version
+    from codecbench.codecs.opus import libopus_unavailable_reason, libopus_version
 
     env = {
         "codecbench": __version__,
@@ -58,7 +58,7 @@ def capture(device: str) -> dict:
         "host": platform.node(),
         "device": device_description(device),
         "packages": {p: package_version(p) for p in PACKAGES},
-        "libopus": libopus_version() if _check_lib() is None else None,
+        "libopus": libopus_version() if libopus_unavailable_reason() is None else None,
     }
     try:
         out = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, timeout=10).stdout

@@ -1,30 +1,20 @@
-"""Small builders shared by tests: a deterministic token codec and synthetic speech-like audio."""
+"""Small builders shared by tests: the example plugin's mu-law token codec, a NaN codec, speech-like audio."""
 
 from __future__ import annotations
 
+import sys
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 
-from codecbench.codecs.base import Codec
 from codecbench.codecs.registry import CodecSpec
-from codecbench.types import CodebookLevel, CodecInfo, Encoded
 
-MULAW_INFO = CodecInfo(name="test-mulaw", family="test", sample_rate=8000, frame_rate=8000.0,
-                       codebooks=(CodebookLevel(256, 8000.0),), nominal_bitrate=64000.0, causal=True)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "adapters" / "example-plugin" / "src"))
+from codecbench_example import INFO as MULAW_INFO  # noqa: E402
+from codecbench_example import MulawCodec  # noqa: E402
 
-
-class MulawCodec(Codec):
-    """8-bit mu-law at 8 kHz: a real, deterministic token codec for tests."""
-
-    def encode_native(self, wave, lengths):
-        mu = 255.0
-        y = np.sign(wave) * np.log1p(mu * np.minimum(np.abs(wave), 1.0)) / np.log1p(mu)
-        codes = np.clip(np.round((y + 1) / 2 * mu), 0, 255).astype(np.int64)
-        return Encoded(codes=[codes], frames=[np.asarray(lengths)])
-
-    def decode_native(self, encoded, lengths):
-        mu = 255.0
-        y = encoded.codes[0] / mu * 2 - 1
-        return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu).astype(np.float32)
+__all__ = ["MULAW_INFO", "mulaw_spec", "nan_spec", "speechlike"]
 
 
 class NanCodec(MulawCodec):
@@ -39,7 +29,7 @@ def mulaw_spec() -> CodecSpec:
 
 
 def nan_spec() -> CodecSpec:
-    info = CodecInfo(**{**MULAW_INFO.__dict__, "name": "test-nan"})
+    info = replace(MULAW_INFO, name="test-nan")
     return CodecSpec(info=info, load=lambda arg, device: NanCodec(info))
 
 

@@ -54,7 +54,7 @@ def libopus_version() -> str:
     return _lib().opus_get_version_string().decode()
 
 
-def _check_lib() -> str | None:
+def libopus_unavailable_reason() -> str | None:
     try:
         _lib()
     except CodecUnavailable as exc:
@@ -148,7 +148,7 @@ def _spec(bitrate: int, application: str):
         description=f"libopus {application.upper()} application, {bitrate // 1000} kbps VBR, 20 ms frames",
     )
     return CodecSpec(info=info, load=lambda arg, device: OpusCodec(info, bitrate, application, device),
-                     install_hint=INSTALL_HINT, check=_check_lib)
+                     install_hint=INSTALL_HINT, check=libopus_unavailable_reason)
 
 
 def specs():

@@ -33,10 +33,13 @@ class Dataset:
 def probe(u: Utterance) -> Utterance:
     """Fill source_sr and duration from the header; a broken file stays (the run records why)."""
     if u.path and (u.source_sr is None or u.duration is None):
+        if not Path(u.path).exists():
+            u.extra.setdefault("load_error", f"missing file: {u.path}")
+            return u
         try:
             u.source_sr, u.duration = audio.info(u.path)
         except Exception as exc:
-            u.extra.setdefault("load_error", f"{type(exc).__name__}: {exc}".strip())
+            u.extra.setdefault("load_error", f"cannot decode {Path(u.path).name}: {exc}".strip())
     return u
 
 
