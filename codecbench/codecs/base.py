@@ -11,6 +11,9 @@ code cropping, length alignment) comes from this base class.
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 import time
 from abc import ABC, abstractmethod
 
@@ -29,9 +32,11 @@ class CodecUnavailable(Exception):
 
 
 def resolve_device(device: str = "auto") -> str:
-    """'auto' means CUDA when torch sees a GPU, else CPU."""
+    """'auto' means CUDA when torch sees a GPU, else CPU (without importing torch where no NVIDIA driver is)."""
     if device != "auto":
         return device
+    if "torch" not in sys.modules and not os.path.exists("/proc/driver/nvidia") and shutil.which("nvidia-smi") is None:
+        return "cpu"
     try:
         import torch
     except ImportError:
