@@ -121,3 +121,40 @@ def test_missing_model_is_unavailable_with_a_reason(tmp_path):
     assert not asr.AsrMetric("dwer").info().needs_text
     names = {s.name for s in asr.models()}
     assert {"whisper-base", "openai-whisper-base", "whisper-large-v3"} <= names
+
+
+def test_openai_whisper_backend_batches_short_clips_per_language(monkeypatch):
+    """The optional openai-whisper backend, driven through a stand-in module (the real package pulls
+    ~1 GB of triton): short clips are decoded in batches per language, long ones via transcribe()."""
+    import sys
+    import types
+
+    import torch
+
+    calls = {"decode": [], "transcribe": []}
+    fake = types.ModuleType("whisper")
+    fake.audio = types.SimpleNamespace(N_SAMPLES=30 * 16000)
+    fake.pad_or_trim = lambda t: torch.nn.functional.pad(t, (0, 30 * 16000 - t.shape[-1]))
+    fake.log_mel_spectrogram = lambda t, n_mels: torch.zeros(n_mels, 3000) + t.abs().mean()
+    fake.DecodingOptions = lambda **kw: types.SimpleNamespace(**kw)
+
+    class Model:
+        dims = types.SimpleNamespace(n_mels=80)
+        device = "cpu"
+
+        def transcribe(self, audio, language, **kw):
+            calls["transcribe"].append(language)
+            return {"text": f" long {language} "}
+
+    def decode(model, mel, opts):
+        calls["decode"].append((opts.language, mel.shape[0]))
+        return [types.SimpleNamespace(text=f" {opts.language} {i} ") for i in range(mel.shape[0])]
+
+    fake.decode = decode
+    fake.load_model = lambda name, device: Model()
+    monkeypatch.setitem(sys.modules, "whisper", fake)
+    b = asr.OpenAIWhisperBackend("base", device="cpu", batch_size=2)
+    short, long = np.zeros(16000, np.float32), np.zeros(31 * 16000, np.float32)
+    out = b.transcribe([short, short, long, short, short], ["hi", "hi", "en", "en", "hi"])
+    assert out == ["hi 0", "hi 1", "long en", "en 0", "hi 0"]
+    assert sorted(calls["decode"]) == [("en", 1), ("hi", 1), ("hi", 2)] and calls["transcribe"] == ["en"]
