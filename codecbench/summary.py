@@ -7,7 +7,8 @@ codec_nominal_bitrate, codec_latent_rate. ``lang == "all"`` pools every language
 status: "ok"; "unreliable" when at least UNRELIABLE_SHARE of the rows were flagged unreliable
 (reason prefixed "unreliable: ", e.g. wrong-script ASR) — then no mean is reported; "n/a" when the
 metric does not apply to the codec; "failed" when no row produced a value. ``note`` holds the most
-common failure reason.
+common failure reason. Corpus-level ASR rows (``wer_corpus``, ``cer_corpus``, ``dwer_corpus``,
+``dcer_corpus``: errors summed over all words of the group) have no CI.
 """
 
 from __future__ import annotations
@@ -75,6 +76,41 @@ def summarize(rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> pd.D
     return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
 
 
+CORPUS_ASR = {"wer": "wer_corpus", "cer": "cer_corpus", "dwer": "dwer_corpus", "dcer": "dcer_corpus"}
+
+
+def corpus_asr_rows(run_dir: Path, rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> list[dict]:
+    """Corpus-level WER/CER/dWER/dCER (errors summed over words) per (codec, language) and per codec."""
+    if not (run_dir / "asr_transcripts.jsonl").exists():
+        return []
+    from codecbench.metrics.asr import corpus_error_rates, load_transcripts
+
+    present = set(zip(rows["codec"], rows["utt_id"], strict=True))
+    recs = [r for r in load_transcripts(run_dir) if (r.get("codec"), r.get("utt_id")) in present]
+    rates = corpus_error_rates(recs) | corpus_error_rates([{**r, "lang": "all"} for r in recs])
+    meta = next((m for m in metrics_meta.values() if any(o["name"] == "wer" for o in m["outputs"])), {})
+    out = []
+    for (codec, lang), res in rates.items():
+        n, bad = res["n"], res["n_unreliable"]
+        cinfo = codecs_meta.get(codec, {})
+        for key, metric in CORPUS_ASR.items():
+            value = res.get(key)
+            if n and bad / n >= UNRELIABLE_SHARE:
+                status, note = "unreliable", f"unreliable: reference ASR unreliable on {bad} of {n} utterances (asr_reliability.json)"
+            elif value is None:
+                status, note = "failed", "no transcripts with reference words"
+            else:
+                status, note = "ok", f"{bad} of {n} utterances left out (unreliable reference ASR)" if bad else ""
+            out.append({"codec": codec, "lang": lang, "metric": metric, "n": n - bad, "n_failed": bad,
+                        "mean": value if status == "ok" else np.nan, "ci_low": np.nan, "ci_high": np.nan, "std": np.nan,
+                        "status": status, "note": note, "higher_is_better": False, "unit": "",
+                        "library": meta.get("library"), "version": meta.get("version"), "mode": "corpus-level",
+                        "model": meta.get("model"), "metric_sample_rate": meta.get("sample_rate"),
+                        "codec_family": cinfo.get("family"), "codec_nominal_bitrate": cinfo.get("nominal_bitrate"),
+                        "codec_latent_rate": cinfo.get("latent_rate")})
+    return out
+
+
 def codebook_table(run_dir: Path, rows: pd.DataFrame, codecs_meta: dict) -> pd.DataFrame:
     """Pooled utilization per (codec, language incl. 'all', codebook level) from the saved codes."""
     out = []
@@ -109,9 +145,10 @@ def _cell(r: pd.Series) -> str:
         if np.isfinite(r["ci_low"]):
             return f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
         return f"{r['mean']:.3f}"
-    if r["status"] == "n/a" or not r["note"]:
+    note = str(r["note"]) if isinstance(r["note"], str) else ""
+    if r["status"] == "n/a" or not note:
         return r["status"]
-    return f"{r['status']}: {r['note']}"
+    return note if note.startswith(r["status"]) else f"{r['status']}: {note}"
 
 
 def markdown(summary: pd.DataFrame, codebook: pd.DataFrame, metrics_meta: dict, codecs_meta: dict, run_id: str) -> str:
@@ -157,6 +194,9 @@ def write_summaries(run_dir: str | Path) -> pd.DataFrame:
     codecs_meta = json.loads(codecs_path.read_text(encoding="utf-8")) if codecs_path.exists() else {}
     run_id = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["run_id"]
     summary = summarize(rows, metrics_meta, codecs_meta)
+    corpus = corpus_asr_rows(run_dir, rows, metrics_meta, codecs_meta)
+    if corpus:
+        summary = pd.concat([summary, pd.DataFrame(corpus, columns=SUMMARY_COLUMNS)], ignore_index=True)
     codebook = codebook_table(run_dir, rows, codecs_meta)
     atomic_write_text(run_dir / "summary.csv", summary.to_csv(index=False))
     atomic_write_text(run_dir / "codebook.csv", codebook.to_csv(index=False))

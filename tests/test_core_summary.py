@@ -1,0 +1,50 @@
+"""Summaries: statuses (ok / unreliable / n/a / failed), CIs, and corpus-level ASR rows."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from codecbench.summary import corpus_asr_rows, markdown, summarize
+
+META = {"m": {"outputs": [{"name": "wer", "higher_is_better": False, "unit": ""}], "library": "jiwer", "version": "4",
+              "mode": None, "model": "whisper-base", "sample_rate": 16000}}
+
+
+def _rows(values, reasons, langs):
+    return pd.DataFrame({"codec": "c", "utt_id": [f"u{i}" for i in range(len(values))], "lang": langs, "status": "ok",
+                         "wer": values, "wer__failure": reasons})
+
+
+def test_statuses_and_ci():
+    rows = _rows([0.1, 0.2, 0.3, np.nan, np.nan, np.nan], ["", "", "", "unreliable: wrong script", "unreliable: wrong script",
+                                                         "not applicable: x"], ["en", "en", "en", "hi", "hi", "ta"])
+    s = summarize(rows, META, {}).set_index("lang")
+    assert s.loc["en", "status"] == "ok" and abs(s.loc["en", "mean"] - 0.2) < 1e-12 and s.loc["en", "ci_low"] <= 0.2 <= s.loc["en", "ci_high"]
+    assert s.loc["hi", "status"] == "unreliable" and np.isnan(s.loc["hi", "mean"]) and "wrong script" in s.loc["hi", "note"]
+    assert s.loc["ta", "status"] == "n/a"
+    assert s.loc["all", "status"] == "unreliable"  # 2 of 6 rows unreliable: no pooled number
+    md = markdown(summarize(rows, META, {}), pd.DataFrame(), META, {}, "run")
+    assert "unreliable: unreliable" not in md and "| c | unreliable: wrong script |" in md
+
+
+def test_failed_when_no_value():
+    rows = _rows([np.nan, np.nan], ["PESQ NoUtterancesError", "PESQ NoUtterancesError"], ["en", "en"])
+    s = summarize(rows, META, {}).set_index("lang")
+    assert s.loc["en", "status"] == "failed" and s.loc["en", "note"] == "PESQ NoUtterancesError"
+
+
+def test_corpus_asr_rows_sum_errors_over_words(tmp_path):
+    recs = [{"codec": "c", "utt_id": "u0", "lang": "en", "kind": "wer", "reference_unreliable": False,
+             "wer_counts": {"word_errors": 1, "words": 10, "char_errors": 1, "chars": 50}},
+            {"codec": "c", "utt_id": "u1", "lang": "en", "kind": "wer", "reference_unreliable": False,
+             "wer_counts": {"word_errors": 3, "words": 2, "char_errors": 2, "chars": 10}},
+            {"codec": "c", "utt_id": "u2", "lang": "hi", "kind": "wer", "reference_unreliable": True}]
+    (tmp_path / "asr_transcripts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    rows = _rows([0.1, 1.5, np.nan], ["", "", "unreliable: x"], ["en", "en", "hi"])
+    out = {(r["lang"], r["metric"]): r for r in corpus_asr_rows(tmp_path, rows, META, {})}
+    assert out[("en", "wer_corpus")]["mean"] == 4 / 12 and out[("en", "cer_corpus")]["mean"] == 3 / 60
+    assert out[("hi", "wer_corpus")]["status"] == "unreliable"
+    assert out[("all", "wer_corpus")]["status"] == "unreliable"  # 1 of 3 utterances is over the 20% share
