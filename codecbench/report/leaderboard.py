@@ -155,7 +155,7 @@ def leaderboard_table(board: Board, lang: str) -> str:
                 cls = "num best" if best[m] == codec else "num"
                 tds.append(f'<td class="{cls}" data-sort="{c.mean:.9g}" title="{e(n)}">{e(fmt_number(c.mean))}{ci}</td>')
             else:
-                tds.append(f'<td class="bad" data-sort="" title="{e(c.note)}">{e(cell_text(c))}</td>')
+                tds.append(f'<td class="bad" data-sort="" title="{e(c.note)}"><div class="reason">{e(cell_text(c))}</div></td>')
         rows.append(f'<tr class="codec-row" data-codec="{e(codec)}">' + "".join(tds) + "</tr>")
     return (f'<div class="table-wrap"><table class="lb" data-lang="{e(lang)}"><thead><tr>{"".join(head)}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
