@@ -39,7 +39,7 @@ def test_names_escaped_and_reasons_shown(report):
     assert "&lt;script&gt;utt&lt;/script&gt;" in page
     assert "failed: no model &lt;b&gt;here&lt;/b&gt;" in page
     assert ">unreliable: wrong script</div></td>" in page  # the reason, not the number, and said once
-    assert ">unavailable: visqol-python is not installed</td>" in page
+    assert ">unavailable: visqol-python is not installed</div></td>" in page
     md = (report / "leaderboard.md").read_text(encoding="utf-8")
     assert "failed: no model &lt;b&gt;here&lt;/b&gt;" in md and EVIL not in md
     tex = (report / "leaderboard.tex").read_text(encoding="utf-8")
