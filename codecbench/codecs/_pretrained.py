@@ -93,7 +93,7 @@ class Weights:
         """Availability reason for CodecSpec.check (None when the weights are local)."""
         if self.cached():
             return None
-        return f"weights of {self.name} ({self.hub_id}) not cached: {self.prefetch_hint(variant)}"
+        return f"weights not cached (codecbench models download {self.name}; or {variant}:/path/to/folder)"
 
     def resolve(self, arg: str | None, variant: str) -> Path:
         """A local folder with config.json and the weights (see the module docstring for the order)."""
