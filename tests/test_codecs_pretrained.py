@@ -237,3 +237,27 @@ def test_wrong_or_missing_folder(checkpoints, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CodecUnavailable, match="config.json"):
         load_codec(f"mimi-8cb:{tmp_path / 'empty'}", device="cpu")
+
+
+# -- the adapters add nothing the models don't do ---------------------------------------------------
+def test_adapters_match_the_raw_models(checkpoints):
+    """Away from the end (where only the padding differs), codes equal the raw model's on the bare input."""
+    w = _batch(48000, (2.2,))[0]
+    codec = load_codec(f"encodec-48k-6kbps:{checkpoints('encodec-48k')}", device="cpu")
+    enc, _ = codec.encode(w[None], np.array([len(w)]), 48000)
+    with torch.inference_mode():
+        x = torch.from_numpy(w)[None, None].expand(1, 2, -1).contiguous()
+        raw = codec.model.encode(x, bandwidth=6.0, return_dict=True).audio_codes  # [chunks, 1, n_q, 150]
+    np.testing.assert_array_equal(np.stack(enc.codes, 1)[0, :, :300], torch.cat([raw[0, 0], raw[1, 0]], -1).numpy())
+    for model, variant, sr in (("dac-44k", "dac-44k", 44100), ("encodec-24k", "encodec-24k-3kbps", 24000)):
+        codec = load_codec(f"{variant}:{checkpoints(model)}", device="cpu")
+        w = _batch(sr, (0.5,))[0]
+        enc, _ = codec.encode(w[None], np.array([len(w)]), sr)
+        with torch.inference_mode():
+            x = torch.from_numpy(w)[None, None]
+            if model == "dac-44k":
+                raw = codec.model.encode(x, return_dict=True).audio_codes[0]
+            else:
+                raw = codec.model.encode(x, bandwidth=3.0, return_dict=True).audio_codes[0, 0]
+        keep = int(enc.frames[0][0]) - (12 if model == "dac-44k" else 1)
+        np.testing.assert_array_equal(np.stack(enc.codes, 1)[0, :, :keep], raw[:, :keep].numpy())
