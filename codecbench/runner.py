@@ -182,7 +182,7 @@ def resolve(cfg: RunConfig):
         raise KeyError(f"codec listed twice: {', '.join(k for k, n in Counter(codecs).items() if n > 1)}")
     for name in codecs:
         spec = get_spec(name)
-        reason = spec.unavailable_reason()
+        reason = spec.unavailable_reason(split_name(name)[1])
         if reason:
             raise CodecUnavailable(f"codec {split_name(name)[0]!r} cannot run here: {reason}")
     metrics = select(cfg.metrics)

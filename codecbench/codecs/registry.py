@@ -50,12 +50,14 @@ class CodecSpec:
     def name(self) -> str:
         return self.info.name
 
-    def unavailable_reason(self) -> str | None:
+    def unavailable_reason(self, arg: str | None = None) -> str | None:
+        """Why this codec cannot run here, or None. With an ``arg`` (``NAME:ARG``, e.g. a local weights
+        folder) the extra ``check`` is skipped: the loader validates the arg itself."""
         missing = [m for m in self.requires if not has_module(m)]
         if missing:
             hint = f" ({self.install_hint})" if self.install_hint else ""
             return f"missing Python package(s): {', '.join(missing)}{hint}"
-        if self.check is not None:
+        if self.check is not None and (arg is None or not self.accepts_arg):
             return self.check()
         return None
 
@@ -129,8 +131,8 @@ def get_spec(name: str) -> CodecSpec:
 def load_codec(name: str, device: str = "auto") -> Codec:
     """Build a ready codec; raises CodecUnavailable with the reason and how to fix it."""
     spec = get_spec(name)
-    reason = spec.unavailable_reason()
+    _, arg = split_name(name)
+    reason = spec.unavailable_reason(arg)
     if reason:
         raise CodecUnavailable(f"codec {spec.name!r} cannot run here: {reason}")
-    _, arg = split_name(name)
     return spec.load(arg, device)

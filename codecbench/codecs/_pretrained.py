@@ -1,0 +1,174 @@
+"""Plumbing shared by the pretrained codec families (EnCodec, DAC, Mimi, SNAC).
+
+Where weights come from, in this order:
+
+1. ``NAME:/path/to/folder`` on the command line (a folder in the hub repository's layout);
+2. ``$CODECBENCH_MODELS_DIR/<model>/`` when that folder exists (``<model>`` as in ``codecbench models``,
+   e.g. ``encodec-24k``);
+3. the Hugging Face cache at the pinned revision (``codecbench models download <model>`` fills it;
+   ``HF_HUB_OFFLINE=1`` keeps every load local).
+
+Availability (``CodecSpec.check``) looks only at the local cache and never touches the network: a
+codec whose weights are not cached says so and names the prefetch command.
+
+Batching: every adapter pads each item with zeros on the right to whole frames (plus, for
+non-causal models, a fixed tail of silence, see ``pad_batch_tensor``), crops codes to the valid
+frames (``Encoded.frames``), and lets the ``Codec`` base crop the decoded wave to the input length.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from codecbench.codecs.base import CodecError, CodecUnavailable
+
+INSTALL_HINT = "pip install 'codecbench[codecs]'"
+MODELS_DIR_ENV = "CODECBENCH_MODELS_DIR"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def import_backend(module: str, codec: str):
+    """Import a heavy backend, or raise CodecUnavailable with the install hint."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise CodecUnavailable(f"codec {codec!r} needs the Python package '{module.split('.')[0]}' ({INSTALL_HINT}): {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One hub repository of weights (at a pinned revision where known) used by codec variants.
+
+    ``files``: what a folder must hold: ``config.json`` and one weight file of ``weight_files``.
+    """
+
+    name: str  # model name for `codecbench models` (e.g. "encodec-24k")
+    hub_id: str
+    revision: str | None
+    description: str
+    weight_files: tuple[str, ...] = WEIGHT_FILES
+
+    @property
+    def allow_patterns(self) -> tuple[str, ...]:
+        return ("config.json", *self.weight_files)
+
+    def model_spec(self, used_by: tuple[str, ...]):
+        from codecbench.models import ModelSpec
+
+        return ModelSpec(name=self.name, description=self.description, used_by=used_by, hub_id=self.hub_id,
+                         revision=self.revision, allow_patterns=self.allow_patterns)
+
+    def prefetch_hint(self, variant: str) -> str:
+        return (f"run `codecbench models download {self.name}` where the hub is reachable, "
+                f"or pass {variant}:/path/to/folder, or set ${MODELS_DIR_ENV} (folder {self.name}/ inside)")
+
+    def env_folder(self) -> Path | None:
+        root = os.environ.get(MODELS_DIR_ENV)
+        if root and (Path(root) / self.name).is_dir():
+            return Path(root) / self.name
+        return None
+
+    def cached(self) -> bool:
+        """True when the weights are on this machine (env folder or hub cache); never uses the network."""
+        folder = self.env_folder()
+        if folder is not None:
+            return folder_complete(folder, self.weight_files)
+        try:
+            from huggingface_hub import try_to_load_from_cache
+        except ImportError:
+            return False
+
+        def hit(filename: str) -> bool:
+            return isinstance(try_to_load_from_cache(self.hub_id, filename, revision=self.revision), str)
+
+        return hit("config.json") and any(hit(f) for f in self.weight_files)
+
+    def check(self, variant: str) -> str | None:
+        """Availability reason for CodecSpec.check (None when the weights are local)."""
+        if self.cached():
+            return None
+        return f"weights not cached (codecbench models download {self.name}; or {variant}:/path/to/folder)"
+
+    def resolve(self, arg: str | None, variant: str) -> Path:
+        """A local folder with config.json and the weights (see the module docstring for the order)."""
+        if arg:
+            folder = Path(arg).expanduser()
+            if not folder.is_dir():
+                raise CodecUnavailable(f"codec {variant!r}: weights folder {folder} does not exist")
+        elif (env := self.env_folder()) is not None:
+            folder = env
+        else:
+            from codecbench.models import ModelMissing, resolve_local_or_hub
+
+            try:
+                folder = Path(resolve_local_or_hub(self.hub_id, self.revision, self.allow_patterns))
+            except ModelMissing as exc:
+                raise CodecUnavailable(f"codec {variant!r}: weights of {self.name} ({self.hub_id}@{self.revision or 'main'}) "
+                                       f"are not available: {self.prefetch_hint(variant)}") from exc
+        if not folder_complete(folder, self.weight_files):
+            raise CodecUnavailable(f"codec {variant!r}: {folder} lacks config.json or a weight file "
+                                   f"({' / '.join(self.weight_files)})")
+        return folder
+
+
+def folder_complete(folder: Path, weight_files: tuple[str, ...]) -> bool:
+    return (folder / "config.json").is_file() and any((folder / f).is_file() for f in weight_files)
+
+
+def require_equal(variant: str, what: str, expected, actual) -> None:
+    """The loaded model must match the static metadata we advertise; a silent mismatch would mislabel numbers."""
+    if isinstance(expected, float) or isinstance(actual, float):
+        same = math.isclose(float(expected), float(actual), rel_tol=1e-9)
+    else:
+        same = expected == actual
+    if not same:
+        raise CodecError(f"codec {variant!r}: loaded weights have {what}={actual!r}, expected {expected!r}; "
+                         "wrong folder or a changed upstream checkpoint")
+
+
+def padded_length(max_len: int, multiple: int, tail: int = 0) -> int:
+    """Length of the padded batch: the longest item plus ``tail``, rounded up to ``multiple``."""
+    return max(1, math.ceil((int(max_len) + tail) / multiple)) * multiple
+
+
+def pad_batch_tensor(x, lengths: np.ndarray, multiple: int, tail: int = 0):
+    """Zero-pad ``x`` [B, C, T] on the right to ``padded_length``. Items are already zero beyond their
+    length (the base pads with zeros), so every item sees the same zeros after its end as it would alone.
+
+    ``tail`` (non-causal models): samples of silence added after the longest item so that the end of the
+    tensor (where convolution padding acts) lies beyond the receptive field of every valid frame; with it,
+    valid frames get the same codes batched as alone.
+    """
+    import torch
+
+    target = padded_length(int(np.max(lengths, initial=1)), multiple, tail)
+    if target < x.shape[-1]:
+        raise ValueError("batch longer than its padded length")
+    return torch.nn.functional.pad(x, (0, target - x.shape[-1]))
+
+
+def valid_frames(lengths: np.ndarray, samples_per_frame: int) -> np.ndarray:
+    """Frames that hold audio of each item: ceil(length / samples_per_frame)."""
+    return np.ceil(np.asarray(lengths, dtype=np.float64) / samples_per_frame).astype(np.int64)
+
+
+def codes_with_silence(codes: np.ndarray, frames: np.ndarray, silence: np.ndarray, total: int):
+    """[B, K, F] codes -> [B, K, total]: each item's valid frames, then the model's silence codes.
+
+    A non-causal decoder would otherwise read codes beyond an item's valid frames (the encoding of the
+    batch's padding). Filling them with one constant (the codes the encoder gives digital silence) makes
+    the decoder see only what is counted in the bitrate, and the same thing batched as alone.
+    """
+    b, k, _ = codes.shape
+    out = np.empty((b, k, total), dtype=np.int64)
+    out[:] = np.asarray(silence, dtype=np.int64).reshape(1, k, 1)
+    for i in range(b):
+        n = int(min(frames[i], total, codes.shape[-1]))
+        out[i, :, :n] = codes[i, :, :n]
+    return out
