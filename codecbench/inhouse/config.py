@@ -22,7 +22,8 @@ class ModelConfig:
     strides: tuple[int, ...] = (2, 4, 5, 8)  # encoder downsampling; hop = product (320 -> 50 Hz at 16 kHz)
     channels: int = 8  # first encoder layer; doubles at each downsampling
     max_channels: int = 256
-    dilations: tuple[int, ...] = (1, 3, 9)  # residual units per block
+    dilations: tuple[int, ...] = (1, 3)  # residual units per block
+    activation: str = "elu"  # "elu" (cheap on CPU) or "snake" (DAC)
     kernel_size: int = 7
     latent_dim: int = 64  # encoder output per frame (RVQ/FSQ input size, VAE latent size)
     # RVQ

@@ -20,15 +20,23 @@ class Snake(nn.Module):
         return x + (a + 1e-9).reciprocal() * torch.sin(a * x).pow(2)
 
 
+def activation(cfg: ModelConfig, channels: int) -> nn.Module:
+    if cfg.activation == "snake":
+        return Snake(channels)
+    if cfg.activation == "elu":
+        return nn.ELU()
+    raise ValueError(f"unknown activation {cfg.activation!r}; expected 'elu' or 'snake'")
+
+
 def _conv(cin: int, cout: int, kernel: int, dilation: int = 1) -> nn.Conv1d:
     return nn.Conv1d(cin, cout, kernel, dilation=dilation, padding=(kernel - 1) * dilation // 2)
 
 
 class ResidualUnit(nn.Module):
-    def __init__(self, channels: int, kernel: int, dilation: int):
+    def __init__(self, channels: int, dilation: int, cfg: ModelConfig):
         super().__init__()
-        self.block = nn.Sequential(Snake(channels), _conv(channels, channels, kernel, dilation),
-                                   Snake(channels), _conv(channels, channels, 1))
+        self.block = nn.Sequential(activation(cfg, channels), _conv(channels, channels, cfg.kernel_size, dilation),
+                                   activation(cfg, channels), _conv(channels, channels, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.block(x)
@@ -37,8 +45,8 @@ class ResidualUnit(nn.Module):
 class EncoderBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int, cfg: ModelConfig):
         super().__init__()
-        units = [ResidualUnit(cin, cfg.kernel_size, d) for d in cfg.dilations]
-        self.block = nn.Sequential(*units, Snake(cin),
+        units = [ResidualUnit(cin, d, cfg) for d in cfg.dilations]
+        self.block = nn.Sequential(*units, activation(cfg, cin),
                                    nn.Conv1d(cin, cout, 2 * stride, stride=stride, padding=(stride + 1) // 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -48,9 +56,9 @@ class EncoderBlock(nn.Module):
 class DecoderBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int, cfg: ModelConfig):
         super().__init__()
-        self.up = nn.Sequential(Snake(cin), nn.ConvTranspose1d(cin, cout, 2 * stride, stride=stride,
+        self.up = nn.Sequential(activation(cfg, cin), nn.ConvTranspose1d(cin, cout, 2 * stride, stride=stride,
                                                                padding=(stride + 1) // 2, output_padding=stride % 2))
-        self.units = nn.Sequential(*[ResidualUnit(cout, cfg.kernel_size, d) for d in cfg.dilations])
+        self.units = nn.Sequential(*[ResidualUnit(cout, d, cfg) for d in cfg.dilations])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.units(self.up(x))
@@ -69,7 +77,7 @@ class Encoder(nn.Module):
         layers: list[nn.Module] = [_conv(1, w[0], cfg.kernel_size)]
         for i, s in enumerate(cfg.strides):
             layers.append(EncoderBlock(w[i], w[i + 1], s, cfg))
-        layers += [Snake(w[-1]), _conv(w[-1], cfg.bottleneck_dim, 3)]
+        layers += [activation(cfg, w[-1]), _conv(w[-1], cfg.bottleneck_dim, 3)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -85,7 +93,7 @@ class Decoder(nn.Module):
         layers: list[nn.Module] = [_conv(in_dim, w[0], cfg.kernel_size)]
         for i, s in enumerate(reversed(cfg.strides)):
             layers.append(DecoderBlock(w[i], w[i + 1], s, cfg))
-        layers += [Snake(w[-1]), _conv(w[-1], 1, cfg.kernel_size), nn.Tanh()]
+        layers += [activation(cfg, w[-1]), _conv(w[-1], 1, cfg.kernel_size), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

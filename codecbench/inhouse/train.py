@@ -57,7 +57,7 @@ def _model_config(args):
 
     cfg = ModelConfig(kind=args.kind)
     for name in ("channels", "max_channels", "latent_dim", "n_quantizers", "codebook_size", "fsq_codebooks",
-                 "quantizer_dropout", "dead_code_threshold", "ema_decay"):
+                 "quantizer_dropout", "dead_code_threshold", "ema_decay", "activation"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, name, value)
@@ -189,7 +189,7 @@ def train(args: argparse.Namespace) -> Path:
         row = {k: float(v.detach()) for k, v in losses.items()}
         row.update(total=float(total.detach()), grad_norm=float(grad_norm), **bo.stats)
         if use_adv:
-            row["disc"] = float(d_loss)
+            row["disc"] = float(d_loss.detach())
         recent = (recent + [row])[-50:]
         if step % args.log_every == 0 or step == 1:
             line = {"step": step, "lr": round(lr, 7), "sec_per_step": round(dt, 3), "elapsed": round(elapsed, 1),
@@ -233,6 +233,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--strides", default=None, help="comma-separated, e.g. 2,4,5,8")
     g.add_argument("--dilations", default=None, help="comma-separated, e.g. 1,3,9")
     g.add_argument("--fsq-levels", default=None, help="comma-separated, e.g. 8,5,5,5")
+    g.add_argument("--activation", choices=["elu", "snake"], default=None)
     w = p.add_argument_group("loss weights")
     w.add_argument("--w-wave", type=float, default=1.0)
     w.add_argument("--w-stft", type=float, default=1.0)
