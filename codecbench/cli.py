@@ -13,6 +13,8 @@ import importlib.util
 import json
 import sys
 
+from codecbench import has_module
+
 COMMAND_MODULES = (
     "codecbench.models",
     "codecbench.inhouse.train",
@@ -132,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_codecs)
 
     for mod_name in COMMAND_MODULES:
-        if importlib.util.find_spec(mod_name) is not None:
+        if has_module(mod_name):
             mod = importlib.import_module(mod_name)
             if hasattr(mod, "register"):
                 mod.register(sub)

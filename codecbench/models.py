@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from codecbench import has_module
+
 MODEL_MODULES = (
     "codecbench.metrics.speaker",
     "codecbench.metrics.asr",
@@ -91,7 +93,7 @@ def resolve_local_or_hub(source: str, revision: str | None = None, allow_pattern
 def all_models() -> dict[str, ModelSpec]:
     found: dict[str, ModelSpec] = {}
     for mod_name in MODEL_MODULES:
-        if importlib.util.find_spec(mod_name) is None:
+        if not has_module(mod_name):
             continue
         mod = importlib.import_module(mod_name)
         for spec in getattr(mod, "models", lambda: [])():

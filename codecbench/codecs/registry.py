@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
+from codecbench import has_module
 from codecbench.codecs.base import Codec, CodecUnavailable
 from codecbench.types import CodecInfo
 
@@ -50,7 +51,7 @@ class CodecSpec:
         return self.info.name
 
     def unavailable_reason(self) -> str | None:
-        missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        missing = [m for m in self.requires if not has_module(m)]
         if missing:
             hint = f" ({self.install_hint})" if self.install_hint else ""
             return f"missing Python package(s): {', '.join(missing)}{hint}"
@@ -78,7 +79,7 @@ def all_specs() -> dict[str, CodecSpec]:
         return _SPECS
     specs: dict[str, CodecSpec] = {}
     for mod_name in BUILTIN_FAMILIES:
-        if importlib.util.find_spec(mod_name) is None:
+        if not has_module(mod_name):
             continue
         mod = importlib.import_module(mod_name)
         for s in mod.specs():

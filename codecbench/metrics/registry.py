@@ -12,6 +12,7 @@ import importlib.util
 import warnings
 from importlib.metadata import entry_points
 
+from codecbench import has_module
 from codecbench.metrics.base import Metric
 
 ENTRY_POINT_GROUP = "codecbench.metrics"
@@ -38,7 +39,7 @@ def all_metrics() -> dict[str, Metric]:
         return _METRICS
     found: dict[str, Metric] = {}
     for mod_name in BUILTIN_MODULES:
-        if importlib.util.find_spec(mod_name) is None:
+        if not has_module(mod_name):
             continue
         for m in importlib.import_module(mod_name).metrics():
             found[m.name] = m

@@ -1,0 +1,62 @@
+"""Codebook utilization of token codecs: per utterance, and pooled per (codec, language).
+
+For each codebook level: share of its entries used, entropy of the code distribution in bits, and
+perplexity (2 ** entropy). Pooled figures (written to codebook.csv by the summary) count codes
+over every utterance of a language; each SNAC-style level is counted on its own frames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codecbench import __version__
+from codecbench.metrics.base import Metric, MetricFailure, MetricInfo, MetricInput, Output
+
+
+def level_stats(codes: np.ndarray, size: int) -> dict[str, float]:
+    """Usage of one codebook from its codes (any shape)."""
+    codes = np.asarray(codes).ravel()
+    if codes.size == 0:
+        return {"n_codes": 0, "used_share": float("nan"), "entropy_bits": float("nan"), "perplexity": float("nan")}
+    counts = np.bincount(codes.astype(np.int64), minlength=size)[:size]
+    p = counts[counts > 0] / codes.size
+    entropy = float(-(p * np.log2(p)).sum())
+    return {"n_codes": int(codes.size), "used_share": float((counts > 0).sum() / size),
+            "entropy_bits": entropy, "perplexity": float(2.0**entropy)}
+
+
+def pooled_utilization(per_utterance: list[list[np.ndarray]], sizes: list[int]) -> list[dict[str, float]]:
+    """Per-level stats over all utterances' codes pooled together."""
+    out = []
+    for level, size in enumerate(sizes):
+        parts = [u[level] for u in per_utterance if u is not None and len(u) > level]
+        codes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        out.append({"level": level, "size": size, **level_stats(codes, size)})
+    return out
+
+
+class CodebookUsage(Metric):
+    name = "codebook"
+
+    def info(self) -> MetricInfo:
+        return MetricInfo(
+            name=self.name,
+            outputs=(Output("codebook_used_share", True, "", "mean over codebooks of the share of entries used"),
+                     Output("codebook_entropy_bits", True, "bit", "mean over codebooks of the code entropy")),
+            description="Codebook utilization per utterance (pooled per language in codebook.csv)",
+            needs_reference=False, needs_codes=True, library="codecbench", version=__version__,
+        )
+
+    def compute(self, x: MetricInput) -> dict[str, float]:
+        if x.codec is None or not x.codec.codebooks:
+            kind = "continuous" if x.codec is not None and x.codec.latent_dim else "classical"
+            raise MetricFailure(f"not applicable: {kind} codec without discrete codebooks")
+        if x.codes is None:
+            raise MetricFailure("codec returned no codes")
+        stats = [level_stats(c, lvl.size) for c, lvl in zip(x.codes, x.codec.codebooks, strict=True)]
+        return {"codebook_used_share": float(np.mean([s["used_share"] for s in stats])),
+                "codebook_entropy_bits": float(np.mean([s["entropy_bits"] for s in stats]))}
+
+
+def metrics() -> list[Metric]:
+    return [CodebookUsage()]
