@@ -74,6 +74,7 @@ def train(args: argparse.Namespace) -> Path:
     import torch
 
     from codecbench.inhouse import checkpoint as ckpt
+    from codecbench.inhouse.card import training_card
     from codecbench.inhouse.data import CropDataset
     from codecbench.inhouse.losses import ReconstructionLoss
     from codecbench.inhouse.model import InhouseModel
@@ -146,6 +147,7 @@ def train(args: argparse.Namespace) -> Path:
                     "adversarial": bool(args.adversarial), "data": {"manifests": manifests, **data.summary()},
                     "recent_losses": avg}
         ckpt.save_checkpoint(model, out, training)
+        (out / "TRAINING.md").write_text(training_card(out))
         tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
         opt_t, opt_meta = flatten_optimizer(opt, "opt")
         tensors.update(opt_t)
