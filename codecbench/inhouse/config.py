@@ -24,6 +24,7 @@ class ModelConfig:
     max_channels: int = 256
     dilations: tuple[int, ...] = (1, 3)  # residual units per block
     activation: str = "elu"  # "elu" (cheap on CPU) or "snake" (DAC)
+    weight_norm: bool = False  # weight-normalised convolutions (DAC, EnCodec)
     kernel_size: int = 7
     latent_dim: int = 64  # encoder output per frame (RVQ/FSQ input size, VAE latent size)
     # RVQ

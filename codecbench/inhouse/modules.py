@@ -32,6 +32,16 @@ def _conv(cin: int, cout: int, kernel: int, dilation: int = 1) -> nn.Conv1d:
     return nn.Conv1d(cin, cout, kernel, dilation=dilation, padding=(kernel - 1) * dilation // 2)
 
 
+def apply_weight_norm(module: nn.Module) -> nn.Module:
+    """Weight-normalise every convolution of ``module`` (in place)."""
+    from torch.nn.utils.parametrizations import weight_norm
+
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d)):
+            weight_norm(m)
+    return module
+
+
 class ResidualUnit(nn.Module):
     def __init__(self, channels: int, dilation: int, cfg: ModelConfig):
         super().__init__()
@@ -79,6 +89,8 @@ class Encoder(nn.Module):
             layers.append(EncoderBlock(w[i], w[i + 1], s, cfg))
         layers += [activation(cfg, w[-1]), _conv(w[-1], cfg.bottleneck_dim, 3)]
         self.net = nn.Sequential(*layers)
+        if cfg.weight_norm:
+            apply_weight_norm(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -95,6 +107,8 @@ class Decoder(nn.Module):
             layers.append(DecoderBlock(w[i], w[i + 1], s, cfg))
         layers += [activation(cfg, w[-1]), _conv(w[-1], 1, cfg.kernel_size), nn.Tanh()]
         self.net = nn.Sequential(*layers)
+        if cfg.weight_norm:
+            apply_weight_norm(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)

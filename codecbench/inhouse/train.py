@@ -57,7 +57,7 @@ def _model_config(args):
 
     cfg = ModelConfig(kind=args.kind)
     for name in ("channels", "max_channels", "latent_dim", "n_quantizers", "codebook_size", "fsq_codebooks",
-                 "quantizer_dropout", "dead_code_threshold", "ema_decay", "activation"):
+                 "quantizer_dropout", "dead_code_threshold", "ema_decay", "activation", "weight_norm"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, name, value)
@@ -108,13 +108,14 @@ def train(args: argparse.Namespace) -> Path:
     torch.manual_seed(args.seed)
     model = InhouseModel(cfg).to(device)
     loss_fn = ReconstructionLoss(cfg.sample_rate).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.8, 0.99), weight_decay=0.0)
+    betas = tuple(float(b) for b in args.betas.split(","))
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=betas, weight_decay=0.0)
     disc = disc_opt = None
     if args.adversarial:
         from codecbench.inhouse.discriminators import Discriminators
 
         disc = Discriminators().to(device)
-        disc_opt = torch.optim.AdamW(disc.parameters(), lr=args.lr, betas=(0.8, 0.99))
+        disc_opt = torch.optim.AdamW(disc.parameters(), lr=args.lr, betas=betas)
     rng = np.random.default_rng(args.seed)
     step, elapsed = 0, 0.0
     if resume:
@@ -219,6 +220,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--segment-seconds", type=float, default=0.6)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--betas", default="0.8,0.99", help="Adam betas")
     p.add_argument("--lr-decay", type=float, default=0.99995, help="per-step exponential decay")
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--grad-clip", type=float, default=10.0)
@@ -236,6 +238,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dilations", default=None, help="comma-separated, e.g. 1,3,9")
     g.add_argument("--fsq-levels", default=None, help="comma-separated, e.g. 8,5,5,5")
     g.add_argument("--activation", choices=["elu", "snake"], default=None)
+    g.add_argument("--weight-norm", action="store_true", default=None, help="weight-normalised convolutions")
     w = p.add_argument_group("loss weights")
     w.add_argument("--w-wave", type=float, default=1.0)
     w.add_argument("--w-stft", type=float, default=1.0)
