@@ -22,7 +22,7 @@ def training_card(folder: str | Path, log: str | Path | None = None, notes: str 
         f"# {model['kind'].upper()} checkpoint: training record", "",
         f"- architecture: SEANet-style conv encoder/decoder, {model['activation']} activations, strides "
         f"{model['strides']} (hop {hop_of(model)}, {model['sample_rate'] / hop_of(model):g} Hz frames at "
-        f"{model['sample_rate']} Hz), channels {model['channels']}..{model['max_channels']}, dilations {model['dilations']}",
+        f"{model['sample_rate']} Hz), channel widths {widths(model)}, dilations {model['dilations']}",
         f"- bottleneck: {bottleneck(model)}",
         f"- data: {data.get('utterances', '?')} utterances, {data.get('hours', '?')} h; seconds per language "
         f"{json.dumps(data.get('seconds_per_lang', {}))}",
@@ -40,6 +40,10 @@ def training_card(folder: str | Path, log: str | Path | None = None, notes: str 
     if notes:
         lines += ["", notes.strip()]
     return "\n".join(lines) + "\n"
+
+
+def widths(model: dict) -> list[int]:
+    return [min(model["channels"] * 2**i, model["max_channels"]) for i in range(len(model["strides"]) + 1)]
 
 
 def hop_of(model: dict) -> int:
