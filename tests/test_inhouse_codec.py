@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -199,3 +200,18 @@ def test_manifest_slices(manifest):
 
     assert [i.id for i in read_manifest(f"{manifest}[1:]")] == ["u1", "u2"]
     assert [i.id for i in read_manifest(f"{manifest}[:-1]")] == ["u0", "u1"]
+
+
+@pytest.mark.parametrize("kind", ["rvq", "fsq", "vae"])
+def test_bundled_checkpoints_load_by_default(kind):
+    folder = adapter.bundled_checkpoint(kind)
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip(f"no bundled checkpoint at {folder}")
+    assert sum(p.stat().st_size for p in folder.iterdir()) <= 10 * 2**20
+    assert (folder / "TRAINING.md").is_file()
+    codec = load_codec(f"ours-{kind}", device="cpu")
+    spec_info = all_specs()[f"ours-{kind}"].info  # static metadata (read from config.json) matches the model
+    assert dataclasses.replace(codec.info, description=spec_info.description) == spec_info
+    wave = _speechlike(0.5, 150, 3)
+    rec = codec.reconstruct(wave[None], np.array([len(wave)]), 16000)
+    assert rec.wave.shape == (1, len(wave)) and np.isfinite(rec.wave).all()
