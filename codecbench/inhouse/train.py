@@ -93,6 +93,8 @@ def train(args: argparse.Namespace) -> Path:
         print(f"--resume: no trainer state in {out}; starting from scratch", file=sys.stderr)
     if resume:
         cfg, _ = ckpt.read_config(out)
+        if cfg.kind != args.kind:
+            raise ValueError(f"--resume: {out} holds a {cfg.kind!r} model, not {args.kind!r}")
         meta = json.loads(state_json.read_text())
     else:
         cfg, meta = _model_config(args), {}
