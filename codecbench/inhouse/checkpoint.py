@@ -1,0 +1,109 @@
+"""Checkpoint I/O: a folder with ``model.safetensors`` and ``config.json`` (no pickle anywhere).
+
+``config.json`` holds ``{"format", "version", "model": ModelConfig, "training": {...}}``. Loading
+builds the model from the config and requires every tensor to match in name and shape; any
+mismatch raises ``CheckpointMismatch`` naming the offending tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from codecbench.inhouse.config import FORMAT, FORMAT_VERSION, CheckpointMismatch, ModelConfig
+from codecbench.inhouse.model import InhouseModel
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+def write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    from safetensors.torch import save_file
+
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def save_checkpoint(model: InhouseModel, folder: str | os.PathLike, training: dict[str, Any] | None = None) -> Path:
+    """Write ``model.safetensors`` + ``config.json`` into ``folder`` (created)."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    save_tensors(out / MODEL_FILE, model.state_dict(), {"format": FORMAT, "kind": model.cfg.kind})
+    write_json(out / CONFIG_FILE, {"format": FORMAT, "version": FORMAT_VERSION,
+                                   "model": model.cfg.to_dict(), "training": training or {}})
+    return out
+
+
+def read_config(folder: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any]]:
+    """The model config and training record of a checkpoint folder."""
+    path = Path(folder) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no {CONFIG_FILE} in {folder} (an in-house checkpoint is a folder with "
+                                f"{MODEL_FILE} and {CONFIG_FILE})")
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointMismatch(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("model"), dict):
+        raise CheckpointMismatch(f"{path}: not an in-house codec config (expected \"format\": \"{FORMAT}\" "
+                                 "and a \"model\" object)")
+    if meta.get("version") != FORMAT_VERSION:
+        raise CheckpointMismatch(f"{path}: config version {meta.get('version')!r}; this codecbench reads "
+                                 f"version {FORMAT_VERSION}")
+    return ModelConfig.from_dict(meta["model"]), meta.get("training", {})
+
+
+def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
+    """load_state_dict that explains name/shape mismatches in one clear message."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs config {tuple(own[k].shape)}"
+              for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        if shapes:
+            parts.append(f"{len(shapes)} shape mismatch(es), e.g. {'; '.join(shapes[:3])}")
+        if missing:
+            parts.append(f"{len(missing)} tensor(s) missing, e.g. {', '.join(missing[:3])}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected tensor(s), e.g. {', '.join(unexpected[:3])}")
+        raise CheckpointMismatch(f"{where}: weights do not match the model config: " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+
+
+def load_checkpoint(folder: str | os.PathLike, kind: str | None = None, device: str = "cpu") -> InhouseModel:
+    """Build the model from ``config.json`` and load ``model.safetensors``; eval mode on ``device``.
+
+    ``kind`` ('rvq', 'fsq', 'vae'), when given, must match the checkpoint's kind.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"in-house checkpoint folder not found: {folder}")
+    cfg, _ = read_config(folder)
+    if kind is not None and cfg.kind != kind:
+        raise CheckpointMismatch(f"{folder}: checkpoint is a {cfg.kind!r} model, expected a {kind!r} model")
+    weights = folder / MODEL_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"no {MODEL_FILE} in {folder}")
+    model = InhouseModel(cfg)
+    load_state_strict(model, load_tensors(weights), str(folder))
+    return model.to(device).eval()

@@ -1,0 +1,100 @@
+"""The architecture of an in-house codec, as a flat JSON-able dataclass (config.json of a checkpoint)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+KINDS = ("rvq", "fsq", "vae")
+FORMAT = "codecbench-inhouse"
+FORMAT_VERSION = 1
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint or config does not match what was asked for (kind, architecture, tensors)."""
+
+
+@dataclass
+class ModelConfig:
+    kind: str = "rvq"
+    sample_rate: int = 16000
+    strides: tuple[int, ...] = (2, 4, 5, 8)  # encoder downsampling; hop = product (320 -> 50 Hz at 16 kHz)
+    channels: int = 8  # first encoder layer; doubles at each downsampling
+    max_channels: int = 256
+    dilations: tuple[int, ...] = (1, 3)  # residual units per block
+    activation: str = "elu"  # "elu" (cheap on CPU) or "snake" (DAC)
+    weight_norm: bool = False  # weight-normalised convolutions (DAC, EnCodec)
+    kernel_size: int = 7
+    latent_dim: int = 64  # encoder output per frame (RVQ/FSQ input size, VAE latent size)
+    # RVQ
+    n_quantizers: int = 16
+    codebook_size: int = 256
+    ema_decay: float = 0.99
+    dead_code_threshold: float = 0.1  # EMA usage per step below which an entry is restarted
+    quantizer_dropout: float = 0.5  # share of training steps with a random number of quantizers
+    # FSQ
+    fsq_levels: tuple[int, ...] = (8, 5, 5, 5)
+    fsq_codebooks: int = 12
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form notes; not architecture
+
+    def __post_init__(self) -> None:
+        self.strides = tuple(int(s) for s in self.strides)
+        self.dilations = tuple(int(d) for d in self.dilations)
+        self.fsq_levels = tuple(int(v) for v in self.fsq_levels)
+        if self.kind not in KINDS:
+            raise CheckpointMismatch(f"unknown model kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+
+    # -- derived ----------------------------------------------------------------------------------
+    @property
+    def hop_length(self) -> int:
+        return math.prod(self.strides)
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    @property
+    def fsq_codebook_size(self) -> int:
+        return math.prod(self.fsq_levels)
+
+    @property
+    def bottleneck_dim(self) -> int:
+        """Channels the encoder emits: FSQ needs one per level per codebook; VAE mean and log-variance."""
+        if self.kind == "fsq":
+            return self.fsq_codebooks * len(self.fsq_levels)
+        if self.kind == "vae":
+            return 2 * self.latent_dim
+        return self.latent_dim
+
+    def codebook_sizes(self, n_quantizers: int | None = None) -> list[int]:
+        if self.kind == "rvq":
+            n = self.n_quantizers if n_quantizers is None else n_quantizers
+            return [self.codebook_size] * n
+        if self.kind == "fsq":
+            return [self.fsq_codebook_size] * self.fsq_codebooks
+        return []
+
+    def bitrate(self, n_quantizers: int | None = None) -> float | None:
+        """Nominal bits per second (None for the continuous VAE)."""
+        sizes = self.codebook_sizes(n_quantizers)
+        if not sizes:
+            return None
+        return self.frame_rate * sum(math.log2(s) for s in sizes)
+
+    # -- JSON -------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise CheckpointMismatch(f"config has unknown field(s) {unknown}; not an in-house model config "
+                                     f"of format {FORMAT} v{FORMAT_VERSION}")
+        return cls(**d)

@@ -1,0 +1,217 @@
+"""In-house codecs: training, checkpoint I/O, resumption, and the ours-* adapters (tiny models, CPU)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("safetensors")
+
+from codecbench import audio  # noqa: E402
+from codecbench.codecs import inhouse as adapter  # noqa: E402
+from codecbench.codecs.registry import all_specs, load_codec  # noqa: E402
+from codecbench.inhouse import checkpoint as ckpt  # noqa: E402
+from codecbench.inhouse.config import CheckpointMismatch, ModelConfig  # noqa: E402
+from codecbench.inhouse.model import InhouseModel  # noqa: E402
+from codecbench.inhouse.train import main as train_main  # noqa: E402
+
+torch.set_num_threads(1)
+TINY = ["--channels", "4", "--max-channels", "16", "--latent-dim", "8", "--n-quantizers", "4",
+        "--codebook-size", "16", "--fsq-codebooks", "2", "--fsq-levels", "5,3", "--dilations", "1"]
+
+
+def _tiny_config(kind: str) -> ModelConfig:
+    return ModelConfig(kind=kind, channels=4, max_channels=16, latent_dim=8, n_quantizers=4, codebook_size=16,
+                       fsq_codebooks=2, fsq_levels=(5, 3), dilations=(1,))
+
+
+def _speechlike(seconds: float, f0: float, seed: int, sr: int = 16000) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    env = 0.5 * (1 + np.sin(2 * np.pi * 3 * t))
+    wave = sum(np.sin(2 * np.pi * f0 * h * t) / h for h in range(1, 6)) * env * 0.1
+    return (wave + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("data")
+    rows = []
+    for i, (sec, f0) in enumerate([(1.3, 120), (0.9, 210), (1.7, 160)]):
+        audio.save(folder / f"u{i}.wav", _speechlike(sec, f0, i), 16000)
+        rows.append(json.dumps({"id": f"u{i}", "path": f"u{i}.wav", "lang": "xx"}))
+    path = folder / "manifest.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _train(manifest: Path, out: Path, kind: str, steps: int, *extra: str) -> Path:
+    argv = ["--kind", kind, "--manifest", str(manifest), "--out", str(out), "--steps", str(steps), "--threads", "1",
+            "--batch-size", "2", "--segment-seconds", "0.4", "--log-every", "1", "--save-every", "100", *TINY, *extra]
+    assert train_main(argv) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(manifest, tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("ckpt")
+    return {kind: _train(manifest, root / kind, kind, 3) for kind in ("rvq", "fsq", "vae")}
+
+
+@pytest.mark.parametrize("kind", ["rvq", "fsq", "vae"])
+def test_train_save_reload_gives_identical_outputs(trained, kind, tmp_path):
+    folder = trained[kind]
+    log = [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3] and all(math.isfinite(r["total"]) for r in log)
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["training"]["steps"] == 3 and meta["model"]["kind"] == kind
+
+    model = ckpt.load_checkpoint(folder, kind=kind)
+    again = ckpt.load_checkpoint(ckpt.save_checkpoint(model, tmp_path / "copy"), kind=kind)
+    x = torch.from_numpy(_speechlike(0.7, 140, 7))[None, None]
+    with torch.inference_mode():
+        y1, o1 = model(x)
+        y2, o2 = again(x)
+    assert torch.equal(y1, y2)
+    assert (o1.codes is None) == (kind == "vae")
+    if o1.codes is not None:
+        assert torch.equal(o1.codes, o2.codes)
+        with torch.inference_mode():  # codes alone reproduce the decoder output
+            assert torch.allclose(model.decode_codes(o1.codes)[..., : x.shape[-1]], y1, atol=1e-5)
+    assert not any(p.suffix in (".pt", ".pth", ".pkl", ".bin") for p in folder.iterdir())  # no pickle
+
+
+def test_resume_continues_exactly(manifest, tmp_path):
+    straight = _train(manifest, tmp_path / "straight", "rvq", 4)
+    part = _train(manifest, tmp_path / "part", "rvq", 2)
+    _train(manifest, part, "rvq", 4, "--resume")
+    a = ckpt.load_tensors(straight / "model.safetensors")
+    b = ckpt.load_tensors(part / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert json.loads((part / "config.json").read_text())["training"]["steps"] == 4
+
+
+def test_adversarial_training_runs_and_resumes(manifest, tmp_path):
+    out = _train(manifest, tmp_path / "adv", "rvq", 1, "--adversarial")
+    _train(manifest, out, "rvq", 2, "--adversarial", "--resume")
+    last = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 2 and {"adv", "fm", "disc"} <= set(last)
+
+
+def test_mismatched_config_is_rejected_with_a_clear_error(trained, tmp_path):
+    src = trained["rvq"]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "model.safetensors").write_bytes((src / "model.safetensors").read_bytes())
+    meta = json.loads((src / "config.json").read_text())
+    meta["model"]["codebook_size"] = 32
+    (bad / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointMismatch, match=r"do not match the model config.*codebook.*\(16, 8\) vs config \(32, 8\)"):
+        ckpt.load_checkpoint(bad)
+    meta["model"]["codebook_size"] = 16
+    meta["model"]["n_quantizers"] = 6
+    (bad / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointMismatch, match="missing"):
+        ckpt.load_checkpoint(bad)
+    meta["model"]["bogus"] = 1
+    (bad / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointMismatch, match="unknown field"):
+        ckpt.load_checkpoint(bad)
+    with pytest.raises(CheckpointMismatch, match="is a 'fsq' model, expected a 'rvq' model"):
+        load_codec(f"ours-rvq:{trained['fsq']}", device="cpu")
+    with pytest.raises(CheckpointMismatch, match="needs 9 quantizers"):
+        adapter.load("rvq", "ours-rvq-9q", 9, str(src), "cpu")
+
+
+def test_quantizer_variants_have_non_increasing_bitrate(trained):
+    specs = all_specs()
+    rvq = [specs["ours-rvq"]] + sorted((s for n, s in specs.items() if n.startswith("ours-rvq-")),
+                                       key=lambda s: -int(s.name.split("-")[-1][:-1]))
+    rates = [s.info.nominal_bitrate for s in rvq]
+    counts = [len(s.info.codebooks) for s in rvq]
+    assert counts[1:] == list(range(counts[0], 0, -1))
+    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False)) and rates[-1] > 0
+    assert specs["ours-vae"].info.nominal_bitrate is None and specs["ours-vae"].info.latent_rate > 0
+    assert specs["ours-fsq"].info.nominal_bitrate > 0
+    # the same holds for a checkpoint given by path
+    loaded = [load_codec(f"ours-rvq-{n}q:{trained['rvq']}", device="cpu").info.nominal_bitrate for n in (4, 3, 2, 1)]
+    assert loaded == sorted(loaded, reverse=True) and loaded[0] == 4 * 50 * math.log2(16)
+
+
+@pytest.mark.parametrize("name", ["ours-rvq", "ours-rvq-2q", "ours-fsq", "ours-vae"])
+@pytest.mark.parametrize("sr", [16000, 24000])
+def test_adapter_lengths_codes_and_batching(trained, name, sr):
+    kind = name.split("-")[1]
+    codec = load_codec(f"{name}:{trained[kind]}", device="cpu")
+    lengths = np.array([int(0.83 * sr), int(0.41 * sr), int(0.6 * sr)])
+    items = [audio.resample(_speechlike(n / sr, 100 + 40 * i, i), 16000, sr)[:n] for i, n in enumerate(lengths)]
+    items = [audio.fit_length(w, int(n)) for w, n in zip(items, lengths, strict=True)]
+    batch, lengths = audio.pad_batch(items)
+    rec = codec.reconstruct(batch, lengths, sr)
+    assert rec.wave.shape == batch.shape and list(rec.lengths) == list(lengths)
+    for b, n in enumerate(lengths):
+        assert np.all(rec.wave[b, n:] == 0)
+        single = codec.reconstruct(items[b][None], np.array([n]), sr)
+        np.testing.assert_allclose(single.item(0), rec.item(b), atol=1e-5)
+        if kind != "vae":
+            native = audio.resampled_length(int(n), sr, 16000)
+            assert [len(c) for c in rec.codes[b]] == [math.ceil(native / 320)] * len(codec.info.codebooks)
+            sizes = [lvl.size for lvl in codec.info.codebooks]
+            assert all(0 <= c.min() and c.max() < s for c, s in zip(rec.codes[b], sizes, strict=True))
+            assert all(np.array_equal(a, s) for a, s in zip(rec.codes[b], single.codes[0], strict=True))
+    if kind == "vae":
+        assert rec.codes is None and codec.info.latent_dim == 8 and codec.info.latent_rate == 8 * 50
+
+
+def test_fsq_codes_roundtrip():
+    model = InhouseModel(_tiny_config("fsq")).eval()
+    z = torch.randn(2, model.cfg.bottleneck_dim, 5) * 3
+    out = model.bottleneck(z)
+    assert out.codes.shape == (2, 2, 5) and int(out.codes.max()) < 15
+    assert torch.allclose(model.bottleneck.decode_codes(out.codes), out.z_q, atol=1e-6)
+
+
+def test_dead_codes_are_restarted():
+    model = InhouseModel(_tiny_config("rvq")).train()
+    cb = model.bottleneck.codebooks[0]
+    x = torch.randn(64, 8)
+    cb.update(x, cb.nearest(x))  # initialises from the data
+    cb.cluster_size[:5] = 0.0  # five entries never used
+    assert cb.update(x, cb.nearest(x)) >= 5
+
+
+def test_train_command_is_registered():
+    from codecbench.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--manifest", "m.jsonl[16:-20]", "--out", "o", "--kind", "fsq"])
+    assert args.func.__name__ == "cmd_train" and args.kind == "fsq"
+
+
+def test_manifest_slices(manifest):
+    from codecbench.inhouse.data import read_manifest
+
+    assert [i.id for i in read_manifest(f"{manifest}[1:]")] == ["u1", "u2"]
+    assert [i.id for i in read_manifest(f"{manifest}[:-1]")] == ["u0", "u1"]
+
+
+@pytest.mark.parametrize("kind", ["rvq", "fsq", "vae"])
+def test_bundled_checkpoints_load_by_default(kind):
+    folder = adapter.bundled_checkpoint(kind)
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip(f"no bundled checkpoint at {folder}")
+    assert sum(p.stat().st_size for p in folder.iterdir()) <= 10 * 2**20
+    assert (folder / "TRAINING.md").is_file()
+    codec = load_codec(f"ours-{kind}", device="cpu")
+    spec_info = all_specs()[f"ours-{kind}"].info  # static metadata (read from config.json) matches the model
+    assert dataclasses.replace(codec.info, description=spec_info.description) == spec_info
+    wave = _speechlike(0.5, 150, 3)
+    rec = codec.reconstruct(wave[None], np.array([len(wave)]), 16000)
+    assert rec.wave.shape == (1, len(wave)) and np.isfinite(rec.wave).all()
