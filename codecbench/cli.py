@@ -163,7 +163,8 @@ def _user_errors():
     """Exception types that are the user's to fix, printed as one line instead of a traceback."""
     from codecbench.codecs.base import CodecUnavailable
     from codecbench.data import DatasetError
+    from codecbench.inhouse.config import CheckpointMismatch
     from codecbench.models import ModelMissing
     from codecbench.store import ConfigMismatch
 
-    return (CodecUnavailable, DatasetError, ModelMissing, ConfigMismatch, KeyError, FileNotFoundError)
+    return (CodecUnavailable, CheckpointMismatch, DatasetError, ModelMissing, ConfigMismatch, KeyError, FileNotFoundError)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from codecbench import has_module
 
@@ -73,14 +75,30 @@ def hub_snapshot(repo_id: str, revision: str | None = None, allow_patterns=None,
         from huggingface_hub import snapshot_download
     except ImportError as exc:
         raise ModelMissing(f"{repo_id}: needs huggingface_hub (pip install huggingface_hub)") from exc
+    kwargs = dict(revision=revision, allow_patterns=list(allow_patterns) if allow_patterns else None,
+                  cache_dir=str(cache_dir) if cache_dir else None)
+    how = "run `codecbench models download` where the hub is reachable, or pass a local folder"
     try:
-        return snapshot_download(
-            repo_id, revision=revision, allow_patterns=list(allow_patterns) if allow_patterns else None,
-            cache_dir=str(cache_dir) if cache_dir else None, local_files_only=offline(),
-        )
+        return snapshot_download(repo_id, local_files_only=True, **kwargs)
     except Exception as exc:
-        how = "run `codecbench models download` where the hub is reachable, or pass a local folder"
+        if offline():
+            raise ModelMissing(f"model {repo_id}@{revision or 'main'} is not cached and the hub is off (offline); {how}") from exc
+    if not hub_reachable():  # fail at once instead of huggingface_hub's retries when there is no network
+        raise ModelMissing(f"model {repo_id}@{revision or 'main'} is not cached and the hub cannot be reached; {how}")
+    try:
+        return snapshot_download(repo_id, **kwargs)
+    except Exception as exc:
         raise ModelMissing(f"model {repo_id}@{revision or 'main'} is not available ({type(exc).__name__}); {how}") from exc
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the hub endpoint ($HF_ENDPOINT) can be opened."""
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def resolve_local_or_hub(source: str, revision: str | None = None, allow_patterns=None) -> str:

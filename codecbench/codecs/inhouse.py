@@ -36,6 +36,15 @@ def bundled_checkpoint(kind: str) -> Path:
     return CHECKPOINTS / KIND_CHECKPOINT[kind]
 
 
+def bundled_missing(kind: str) -> str | None:
+    """Why the shipped checkpoint cannot be used (NAME:PATH still works: the registry skips this check)."""
+    folder = bundled_checkpoint(kind)
+    missing = [f for f in ("model.safetensors", "config.json") if not (folder / f).exists()]
+    if missing:
+        return f"shipped checkpoint {folder} lacks {', '.join(missing)}; pass one as {KIND_CHECKPOINT[kind]}:PATH"
+    return None
+
+
 def info_from_config(name: str, model: dict, n_quantizers: int | None = None, description: str = "") -> CodecInfo:
     """CodecInfo from a checkpoint's ``model`` config dict (no torch needed)."""
     sr = int(model["sample_rate"])
@@ -159,7 +168,8 @@ def specs() -> list[CodecSpec]:
                 load=partial(load, kind, vname, n_q),
                 requires=("torch", "safetensors"),
                 install_hint="pip install torch safetensors",
-                accepts_arg=True,  # no check=: NAME:PATH must work even without the bundled checkpoint
+                accepts_arg=True,
+                check=partial(bundled_missing, kind),  # skipped for NAME:PATH
             ))
     return out
 
