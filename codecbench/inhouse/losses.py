@@ -3,29 +3,16 @@ and multi-resolution log-mel L1. Mel filters are computed here (no torchaudio)."
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from codecbench.metrics import spectral
+
 
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None) -> torch.Tensor:
-    """Triangular HTK-mel filters [n_mels, n_fft // 2 + 1], each normalised to unit area (Slaney)."""
-    fmax = fmax or sample_rate / 2
-
-    def hz_to_mel(f):
-        return 2595.0 * math.log10(1.0 + f / 700.0)
-
-    mels = torch.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2, dtype=torch.float64)
-    hz = 700.0 * (10 ** (mels / 2595.0) - 1.0)
-    freqs = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)
-    lo, mid, hi = hz[:-2, None], hz[1:-1, None], hz[2:, None]
-    up = (freqs[None] - lo) / (mid - lo)
-    down = (hi - freqs[None]) / (hi - mid)
-    fb = torch.clamp(torch.minimum(up, down), min=0.0)
-    fb = fb * (2.0 / (hi - lo))
-    return fb.float()
+    """codecbench's mel filters (``codecbench.metrics.spectral.mel_filterbank``) as a float tensor."""
+    return torch.from_numpy(spectral.mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax)).float()
 
 
 def stft_mag(x: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) -> torch.Tensor:

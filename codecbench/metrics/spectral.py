@@ -12,9 +12,13 @@ from codecbench.metrics.base import Metric, MetricFailure, MetricInfo, MetricInp
 MEL_SR, MEL_NFFT, MEL_HOP, MEL_BANDS, MEL_FLOOR = 16000, 1024, 256, 80, 1e-5
 
 
-@functools.lru_cache(maxsize=4)
-def mel_filterbank(sr: int = MEL_SR, n_fft: int = MEL_NFFT, n_mels: int = MEL_BANDS) -> np.ndarray:
-    """Triangular HTK-mel filters [n_mels, n_fft//2+1], each normalised to unit area (Slaney norm)."""
+@functools.lru_cache(maxsize=16)
+def mel_filterbank(sr: int = MEL_SR, n_fft: int = MEL_NFFT, n_mels: int = MEL_BANDS, fmin: float = 0.0,
+                   fmax: float | None = None) -> np.ndarray:
+    """Triangular HTK-mel filters [n_mels, n_fft//2+1], each normalised to unit area (Slaney norm).
+
+    Also used by the in-house codecs' training losses (one mel definition in codecbench).
+    """
     def hz_to_mel(f):
         return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
 
@@ -22,7 +26,7 @@ def mel_filterbank(sr: int = MEL_SR, n_fft: int = MEL_NFFT, n_mels: int = MEL_BA
         return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
 
     freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
-    edges = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(sr / 2), n_mels + 2))
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax or sr / 2), n_mels + 2))
     lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     up = (freqs[None] - lower) / (centre - lower)
     down = (upper - freqs[None]) / (upper - centre)
