@@ -52,7 +52,7 @@ class ModelSpec:
         if self.fetch is not None:
             return self.fetch(cache_dir)
         if self.bundled_in is not None:
-            if importlib.util.find_spec(self.bundled_in) is None:
+            if not has_module(self.bundled_in):
                 raise ModelMissing(f"{self.name}: weights ship in the '{self.bundled_in}' package: pip install {self.bundled_in}")
             return Path(importlib.util.find_spec(self.bundled_in).origin).parent
         return Path(hub_snapshot(self.hub_id, self.revision, self.allow_patterns, cache_dir))
@@ -122,7 +122,7 @@ def all_models() -> dict[str, ModelSpec]:
 def is_cached(spec: ModelSpec, cache_dir: Path | None = None) -> bool | None:
     """Whether the model is available without a download (None: cannot tell for custom fetchers)."""
     if spec.bundled_in is not None:
-        return importlib.util.find_spec(spec.bundled_in) is not None
+        return has_module(spec.bundled_in)
     if spec.hub_id is not None and spec.fetch is None:
         try:
             from huggingface_hub import snapshot_download

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from codecbench import __version__, audio
-from codecbench.codecs.base import CodecUnavailable, resolve_device
-from codecbench.codecs.registry import get_spec, load_codec, split_name
-from codecbench.data import filter_langs, load_dataset
+from codecbench.codecs.base import resolve_device
+from codecbench.codecs.registry import get_spec, load_codec, require_available
+from codecbench.data import DatasetError, filter_langs, load_dataset
 from codecbench.metrics.base import Failure, Metric, MetricInput, Values, fail_all, safe_compute
 from codecbench.metrics.registry import get_metric, select
 from codecbench.store import FAILURE_SUFFIX, RunStore, safe_name
@@ -174,17 +174,12 @@ def resolve(cfg: RunConfig):
     ds = load_dataset(cfg.dataset, cfg.dataset_format)
     utts = filter_langs(ds, cfg.langs, cfg.limit)
     if not utts:
-        from codecbench.data import DatasetError
-
         raise DatasetError(f"dataset {ds.name!r} has no utterances to run")
     codecs = list(cfg.codecs) if cfg.codecs else default_codecs()
     if len(set(codecs)) != len(codecs):
         raise KeyError(f"codec listed twice: {', '.join(k for k, n in Counter(codecs).items() if n > 1)}")
     for name in codecs:
-        spec = get_spec(name)
-        reason = spec.unavailable_reason(split_name(name)[1])
-        if reason:
-            raise CodecUnavailable(f"codec {split_name(name)[0]!r} cannot run here: {reason}")
+        require_available(name)
     metrics = select(cfg.metrics)
     return ds, utts, codecs, metrics
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import importlib.util
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,11 +127,15 @@ def get_spec(name: str) -> CodecSpec:
     return spec
 
 
-def load_codec(name: str, device: str = "auto") -> Codec:
-    """Build a ready codec; raises CodecUnavailable with the reason and how to fix it."""
+def require_available(name: str) -> CodecSpec:
+    """The spec for ``name``; raises CodecUnavailable with the reason and how to fix it."""
     spec = get_spec(name)
-    _, arg = split_name(name)
-    reason = spec.unavailable_reason(arg)
+    reason = spec.unavailable_reason(split_name(name)[1])
     if reason:
         raise CodecUnavailable(f"codec {spec.name!r} cannot run here: {reason}")
-    return spec.load(arg, device)
+    return spec
+
+
+def load_codec(name: str, device: str = "auto") -> Codec:
+    """Build a ready codec; raises CodecUnavailable with the reason and how to fix it."""
+    return require_available(name).load(split_name(name)[1], device)
