@@ -8,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from codecbench.errors import CodecbenchError
 
-class AudioError(Exception):
+
+class AudioError(CodecbenchError):
     """A file could not be read as audio."""
 
 

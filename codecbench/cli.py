@@ -14,6 +14,7 @@ import json
 import sys
 
 from codecbench import has_module
+from codecbench.errors import CodecbenchError
 
 COMMAND_MODULES = (
     "codecbench.models",
@@ -149,22 +150,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (UserError, *_user_errors()) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"codecbench: error: {msg}", file=sys.stderr)
+    except CodecbenchError as exc:  # the user's to fix: one line; anything else keeps its traceback
+        print(f"codecbench: error: {exc}", file=sys.stderr)
         return 2
-
-
-class UserError(Exception):
-    """A mistake in what the user asked for; printed as one line, exit status 2."""
-
-
-def _user_errors():
-    """Exception types that are the user's to fix, printed as one line instead of a traceback."""
-    from codecbench.codecs.base import CodecUnavailable
-    from codecbench.data import DatasetError
-    from codecbench.inhouse.config import CheckpointMismatch
-    from codecbench.models import ModelMissing
-    from codecbench.store import ConfigMismatch
-
-    return (CodecUnavailable, CheckpointMismatch, DatasetError, ModelMissing, ConfigMismatch, KeyError, FileNotFoundError)

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from codecbench import has_module
+from codecbench.errors import CodecbenchError
 
 MODEL_MODULES = (
     "codecbench.metrics.speaker",
@@ -31,7 +32,7 @@ MODEL_MODULES = (
 )
 
 
-class ModelMissing(Exception):
+class ModelMissing(CodecbenchError):
     """A model is not available locally and cannot be fetched; the message names it and how to get it."""
 
 

@@ -28,9 +28,10 @@ from codecbench import __version__, audio
 from codecbench.codecs.base import resolve_device
 from codecbench.codecs.registry import get_spec, load_codec, require_available
 from codecbench.data import DatasetError, filter_langs, load_dataset
+from codecbench.errors import CodecbenchError
 from codecbench.metrics.base import Failure, Metric, MetricInput, Values, fail_all, safe_compute
 from codecbench.metrics.registry import get_metric, select
-from codecbench.store import FAILURE_SUFFIX, RunStore, safe_name
+from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX, RunStore, safe_name
 from codecbench.types import CodecInfo, Reconstruction, Utterance
 
 DEFAULT_CODECS = ("opus-6kbps", "opus-12kbps", "opus-24kbps", "ours-rvq", "ours-fsq", "ours-vae")
@@ -154,18 +155,18 @@ def _base_row(run_id: str, codec: str, u: Utterance, batch_size: int) -> dict[st
 
 def _fill(row: dict[str, Any], values: Values, outputs: list[str]) -> dict[str, Any]:
     for o in outputs:
-        v = values.get(o, Failure("not computed"))
+        v = values.get(o, Failure.failed("not computed"))
         if isinstance(v, Failure):
-            row[o], row[o + FAILURE_SUFFIX] = float("nan"), v.reason
+            row[o], row[o + FAILURE_SUFFIX], row[o + KIND_SUFFIX] = float("nan"), v.reason, v.kind.value
         else:
-            row[o], row[o + FAILURE_SUFFIX] = float(v), ""
+            row[o], row[o + FAILURE_SUFFIX], row[o + KIND_SUFFIX] = float(v), "", ""
     row["computed_at"] = _now()
     return row
 
 
 def _failed_row(row: dict[str, Any], reason: str, outputs: list[str]) -> dict[str, Any]:
     row["status"], row["error"] = "failed", reason
-    return _fill(row, {o: Failure(reason) for o in outputs}, outputs)
+    return _fill(row, {o: Failure.failed(reason) for o in outputs}, outputs)
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -177,7 +178,7 @@ def resolve(cfg: RunConfig):
         raise DatasetError(f"dataset {ds.name!r} has no utterances to run")
     codecs = list(cfg.codecs) if cfg.codecs else default_codecs()
     if len(set(codecs)) != len(codecs):
-        raise KeyError(f"codec listed twice: {', '.join(k for k, n in Counter(codecs).items() if n > 1)}")
+        raise CodecbenchError(f"codec listed twice: {', '.join(k for k, n in Counter(codecs).items() if n > 1)}")
     for name in codecs:
         require_available(name)
     metrics = select(cfg.metrics)
@@ -251,7 +252,7 @@ def run(cfg: RunConfig, out: str | os.PathLike | None = None, progress: bool = T
     unavailable_values: Values = {}
     for m in metrics:
         if unavailable[m.name]:
-            unavailable_values.update(fail_all(m, f"unavailable: {unavailable[m.name]}"))
+            unavailable_values.update(fail_all(m, Failure.unavailable(unavailable[m.name])))
     for m in batched:
         m.setup(device, str(run_dir))
 
@@ -284,7 +285,7 @@ def run(cfg: RunConfig, out: str | os.PathLike | None = None, progress: bool = T
                 try:
                     values = {**values, **fut.result()}
                 except Exception as exc:  # a crashed worker fails only its rows
-                    values = {**values, **{n: Failure(f"metric worker failed: {exc}") for n in outputs if n not in values}}
+                    values = {**values, **{n: Failure.failed(f"metric worker failed: {exc}") for n in outputs if n not in values}}
                 rows.append(_fill(row, values, outputs))
             store.append(rows)
             bar.update(len(rows))
@@ -368,7 +369,7 @@ def _process_batch(codec, codec_name: str, info: CodecInfo, items, run_id: str, 
         try:
             results = m.compute_batch(xs)
         except Exception as exc:
-            results = [fail_all(m, f"{type(exc).__name__}: {exc}") for _ in xs]
+            results = [fail_all(m, Failure.failed(f"{type(exc).__name__}: {exc}")) for _ in xs]
         for vals, res in zip(batch_values, results, strict=True):
             vals.update(res)
     for row, x, vals in zip(ok_rows, xs, batch_values, strict=True):

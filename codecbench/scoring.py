@@ -38,16 +38,17 @@ def score_pair(x: MetricInput, metrics: list[Metric]) -> dict[str, Any]:
         info = m.info()
         reason = m.unavailable_reason()
         if reason:
-            results = {o.name: Failure(f"unavailable: {reason}") for o in info.outputs}
+            results = {o.name: Failure.unavailable(reason) for o in info.outputs}
         else:
             m.setup("cpu")
             results = m.compute_batch([x])[0] if info.batched else safe_compute(m, x)
         meta = info.to_dict()
         meta.pop("outputs")
         for o in info.outputs:
-            v = results.get(o.name, Failure("not computed"))
+            v = results.get(o.name, Failure.failed("not computed"))
             values[o.name] = {"value": None if isinstance(v, Failure) else v,
-                              "failure": v.reason if isinstance(v, Failure) else None, "metric": meta}
+                              "failure": v.reason if isinstance(v, Failure) else None,
+                              "failure_kind": v.kind.value if isinstance(v, Failure) else None, "metric": meta}
     return values
 
 

@@ -16,7 +16,8 @@ Layout of ``results/<run-id>/``::
 
 A row holds: run_id, codec, utt_id, lang, speaker, duration, source_sr, batch_size, status
 ("ok" | "failed"), error (why the whole row failed), computed_at, audio (relative path or ""),
-and per metric output ``<name>`` (float, NaN when failed) plus ``<name>__failure`` (reason or "").
+and per metric output ``<name>`` (float, NaN when failed) plus ``<name>__failure`` (reason or "") and
+``<name>__kind`` (a ``FailureKind`` value: failed, unavailable, unreliable, not_applicable; or "").
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from codecbench.errors import CodecbenchError
+
 FAILURE_SUFFIX = "__failure"
+KIND_SUFFIX = "__kind"
 KEY_COLUMNS = ("run_id", "codec", "utt_id", "lang", "speaker", "duration", "source_sr", "batch_size",
                "status", "error", "computed_at", "audio")
 
@@ -57,8 +61,12 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("._") or "_"
 
 
-class ConfigMismatch(Exception):
+class ConfigMismatch(CodecbenchError):
     """The run folder holds a run with a different configuration."""
+
+
+class NotARunFolder(CodecbenchError, FileNotFoundError):
+    """A path given as a run folder is not one."""
 
 
 class RunStore:
@@ -167,7 +175,8 @@ def rows_frame(rows: list[dict[str, Any]]):
     df = pd.DataFrame(rows)
     if df.empty:
         return pd.DataFrame(columns=list(KEY_COLUMNS))
-    metric_cols = [c for c in df.columns if c not in KEY_COLUMNS and not c.endswith(FAILURE_SUFFIX)]
+    metric_cols = [c for c in df.columns
+                   if c not in KEY_COLUMNS and not c.endswith(FAILURE_SUFFIX) and not c.endswith(KIND_SUFFIX)]
     ordered = [c for c in KEY_COLUMNS if c in df.columns]
     for c in metric_cols:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
@@ -175,7 +184,12 @@ def rows_frame(rows: list[dict[str, Any]]):
         if fc not in df.columns:
             df[fc] = ""
         df[fc] = df[fc].fillna("").astype(str)
-        ordered += [c, fc]
+        kc = c + KIND_SUFFIX
+        if kc not in df.columns:
+            df[kc] = ""
+        df[kc] = df[kc].fillna("").astype(str)
+        df.loc[(df[fc] != "") & (df[kc] == ""), kc] = "failed"  # rows written before kinds existed
+        ordered += [c, fc, kc]
     return df[ordered]
 
 
@@ -189,4 +203,4 @@ def load_rows(run_dir: str | os.PathLike):
         return pd.read_parquet(pq)
     if jl.exists():
         return rows_frame(RunStore(d).rows())
-    raise FileNotFoundError(f"{d} is not a codecbench run folder (no utterances.parquet or rows.jsonl)")
+    raise NotARunFolder(f"{d} is not a codecbench run folder (no utterances.parquet or rows.jsonl)")

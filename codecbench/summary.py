@@ -4,8 +4,9 @@ summary.csv columns: codec, lang, metric, n, n_failed, mean, ci_low, ci_high, st
 higher_is_better, unit, library, version, mode, model, metric_sample_rate, codec_family,
 codec_nominal_bitrate, codec_latent_rate. ``lang == "all"`` pools every language.
 
-status: "ok"; "unreliable" when at least UNRELIABLE_SHARE of the rows were flagged unreliable
-(reason prefixed "unreliable: ", e.g. wrong-script ASR) — then no mean is reported; "n/a" when the
+status (from the rows' failure kinds, ``codecbench.types.FailureKind``): "ok"; "unreliable" when at
+least UNRELIABLE_SHARE of the rows were flagged unreliable (e.g. wrong-script ASR) — then no mean is
+reported; "unavailable" when the metric could not run here (model or package missing); "n/a" when the
 metric does not apply to the codec; "failed" when no row produced a value. ``note`` holds the most
 common failure reason. Corpus-level ASR rows (``wer_corpus``, ``cer_corpus``, ``dwer_corpus``,
 ``dcer_corpus``: errors summed over all words of the group) have no CI.
@@ -22,7 +23,8 @@ import pandas as pd
 
 from codecbench.metrics.codebook import pooled_utilization
 from codecbench.stats import bootstrap_ci
-from codecbench.store import FAILURE_SUFFIX, atomic_write_text, load_rows, safe_name
+from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX, atomic_write_text, load_rows, safe_name
+from codecbench.types import FailureKind
 
 UNRELIABLE_SHARE = 0.2
 SUMMARY_COLUMNS = ["codec", "lang", "metric", "n", "n_failed", "mean", "ci_low", "ci_high", "std", "status", "note",
@@ -30,15 +32,18 @@ SUMMARY_COLUMNS = ["codec", "lang", "metric", "n", "n_failed", "mean", "ci_low",
                    "codec_family", "codec_nominal_bitrate", "codec_latent_rate"]
 
 
-def _status(values: np.ndarray, reasons: list[str]) -> tuple[str, str]:
+def _status(values: np.ndarray, reasons: list[str], kinds: list[str]) -> tuple[str, str]:
+    """(status, most common reason) of one group; ``reasons``/``kinds`` hold only the failed rows."""
     note = Counter(reasons).most_common(1)[0][0] if reasons else ""
     total = len(values)
-    unreliable = sum(r.startswith("unreliable") for r in reasons)
-    if total and unreliable / total >= UNRELIABLE_SHARE:
-        return "unreliable", Counter(r for r in reasons if r.startswith("unreliable")).most_common(1)[0][0]
+    unreliable = [r for r, k in zip(reasons, kinds, strict=True) if k == FailureKind.UNRELIABLE.value]
+    if total and len(unreliable) / total >= UNRELIABLE_SHARE:
+        return "unreliable", Counter(unreliable).most_common(1)[0][0]
     if np.isfinite(values).sum() == 0:
-        if reasons and all(r.startswith("not applicable") for r in reasons):
+        if kinds and all(k == FailureKind.NOT_APPLICABLE.value for k in kinds):
             return "n/a", note
+        if kinds and all(k == FailureKind.UNAVAILABLE.value for k in kinds):
+            return "unavailable", note
         return "failed", note
     return "ok", note
 
@@ -58,8 +63,10 @@ def summarize(rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> pd.D
                     if sub.empty:
                         continue
                     vals = sub[col].to_numpy(dtype=np.float64)
-                    reasons = [r for r in sub[col + FAILURE_SUFFIX].fillna("").astype(str) if r]
-                    status, note = _status(vals, reasons)
+                    failed = sub[col + FAILURE_SUFFIX].fillna("").astype(str) != ""
+                    reasons = list(sub.loc[failed, col + FAILURE_SUFFIX].astype(str))
+                    kinds = list(sub.loc[failed, col + KIND_SUFFIX].astype(str))
+                    status, note = _status(vals, reasons, kinds)
                     ok = vals[np.isfinite(vals)]
                     report = status == "ok" and len(ok) > 0
                     lo, hi = bootstrap_ci(ok) if report else (np.nan, np.nan)
@@ -96,7 +103,7 @@ def corpus_asr_rows(run_dir: Path, rows: pd.DataFrame, metrics_meta: dict, codec
         for key, metric in CORPUS_ASR.items():
             value = res.get(key)
             if n and bad / n >= UNRELIABLE_SHARE:
-                status, note = "unreliable", f"unreliable: reference ASR unreliable on {bad} of {n} utterances (asr_reliability.json)"
+                status, note = "unreliable", f"reference ASR unreliable on {bad} of {n} utterances (asr_reliability.json)"
             elif value is None:
                 status, note = "failed", "no transcripts with reference words"
             else:
@@ -148,7 +155,7 @@ def _cell(r: pd.Series) -> str:
     note = str(r["note"]) if isinstance(r["note"], str) else ""
     if r["status"] == "n/a" or not note:
         return r["status"]
-    return note if note.startswith(r["status"]) else f"{r['status']}: {note}"
+    return f"{r['status']}: {note}"
 
 
 def markdown(summary: pd.DataFrame, codebook: pd.DataFrame, metrics_meta: dict, codecs_meta: dict, run_id: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -111,3 +112,46 @@ class Reconstruction:
 
     def item(self, b: int) -> np.ndarray:
         return self.wave[b, : int(self.lengths[b])]
+
+
+class FailureKind(str, Enum):
+    """Why an output has no value. Stored in rows as ``<output>__kind`` beside the reason.
+
+    - ``failed``: the metric (or codec, or input) failed for this item;
+    - ``unavailable``: the metric cannot run here (package or model missing). Not a completed value:
+      a later run with the model present computes it;
+    - ``unreliable``: a value exists but cannot be trusted (e.g. the ASR cannot read the language);
+    - ``not_applicable``: the metric does not apply (e.g. codebook usage of a continuous codec).
+    """
+
+    FAILED = "failed"
+    UNAVAILABLE = "unavailable"
+    UNRELIABLE = "unreliable"
+    NOT_APPLICABLE = "not_applicable"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An output without a value: its kind and the reason (never a 0, 1 or NaN posing as a score)."""
+
+    kind: FailureKind
+    reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", FailureKind(self.kind))
+
+    @classmethod
+    def failed(cls, reason: str) -> Failure:
+        return cls(FailureKind.FAILED, reason)
+
+    @classmethod
+    def unavailable(cls, reason: str) -> Failure:
+        return cls(FailureKind.UNAVAILABLE, reason)
+
+    @classmethod
+    def unreliable(cls, reason: str) -> Failure:
+        return cls(FailureKind.UNRELIABLE, reason)
+
+    @classmethod
+    def not_applicable(cls, reason: str) -> Failure:
+        return cls(FailureKind.NOT_APPLICABLE, reason)

@@ -103,6 +103,7 @@ def build_run(
                     reason = None
                 if reason:
                     row[col], row[col + "__failure"] = float("nan"), reason
+                    row[col + "__kind"] = "unreliable" if reason.startswith("unreliable") else "failed"
                     continue
                 if col == "bitrate_kbps":
                     v = 6.0 + 6 * k
@@ -112,6 +113,7 @@ def build_run(
                     v = base + offset * (1 if col == "pesq_wb" else 0.05) + noise
                 row[col] = float(v + shift.get(col, 0.0))
                 row[col + "__failure"] = ""
+                row[col + "__kind"] = ""
             n = saved.get((name, u["lang"]), 0)
             if n < save_audio:
                 p = store.audio_path(name, u["id"])

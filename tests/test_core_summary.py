@@ -13,14 +13,17 @@ META = {"m": {"outputs": [{"name": "wer", "higher_is_better": False, "unit": ""}
               "mode": None, "model": "whisper-base", "sample_rate": 16000}}
 
 
-def _rows(values, reasons, langs):
+def _rows(values, failures, langs):
+    """``failures``: "" or "kind: reason" per row."""
+    kinds = [f.split(": ", 1)[0] if f else "" for f in failures]
+    reasons = [f.split(": ", 1)[1] if f else "" for f in failures]
     return pd.DataFrame({"codec": "c", "utt_id": [f"u{i}" for i in range(len(values))], "lang": langs, "status": "ok",
-                         "wer": values, "wer__failure": reasons})
+                         "wer": values, "wer__failure": reasons, "wer__kind": kinds})
 
 
 def test_statuses_and_ci():
     rows = _rows([0.1, 0.2, 0.3, np.nan, np.nan, np.nan], ["", "", "", "unreliable: wrong script", "unreliable: wrong script",
-                                                         "not applicable: x"], ["en", "en", "en", "hi", "hi", "ta"])
+                                                         "not_applicable: x"], ["en", "en", "en", "hi", "hi", "ta"])
     s = summarize(rows, META, {}).set_index("lang")
     assert s.loc["en", "status"] == "ok" and abs(s.loc["en", "mean"] - 0.2) < 1e-12 and s.loc["en", "ci_low"] <= 0.2 <= s.loc["en", "ci_high"]
     assert s.loc["hi", "status"] == "unreliable" and np.isnan(s.loc["hi", "mean"]) and "wrong script" in s.loc["hi", "note"]
@@ -31,7 +34,7 @@ def test_statuses_and_ci():
 
 
 def test_failed_when_no_value():
-    rows = _rows([np.nan, np.nan], ["PESQ NoUtterancesError", "PESQ NoUtterancesError"], ["en", "en"])
+    rows = _rows([np.nan, np.nan], ["failed: PESQ NoUtterancesError", "failed: PESQ NoUtterancesError"], ["en", "en"])
     s = summarize(rows, META, {}).set_index("lang")
     assert s.loc["en", "status"] == "failed" and s.loc["en", "note"] == "PESQ NoUtterancesError"
 
@@ -48,3 +51,9 @@ def test_corpus_asr_rows_sum_errors_over_words(tmp_path):
     assert out[("en", "wer_corpus")]["mean"] == 4 / 12 and out[("en", "cer_corpus")]["mean"] == 3 / 60
     assert out[("hi", "wer_corpus")]["status"] == "unreliable"
     assert out[("all", "wer_corpus")]["status"] == "unreliable"  # 1 of 3 utterances is over the 20% share
+
+
+def test_unavailable_is_its_own_status():
+    rows = _rows([np.nan, np.nan], ["unavailable: no model", "unavailable: no model"], ["en", "en"])
+    s = summarize(rows, META, {}).set_index("lang")
+    assert s.loc["en", "status"] == "unavailable" and s.loc["en", "note"] == "no model"

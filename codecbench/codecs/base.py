@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from codecbench import audio
+from codecbench.errors import CodecbenchError
 from codecbench.types import CodecInfo, Encoded, Reconstruction
 
 
@@ -27,7 +28,7 @@ class CodecError(Exception):
     """A codec failed on a batch (the runner records it per utterance)."""
 
 
-class CodecUnavailable(Exception):
+class CodecUnavailable(CodecbenchError):
     """A codec cannot run here: missing package, library or weights. The message says how to fix it."""
 
 

@@ -19,6 +19,7 @@ from importlib.metadata import entry_points
 
 from codecbench import has_module
 from codecbench.codecs.base import Codec, CodecUnavailable
+from codecbench.errors import UnknownName
 from codecbench.types import CodecInfo
 
 ENTRY_POINT_GROUP = "codecbench.codecs"
@@ -120,10 +121,10 @@ def get_spec(name: str) -> CodecSpec:
     if base not in specs:
         close = difflib.get_close_matches(base, specs, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown codec {base!r}.{hint} Run `codecbench codecs` to list them.")
+        raise UnknownName(f"unknown codec {base!r}.{hint} Run `codecbench codecs` to list them.")
     spec = specs[base]
     if arg is not None and not spec.accepts_arg:
-        raise KeyError(f"codec {base!r} takes no ':ARG' (got {name!r})")
+        raise UnknownName(f"codec {base!r} takes no ':ARG' (got {name!r})")
     return spec
 
 

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codecbench import audio
+from codecbench.errors import CodecbenchError
 from codecbench.types import Utterance
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a")
 CORE_FIELDS = ("id", "path", "lang", "text", "speaker")
 
 
-class DatasetError(Exception):
+class DatasetError(CodecbenchError):
     """The dataset cannot be read or filtered as asked; the message says why."""
 
 

@@ -56,7 +56,7 @@ def read_config(folder: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any]]
     """The model config and training record of a checkpoint folder."""
     path = Path(folder) / CONFIG_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"no {CONFIG_FILE} in {folder} (an in-house checkpoint is a folder with "
+        raise CheckpointMismatch(f"no {CONFIG_FILE} in {folder} (an in-house checkpoint is a folder with "
                                 f"{MODEL_FILE} and {CONFIG_FILE})")
     try:
         meta = json.loads(path.read_text())
@@ -97,13 +97,13 @@ def load_checkpoint(folder: str | os.PathLike, kind: str | None = None, device: 
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"in-house checkpoint folder not found: {folder}")
+        raise CheckpointMismatch(f"in-house checkpoint folder not found: {folder}")
     cfg, _ = read_config(folder)
     if kind is not None and cfg.kind != kind:
         raise CheckpointMismatch(f"{folder}: checkpoint is a {cfg.kind!r} model, expected a {kind!r} model")
     weights = folder / MODEL_FILE
     if not weights.is_file():
-        raise FileNotFoundError(f"no {MODEL_FILE} in {folder}")
+        raise CheckpointMismatch(f"no {MODEL_FILE} in {folder}")
     model = InhouseModel(cfg)
     load_state_strict(model, load_tensors(weights), str(folder))
     return model.to(device).eval()

@@ -6,12 +6,14 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from codecbench.errors import CodecbenchError
+
 KINDS = ("rvq", "fsq", "vae")
 FORMAT = "codecbench-inhouse"
 FORMAT_VERSION = 1
 
 
-class CheckpointMismatch(ValueError):
+class CheckpointMismatch(CodecbenchError, ValueError):
     """A checkpoint or config does not match what was asked for (kind, architecture, tensors)."""
 
 

@@ -26,7 +26,7 @@ Reliability. Every transcript is checked for: letters in a script the language d
 (``textnorm.wrong_script_share`` > 20%, e.g. Whisper base writes Hindi in Urdu/Perso-Arabic script),
 repetition loops (gzip compression ratio of the text > 2.4, Whisper's own threshold) and empty
 output. When the *reference* transcript of an utterance fails a check, that utterance's wer, cer,
-dwer and dcer are ``Failure("unreliable: reference ASR (...) wrote Arabic script for hi, expected
+dwer and dcer are ``Failure.unreliable("reference ASR (...) wrote Arabic script for hi, expected
 Devanagari (96% of letters)")``: the ASR model cannot read this language, so its errors would look
 like codec damage. A reconstruction whose transcript fails a check while the reference's passed
 keeps its number (the codec broke recognition: that *is* codec damage) and is counted in the
@@ -74,7 +74,6 @@ DEFAULT_MODEL = "base"
 DEFAULT_BACKEND = "faster-whisper"
 WRONG_SCRIPT_THRESHOLD = 0.2  # share of letters outside the language's script(s)
 COMPRESSION_RATIO_THRESHOLD = 2.4  # Whisper's repetition-loop threshold
-UNRELIABLE = "unreliable: "
 WHISPER_SIZES = ("tiny", "base", "small", "medium", "large-v3", "turbo")
 
 
@@ -101,16 +100,16 @@ class Check:
     flags: list[str] = field(default_factory=list)  # "wrong_script", "repetition", "empty"
 
     def reason(self, who: str, model: str) -> str | None:
-        """'unreliable: ...' text when a check failed, else None."""
+        """Why the transcript is unreliable when a check failed, else None."""
         if "empty" in self.flags:
-            return f"{UNRELIABLE}{who} ASR ({model}) returned no text for {self.lang}"
+            return f"{who} ASR ({model}) returned no text for {self.lang}"
         if "wrong_script" in self.flags:
             want = textnorm.expected_scripts(self.lang) or ()
-            return (f"{UNRELIABLE}{who} ASR ({model}) wrote {textnorm.script_title(self.script)} script for "
+            return (f"{who} ASR ({model}) wrote {textnorm.script_title(self.script)} script for "
                     f"{self.lang}, expected {'/'.join(textnorm.script_title(s) for s in want)} "
                     f"({100 * (self.wrong_script_share or 0):.0f}% of letters)")
         if "repetition" in self.flags:
-            return (f"{UNRELIABLE}{who} ASR ({model}) output is a repetition loop for {self.lang} "
+            return (f"{who} ASR ({model}) output is a repetition loop for {self.lang} "
                     f"(compression ratio {self.compression_ratio:.1f} > {COMPRESSION_RATIO_THRESHOLD})")
         return None
 
@@ -622,7 +621,7 @@ class AsrMetric(Metric):
         res = self.compute_batch([x])[0]
         for v in res.values():
             if isinstance(v, Failure):
-                raise MetricFailure(v.reason)
+                raise MetricFailure(v.reason, v.kind)
         return res
 
     def compute_batch(self, xs: list[MetricInput]) -> list[Values]:
@@ -630,15 +629,15 @@ class AsrMetric(Metric):
             return []
         reason = self.unavailable_reason()
         if reason:
-            return [fail_all(self, f"unavailable: {reason}") for _ in xs]
+            return [fail_all(self, Failure.unavailable(reason)) for _ in xs]
         tr = self._transcriber()
         try:
             refs = tr.reference_texts(xs)
             hyps = tr.reconstruction_texts(xs)
         except ModelMissing as exc:
-            return [fail_all(self, f"unavailable: {exc}") for _ in xs]
+            return [fail_all(self, Failure.unavailable(str(exc))) for _ in xs]
         except MetricFailure as exc:
-            return [fail_all(self, str(exc)) for _ in xs]
+            return [fail_all(self, exc.failure()) for _ in xs]
         out: list[Values] = []
         records = []
         w, c = ("wer", "cer") if self.kind == "wer" else ("dwer", "dcer")
@@ -654,17 +653,17 @@ class AsrMetric(Metric):
                 "reference_unreliable": unreliable,
             }
             if unreliable:
-                out.append({w: Failure(unreliable), c: Failure(unreliable)})
+                out.append({w: Failure.unreliable(unreliable), c: Failure.unreliable(unreliable)})
                 records.append(rec)
                 continue
             truth = x.utterance.text if self.kind == "wer" else ref_asr
             if self.kind == "wer" and not (truth or "").strip():
-                out.append(fail_all(self, "no transcript for this utterance (the manifest has no text)"))
+                out.append(fail_all(self, Failure.not_applicable("no transcript for this utterance (the manifest has no text)")))
                 continue
             try:
                 counts = error_counts(textnorm.normalize(truth), textnorm.normalize(hyp))
             except MetricFailure as exc:
-                out.append(fail_all(self, str(exc)))
+                out.append(fail_all(self, exc.failure()))
                 continue
             rec[f"{self.kind}_counts"] = asdict(counts)
             records.append(rec)

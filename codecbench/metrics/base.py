@@ -17,22 +17,25 @@ from typing import Any
 
 import numpy as np
 
-from codecbench.types import CodecInfo, Utterance
+from codecbench.types import CodecInfo, Failure, FailureKind, Utterance
 
 
 class MetricFailure(Exception):
     """The metric could not be computed for this item; the message is the recorded reason."""
 
+    def __init__(self, reason: str, kind: FailureKind = FailureKind.FAILED):
+        super().__init__(reason)
+        self.kind = FailureKind(kind)
 
-class MetricUnavailable(Exception):
+    def failure(self) -> Failure:
+        return Failure(self.kind, str(self))
+
+
+class MetricUnavailable(MetricFailure):
     """The metric cannot run here at all (package or model missing); the message says how to fix it."""
 
-
-@dataclass(frozen=True)
-class Failure:
-    """A failed output value, with its reason."""
-
-    reason: str
+    def __init__(self, reason: str):
+        super().__init__(reason, FailureKind.UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -116,8 +119,8 @@ class Metric(ABC):
         """Called once before use in a run (load models here, not in __init__)."""
 
 
-def fail_all(metric: Metric, reason: str) -> Values:
-    return {o.name: Failure(reason) for o in metric.info().outputs}
+def fail_all(metric: Metric, failure: Failure) -> Values:
+    return {o.name: failure for o in metric.info().outputs}
 
 
 def safe_compute(metric: Metric, x: MetricInput) -> Values:
@@ -125,16 +128,16 @@ def safe_compute(metric: Metric, x: MetricInput) -> Values:
     try:
         values = metric.compute(x)
     except MetricFailure as exc:
-        return fail_all(metric, str(exc))
+        return fail_all(metric, exc.failure())
     except Exception as exc:  # a metric bug must not end a run; the reason says what happened
-        return fail_all(metric, f"{type(exc).__name__}: {exc}")
+        return fail_all(metric, Failure.failed(f"{type(exc).__name__}: {exc}"))
     out: Values = {}
     for o in metric.info().outputs:
-        v = values.get(o.name, Failure("not computed"))
+        v = values.get(o.name, Failure.failed("not computed"))
         if not isinstance(v, Failure):
             v = float(v)
             if not np.isfinite(v):
-                v = Failure(f"non-finite value ({v})")
+                v = Failure.failed(f"non-finite value ({v})")
         out[o.name] = v
     return out
 

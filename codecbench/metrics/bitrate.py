@@ -31,17 +31,17 @@ class Bitrate(Metric):
     def compute(self, x: MetricInput) -> dict[str, float | Failure]:
         info = x.codec
         if info is None:
-            return {o: Failure("not applicable: no codec") for o in ("bitrate_nominal", "bitrate_measured")}
+            return {o: Failure.not_applicable("no codec") for o in ("bitrate_nominal", "bitrate_measured")}
         if info.latent_dim is not None and not info.codebooks:
-            reason = Failure(f"not applicable: continuous codec (latent rate {info.latent_rate} values/s)")
+            reason = Failure.not_applicable(f"continuous codec (latent rate {info.latent_rate} values/s)")
             return {"bitrate_nominal": reason, "bitrate_measured": reason}
-        nominal = info.nominal_bitrate if info.nominal_bitrate is not None else Failure("codec declares no bitrate")
+        nominal = info.nominal_bitrate if info.nominal_bitrate is not None else Failure.not_applicable("codec declares no bitrate")
         if x.bits is not None:
             measured = x.bits / x.duration
         elif x.codes is not None:
             measured = code_bits(x.codes, [c.size for c in info.codebooks]) / x.duration
         else:
-            measured = Failure("codec reported neither payload size nor codes")
+            measured = Failure.failed("codec reported neither payload size nor codes")
         return {"bitrate_nominal": nominal, "bitrate_measured": measured}
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from codecbench import __version__
 from codecbench.metrics.base import Metric, MetricFailure, MetricInfo, MetricInput, Output
+from codecbench.types import FailureKind
 
 
 def level_stats(codes: np.ndarray, size: int) -> dict[str, float]:
@@ -50,7 +51,7 @@ class CodebookUsage(Metric):
     def compute(self, x: MetricInput) -> dict[str, float]:
         if x.codec is None or not x.codec.codebooks:
             kind = "continuous" if x.codec is not None and x.codec.latent_dim else "classical"
-            raise MetricFailure(f"not applicable: {kind} codec without discrete codebooks")
+            raise MetricFailure(f"{kind} codec without discrete codebooks", FailureKind.NOT_APPLICABLE)
         if x.codes is None:
             raise MetricFailure("codec returned no codes")
         stats = [level_stats(c, lvl.size) for c, lvl in zip(x.codes, x.codec.codebooks, strict=True)]

@@ -13,6 +13,7 @@ import warnings
 from importlib.metadata import entry_points
 
 from codecbench import has_module
+from codecbench.errors import UnknownName
 from codecbench.metrics.base import Metric
 
 ENTRY_POINT_GROUP = "codecbench.metrics"
@@ -77,7 +78,7 @@ def select(names: list[str] | None) -> list[Metric]:
             known = sorted(set(metrics) | set(owners))
             close = difflib.get_close_matches(n, known, n=3)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
-            raise KeyError(f"unknown metric {n!r}.{hint} Known: {', '.join(known)}")
+            raise UnknownName(f"unknown metric {n!r}.{hint} Known: {', '.join(known)}")
         if key not in chosen:
             chosen.append(key)
     return [metrics[k] for k in chosen]

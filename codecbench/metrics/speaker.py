@@ -48,6 +48,7 @@ from codecbench.metrics.base import (
     MetricFailure,
     MetricInfo,
     MetricInput,
+    MetricUnavailable,
     Output,
     Values,
     fail_all,
@@ -616,7 +617,7 @@ class SpeakerSimilarity(Metric):
         if self._encoder is None:
             reason = self.unavailable_reason()
             if reason:
-                raise MetricFailure(f"unavailable: {reason}")
+                raise MetricUnavailable(reason)
             if self.backend == "ge2e":
                 self._encoder = Ge2eEncoder(self._device)
             else:
@@ -635,7 +636,7 @@ class SpeakerSimilarity(Metric):
         (res,) = self.compute_batch([x])
         v = res[self.name]
         if isinstance(v, Failure):
-            raise MetricFailure(v.reason)
+            raise MetricFailure(v.reason, v.kind)
         return res
 
     def compute_batch(self, xs: list[MetricInput]) -> list[Values]:

@@ -26,7 +26,7 @@ class RealTimeFactor(Metric):
     def compute(self, x: MetricInput) -> dict[str, float | Failure]:
         out: dict[str, float | Failure] = {}
         for key, seconds in (("rtf_encode", x.encode_seconds), ("rtf_decode", x.decode_seconds)):
-            out[key] = Failure("no timing recorded") if seconds is None else seconds / x.duration
+            out[key] = Failure.not_applicable("no timing recorded") if seconds is None else seconds / x.duration
         return out
 
 

@@ -30,10 +30,11 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
+from codecbench.errors import CodecbenchError
 from codecbench.report.runs import ALL_LANGS, COST_FAMILIES, Run, RunError
 
 
-class CompareError(Exception):
+class CompareError(CodecbenchError):
     """The runs cannot be compared (exit status 2)."""
 
 

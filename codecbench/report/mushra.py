@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from codecbench import audio
+from codecbench.errors import CodecbenchError
 from codecbench.report.runs import ALL_LANGS, Run, RunError
 from codecbench.store import safe_name
 
@@ -47,7 +48,7 @@ ANCHORS = {"anchor35": 3500.0, "anchor70": 7000.0}
 MIN_SECONDS = 0.5  # BS.1770 gating needs 400 ms blocks; shorter items cannot be measured
 
 
-class MushraError(Exception):
+class MushraError(CodecbenchError):
     """The stimuli cannot be made or the ratings cannot be read (exit status 2)."""
 
 

@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codecbench.errors import CodecbenchError
+
 ALL_LANGS = "all"
 # Metric families that describe cost, not quality: left out of quality plots and of compare's default gate.
 COST_FAMILIES = ("bitrate", "rtf", "throughput")
 
 
-class RunError(Exception):
+class RunError(CodecbenchError):
     """A run folder is missing or lacks what a command needs."""
 
 
