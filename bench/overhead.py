@@ -20,10 +20,11 @@ import numpy as np
 
 from codecbench import audio
 from codecbench.codecs.registry import load_codec
+from codecbench.config import BenchConfig
 from codecbench.data import filter_langs, load_dataset
 from codecbench.metrics.base import MetricInput, safe_compute
 from codecbench.metrics.registry import select
-from codecbench.runner import RunConfig, run
+from codecbench.pipeline import run
 
 METRICS = ["pesq_wb", "pesq_nb", "stoi", "estoi", "mel_distance", "si_sdr", "bitrate", "rtf"]
 
@@ -56,7 +57,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        run(RunConfig(codecs=[args.codec], dataset=args.dataset, langs=langs, metrics=METRICS, workers=args.workers,
+        run(BenchConfig(codecs=[args.codec], dataset=args.dataset, langs=langs, metrics=METRICS, workers=args.workers,
                       save_audio="none"), out=Path(tmp) / "run", progress=False)
         harness = time.perf_counter() - t0
 

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import sys
 
 from codecbench import has_module
@@ -29,28 +30,40 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from codecbench.runner import RunConfig, run
+def _csv_nonempty(flag: str):
+    """A comma-separated list that must name something (``--codecs ""`` is an error, not "all")."""
 
+    def parse(value: str) -> list[str]:
+        items = _csv(value)
+        if not items:
+            raise argparse.ArgumentTypeError(f"{flag} needs at least one name (leave it out for the default set)")
+        return items
+
+    return parse
+
+
+def run_config(args: argparse.Namespace):
+    """The run's BenchConfig: the --config file (if any), then the flags given on the command line."""
+    from codecbench.config import BenchConfig, MetricSpec
+
+    cfg = BenchConfig.load(args.config) if args.config else BenchConfig()
+    flags = {k: getattr(args, k) for k in ("dataset", "dataset_format", "langs", "limit", "codecs", "batch_size",
+                                           "max_batch_seconds", "max_duration", "workers", "device", "save_audio",
+                                           "engine", "ray_address", "shard", "run_id")}
+    if args.metrics is not None:
+        flags["metrics"] = [MetricSpec(n) for n in args.metrics]
     if args.offline:
-        from codecbench.models import set_offline
+        flags["offline"] = True
+    cfg = cfg.override(**flags)
+    if args.metric_opt:
+        cfg = cfg.with_metric_options(args.metric_opt)
+    return cfg
 
-        set_offline()
-    cfg = RunConfig(
-        codecs=args.codecs,
-        dataset=args.dataset,
-        dataset_format=args.dataset_format,
-        langs=args.langs,
-        metrics=args.metrics,
-        limit=args.limit,
-        batch_size=args.batch_size,
-        max_batch_seconds=args.max_batch_seconds,
-        workers=args.workers,
-        device=args.device,
-        save_audio=args.save_audio,
-        run_id=args.run_id,
-    )
-    run_dir = run(cfg, out=args.out, progress=not args.quiet)
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from codecbench.pipeline import run
+
+    run_dir = run(run_config(args), out=args.out, progress=not args.quiet)
     print(run_dir)
     return 0
 
@@ -58,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     from codecbench.scoring import score_files
 
-    result = score_files(args.ref, args.deg, args.metrics)
+    result = score_files(args.ref, args.deg, args.metrics, args.metric_opt or [])
     print(json.dumps(result, indent=1, ensure_ascii=False))
     return 0
 
@@ -98,28 +111,45 @@ def _describe_books(info) -> str:
     return "+".join(str(c.size) for c in info.codebooks)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line (exit 2), pointing at --help, like every other user error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from codecbench import __version__
 
-    p = argparse.ArgumentParser(prog="codecbench", description="Benchmark neural audio codecs per language.")
+    p = _Parser(prog="codecbench", description="Benchmark neural audio codecs per language.")
     p.add_argument("--version", action="version", version=f"codecbench {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
-    r = sub.add_parser("run", help="reconstruct a dataset with codecs and score it (default: embedded demo set)")
-    r.add_argument("--codecs", type=_csv, default=None, help="comma-separated codec names (default: the default set)")
+    r = sub.add_parser("run", help="reconstruct a dataset with codecs and score it (default: embedded demo set)",
+                       description="Options given here override the --config file's.")
+    r.add_argument("--config", default=None, help="benchmark config (YAML); e.g. configs/indic.yaml or RUN/config.yaml")
+    r.add_argument("--codecs", type=_csv_nonempty("--codecs"), default=None,
+                   help="comma-separated codec names, NAME:ARG for a local checkpoint (default: the default set)")
     r.add_argument("--dataset", default=None, help="manifest (.jsonl/.csv/.json) or dataset folder (default: embedded espeak-ng set)")
-    r.add_argument("--dataset-format", default="auto",
+    r.add_argument("--dataset-format", default=None,
                    choices=["auto", "manifest", "folder", "commonvoice", "fleurs", "librispeech"])
-    r.add_argument("--langs", type=_csv, default=None, help="comma-separated language codes to keep")
-    r.add_argument("--metrics", type=_csv, default=None, help="metric or column names (default: the default set)")
+    r.add_argument("--langs", type=_csv_nonempty("--langs"), default=None, help="comma-separated language codes to keep")
+    r.add_argument("--metrics", type=_csv_nonempty("--metrics"), default=None,
+                   help="metric, column or family names (default: the default set)")
+    r.add_argument("--metric-opt", action="append", default=None, metavar="NAME.OPTION=VALUE",
+                   help="a metric option, e.g. wer.model=large-v3 (repeatable)")
     r.add_argument("--limit", type=int, default=None, help="at most N utterances per language")
     r.add_argument("--out", default=None, help="run folder (default: results/<run-id>)")
     r.add_argument("--run-id", default=None, help="name of the run (default: derived from the configuration)")
-    r.add_argument("--batch-size", type=int, default=8)
-    r.add_argument("--max-batch-seconds", type=float, default=160.0, help="cap on audio seconds per codec batch")
+    r.add_argument("--batch-size", type=int, default=None, help="codec batch size (default 8)")
+    r.add_argument("--max-batch-seconds", type=float, default=None, help="cap on padded audio seconds per codec batch")
+    r.add_argument("--max-duration", type=float, default=None, help="longer utterances are failures (default 300 s)")
     r.add_argument("--workers", type=int, default=None, help="CPU metric worker processes (default: cores - 1, >= 1)")
-    r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    r.add_argument("--save-audio", default="4", help="reconstructions to keep per (codec, language): N, 'all' or 'none'")
+    r.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, ...")
+    r.add_argument("--save-audio", default=None, help="reconstructions to keep per (codec, language): N, 'all' or 'none'")
+    r.add_argument("--engine", default=None, choices=["local", "ray"], help="executor (default: local)")
+    r.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local instance)")
+    r.add_argument("--shard", default=None, metavar="K/N", help="run shard K of N of the (codec, utterance) work")
     r.add_argument("--offline", action="store_true", help="never contact a model hub (HF_HUB_OFFLINE=1)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
@@ -127,7 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("score", help="score one reference/degraded pair of files and print JSON")
     s.add_argument("ref")
     s.add_argument("deg")
-    s.add_argument("--metrics", type=_csv, default=None, help="metric or column names (default: signal metrics)")
+    s.add_argument("--metrics", type=_csv_nonempty("--metrics"), default=None,
+                   help="metric, column or family names (default: signal metrics)")
+    s.add_argument("--metric-opt", action="append", default=None, metavar="NAME.OPTION=VALUE",
+                   help="a metric option, e.g. wer.model=large-v3 (repeatable)")
     s.set_defaults(func=cmd_score)
 
     c = sub.add_parser("codecs", help="list every codec with its metadata and whether it can run here")
@@ -150,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head`: end quietly, as a process killed by SIGPIPE would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except CodecbenchError as exc:  # the user's to fix: one line; anything else keeps its traceback
         print(f"codecbench: error: {exc}", file=sys.stderr)
         return 2

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from codecbench import audio
-from codecbench.metrics.base import Failure, Metric, MetricInput, safe_compute
-from codecbench.metrics.registry import select
-from codecbench.types import Utterance
+from codecbench.config import BenchConfig, MetricSpec, resolve_metrics
+from codecbench.metrics.base import MetricInput
+from codecbench.metrics.registry import create
+from codecbench.pipeline.evaluate import evaluate
+from codecbench.types import Failure, Utterance
 
 # Signal metrics scored by default: the ones that need only the two files.
 DEFAULT_SCORE_METRICS = ["pesq_wb", "pesq_nb", "stoi", "estoi", "mel_distance", "si_sdr"]
@@ -32,27 +34,43 @@ def prepare_pair(ref_path: str | Path, deg_path: str | Path) -> tuple[MetricInpu
     return MetricInput(ref=ref[:n], deg=deg[:n], sample_rate=sr, utterance=u, extra=extra), notes
 
 
-def score_pair(x: MetricInput, metrics: list[Metric]) -> dict[str, Any]:
+def score_pair(x: MetricInput, specs: list[MetricSpec]) -> dict[str, Any]:
+    """Values, failures and metric metadata for one pair (compact: metadata once per metric)."""
+    metrics = [create(s.name, s.options) for s in specs]
+    runnable = []
     values: dict[str, Any] = {}
+    failures: dict[str, Any] = {}
     for m in metrics:
-        info = m.info()
         reason = m.unavailable_reason()
         if reason:
-            results = {o.name: Failure.unavailable(reason) for o in info.outputs}
+            failures.update({o.name: {"kind": "unavailable", "reason": reason} for o in m.info().outputs})
         else:
             m.setup("cpu")
-            results = m.compute_batch([x])[0] if info.batched else safe_compute(m, x)
-        meta = info.to_dict()
-        meta.pop("outputs")
-        for o in info.outputs:
-            v = results.get(o.name, Failure.failed("not computed"))
-            values[o.name] = {"value": None if isinstance(v, Failure) else v,
-                              "failure": v.reason if isinstance(v, Failure) else None,
-                              "failure_kind": v.kind.value if isinstance(v, Failure) else None, "metric": meta}
-    return values
+            runnable.append(m)
+    (res,) = evaluate(runnable, [x])
+    for m in metrics:
+        for o in m.info().outputs:
+            if o.name in failures:
+                values[o.name] = None
+                continue
+            v = res.get(o.name, Failure.failed("not computed"))
+            values[o.name] = None if isinstance(v, Failure) else v
+            if isinstance(v, Failure):
+                failures[o.name] = {"kind": v.kind.value, "reason": v.reason}
+    meta = {}
+    for m in metrics:
+        info = m.info().to_dict()
+        info["outputs"] = [o["name"] for o in info["outputs"]]
+        meta[m.name] = {**{k: v for k, v in info.items() if v not in (None, "", False) or k == "batched"},
+                        "options": m.opts}
+    return {"values": values, "failures": failures, "metrics": meta}
 
 
-def score_files(ref: str, deg: str, metric_names: list[str] | None = None) -> dict[str, Any]:
+def score_files(ref: str, deg: str, metric_names: list[str] | None = None,
+                metric_opts: list[str] | None = None) -> dict[str, Any]:
+    cfg = BenchConfig(metrics=[MetricSpec(n) for n in metric_names or DEFAULT_SCORE_METRICS])
+    if metric_opts:
+        cfg = cfg.with_metric_options(metric_opts)
+    specs = resolve_metrics(cfg.metrics or [], "cpu")
     x, notes = prepare_pair(ref, deg)
-    metrics = select(metric_names or DEFAULT_SCORE_METRICS)
-    return {"ref": str(ref), "deg": str(deg), **notes, "metrics": score_pair(x, metrics)}
+    return {"ref": str(ref), "deg": str(deg), **notes, **score_pair(x, specs)}

@@ -91,6 +91,9 @@ class RunStore:
         atomic_write_json(cfg_path, config)
         return False
 
+    def write_text(self, name: str, text: str) -> None:
+        atomic_write_text(self.dir / name, text)
+
     def write_json(self, name: str, obj: Any) -> None:
         atomic_write_json(self.dir / name, obj)
 
@@ -109,11 +112,11 @@ class RunStore:
             os.fsync(f.fileno())
 
     def rows(self) -> list[dict[str, Any]]:
-        """All complete rows, first occurrence of each (codec, utt_id) kept."""
+        """All complete rows, the last occurrence of each (codec, utt_id) kept: a resumed run appends an
+        updated row when it computes values that were unavailable before."""
         if not self.rows_path.exists():
             return []
-        seen: set[tuple[str, str]] = set()
-        out = []
+        by_key: dict[tuple[str, str], dict[str, Any]] = {}
         with open(self.rows_path, encoding="utf-8") as f:
             for line in f:
                 if not line.endswith("\n"):
@@ -122,11 +125,8 @@ class RunStore:
                     row = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                key = (row["codec"], row["utt_id"])
-                if key not in seen:
-                    seen.add(key)
-                    out.append(row)
-        return out
+                by_key[(row["codec"], row["utt_id"])] = row
+        return list(by_key.values())
 
     def repair(self) -> None:
         """Drop a trailing partial line left by a crash, so appends start on a fresh line."""
@@ -152,6 +152,39 @@ class RunStore:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return path
+
+    # -- side records -------------------------------------------------------------------------
+    def append_records(self, stream: str, records: Iterable[dict[str, Any]]) -> None:
+        """Append side records (e.g. ASR transcripts and their checks) to ``<stream>.jsonl``, fsynced.
+
+        Side records are written before the row they belong to; a run killed in between writes them
+        again on resume, and ``records`` keeps the last one per key.
+        """
+        lines = "".join(json.dumps(r, ensure_ascii=False, allow_nan=True) + "\n" for r in records)
+        if not lines:
+            return
+        with open(self.dir / f"{stream}.jsonl", "a", encoding="utf-8") as f:
+            f.write(lines)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def records(self, stream: str, key: tuple[str, ...] = ("codec", "utt_id")) -> list[dict[str, Any]]:
+        """Complete records of a side stream, the last per ``key``; torn or unreadable lines are skipped."""
+        path = self.dir / f"{stream}.jsonl"
+        if not path.exists():
+            return []
+        last: dict[tuple, dict[str, Any]] = {}
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if not line.endswith("\n"):
+                    break  # cut off by a crash mid-write
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(rec, dict):
+                    last[tuple(rec.get(k) for k in key)] = rec
+        return list(last.values())
 
     # -- artefacts ------------------------------------------------------------------------------
     def codes_path(self, codec: str, utt_id: str) -> Path:

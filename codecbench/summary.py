@@ -86,16 +86,25 @@ def summarize(rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> pd.D
 CORPUS_ASR = {"wer": "wer_corpus", "cer": "cer_corpus", "dwer": "dwer_corpus", "dcer": "dcer_corpus"}
 
 
+def asr_records(run_dir: Path, rows: pd.DataFrame) -> list[dict]:
+    """The run's ASR transcript records for rows that are in the run (the last record per row)."""
+    from codecbench.metrics.asr.errors import load_transcripts
+
+    if rows.empty or not (run_dir / "asr_transcripts.jsonl").exists():
+        return []
+    present = set(zip(rows["codec"], rows["utt_id"], strict=True))
+    return [r for r in load_transcripts(run_dir) if (r.get("codec"), r.get("utt_id")) in present]
+
+
 def corpus_asr_rows(run_dir: Path, rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> list[dict]:
     """Corpus-level WER/CER/dWER/dCER (errors summed over words) per (codec, language) and per codec."""
-    if not (run_dir / "asr_transcripts.jsonl").exists():
+    recs = asr_records(run_dir, rows)
+    if not recs:
         return []
-    from codecbench.metrics.asr import corpus_error_rates, load_transcripts
+    from codecbench.metrics.asr.errors import corpus_error_rates
 
-    present = set(zip(rows["codec"], rows["utt_id"], strict=True))
-    recs = [r for r in load_transcripts(run_dir) if (r.get("codec"), r.get("utt_id")) in present]
     rates = corpus_error_rates(recs) | corpus_error_rates([{**r, "lang": "all"} for r in recs])
-    meta = next((m for m in metrics_meta.values() if any(o["name"] == "wer" for o in m["outputs"])), {})
+    meta = metrics_meta.get("wer", {})
     out = []
     for (codec, lang), res in rates.items():
         n, bad = res["n"], res["n_unreliable"]
@@ -202,6 +211,12 @@ def write_summaries(run_dir: str | Path) -> pd.DataFrame:
     run_id = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["run_id"]
     summary = summarize(rows, metrics_meta, codecs_meta)
     corpus = corpus_asr_rows(run_dir, rows, metrics_meta, codecs_meta)
+    records = asr_records(run_dir, rows)
+    if records:
+        from codecbench.metrics.asr.reliability import reliability
+        from codecbench.store import atomic_write_json
+
+        atomic_write_json(run_dir / "asr_reliability.json", reliability(records))
     if corpus:
         summary = pd.concat([summary, pd.DataFrame(corpus, columns=SUMMARY_COLUMNS)], ignore_index=True)
     codebook = codebook_table(run_dir, rows, codecs_meta)

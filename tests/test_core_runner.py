@@ -18,7 +18,8 @@ import pytest
 from codecbench import audio
 from codecbench.cli import main
 from codecbench.codecs.registry import register
-from codecbench.runner import RunConfig, run
+from codecbench.config import BenchConfig
+from codecbench.pipeline import run
 from codecbench.store import RunStore, load_rows
 from tests.helpers import mulaw_spec, nan_spec, speechlike
 
@@ -83,15 +84,15 @@ def test_shared_manifest_two_opus_codecs_hi_en(testdata, tmp_path):
 
 def test_batched_and_single_runs_give_identical_metrics(synth_manifest, tmp_path):
     cfg = dict(codecs=["opus-12kbps", "example-mulaw-8k"], dataset=str(synth_manifest), metrics=SIGNAL_METRICS, workers=0)
-    single = run(RunConfig(batch_size=1, **cfg), out=tmp_path / "single", progress=False)
-    batched = run(RunConfig(batch_size=8, **cfg), out=tmp_path / "batched", progress=False)
+    single = run(BenchConfig(batch_size=1, **cfg), out=tmp_path / "single", progress=False)
+    batched = run(BenchConfig(batch_size=8, **cfg), out=tmp_path / "batched", progress=False)
     a, b = _metric_values(load_rows(single)), _metric_values(load_rows(batched))
     assert len(a) == 20 and (load_rows(batched)["batch_size"] > 1).any()
     pd.testing.assert_frame_equal(a, b)
 
 
 def test_codebook_utilization_is_pooled_per_language(synth_manifest, tmp_path):
-    out = run(RunConfig(codecs=["example-mulaw-8k"], dataset=str(synth_manifest), metrics=["codebook"], workers=0),
+    out = run(BenchConfig(codecs=["example-mulaw-8k"], dataset=str(synth_manifest), metrics=["codebook"], workers=0),
               out=tmp_path / "cb", progress=False)
     cb = pd.read_csv(out / "codebook.csv")
     assert set(cb["lang"]) == {"hi", "ta", "all"} and (cb["size"] == 256).all()
@@ -107,7 +108,7 @@ def test_bad_inputs_become_recorded_failures(tmp_path):
              ("silent", "hi", np.zeros(16000, dtype=np.float32), 16000),
              ("short", "hi", good[:800], 16000)]
     manifest = write_manifest(tmp_path, items)
-    out = run(RunConfig(codecs=["opus-12kbps", "test-nan"], dataset=str(manifest), metrics=["pesq_wb", "stoi"],
+    out = run(BenchConfig(codecs=["opus-12kbps", "test-nan"], dataset=str(manifest), metrics=["pesq_wb", "stoi"],
                         workers=0), out=tmp_path / "run", progress=False)
     rows = load_rows(out).set_index(["codec", "utt_id"])
     assert len(rows) == 12
@@ -165,7 +166,7 @@ def test_interrupted_run_resumes_without_loss_or_recompute(tmp_path):
 
 def test_resume_refuses_a_different_configuration(synth_manifest, tmp_path):
     out = tmp_path / "run"
-    run(RunConfig(codecs=["example-mulaw-8k"], dataset=str(synth_manifest), metrics=["si_sdr"], workers=0), out=out, progress=False)
+    run(BenchConfig(codecs=["example-mulaw-8k"], dataset=str(synth_manifest), metrics=["si_sdr"], workers=0), out=out, progress=False)
     code = main(["run", "--codecs", "example-mulaw-8k", "--dataset", str(synth_manifest), "--metrics", "stoi", "--out", str(out), "-q"])
     assert code == 2
 
@@ -184,7 +185,7 @@ def test_default_job_on_embedded_dataset(tmp_path, monkeypatch):
         pytest.skip("espeak-ng is not installed (scripts/install-system-deps installs it)")
     monkeypatch.setenv("CODECBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-    out = run(RunConfig(codecs=["opus-12kbps"], limit=1, metrics=["pesq_wb", "stoi"], workers=0), progress=False)
+    out = run(BenchConfig(codecs=["opus-12kbps"], limit=1, metrics=["pesq_wb", "stoi"], workers=0), progress=False)
     assert out.parent == Path("results")
     summary = pd.read_csv(out / "summary.csv")
     assert {"en", "hi", "ta"} <= set(summary["lang"])

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from codecbench.audio import load, resample
-from codecbench.metrics import asr
+from codecbench.metrics.asr import backends, checks, errors, model_specs, reliability
 from codecbench.metrics.base import Failure, MetricInput
+from codecbench.metrics.registry import create
+from codecbench.store import RunStore
 from codecbench.types import CodecInfo, Utterance
 
 IDENTITY = CodecInfo(name="identity", family="test", sample_rate=16000)
@@ -24,7 +26,7 @@ def manifest(testdata):
 
 @pytest.fixture(scope="module")
 def backend(whisper_base_dir):
-    return asr.FasterWhisperBackend(str(whisper_base_dir), device="cpu", compute_type="int8", cpu_threads=1)
+    return backends.FasterWhisperBackend(str(whisper_base_dir), device="cpu", compute_type="int8", cpu_threads=1)
 
 
 def _item(testdata, manifest, path, codec=IDENTITY, gain=1.0):
@@ -42,26 +44,24 @@ def test_jfk_passes_whispers_own_expectations(testdata, conformance, backend):
         assert phrase in text.lower(), text
 
 
-def test_hindi_in_urdu_script_is_flagged_unreliable(testdata, manifest, whisper_base_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("CODECBENCH_WHISPER_MODEL", str(whisper_base_dir))
-    monkeypatch.setenv("CODECBENCH_WHISPER_COMPUTE_TYPE", "int8")
-    wer, dwer = asr.AsrMetric("wer"), asr.AsrMetric("dwer")
-    assert wer.unavailable_reason() is None
-    for m in (wer, dwer):
-        m.setup("cpu", str(tmp_path))
+def test_hindi_in_urdu_script_is_flagged_unreliable(testdata, manifest, whisper_base_dir, tmp_path):
+    m = create("wer", {"model": str(whisper_base_dir), "compute_type": "int8", "beam": 5, "threads": 1})
+    assert m.unavailable_reason() is None
+    m.setup("cpu", str(tmp_path))
     paths = ["hi/hi_07.wav", "hi/hi_04.wav", "en/LJ050-0131.wav"]
     xs = [_item(testdata, manifest, p) for p in paths]
-    values = wer.compute_batch(xs)
-    dvalues = dwer.compute_batch(xs)
-    for v, dv in zip(values[:2], dvalues[:2], strict=True):
-        for out in (v["wer"], v["cer"], dv["dwer"], dv["dcer"]):
+    values = m.compute_batch(xs)
+    for v in values[:2]:
+        for out in (v["wer"], v["cer"], v["dwer"], v["dcer"]):
             assert isinstance(out, Failure)
             assert out.kind == "unreliable" and out.reason.startswith("reference ASR")
-            assert "Arabic script for hi" in out.reason and "Devanagari" in out.reason
+            assert "script for hi" in out.reason and "Devanagari" in out.reason  # Arabic or Latin: CPU-dependent (issue 17)
     # English stays a number: LJ Speech is read well by Whisper base
     assert not isinstance(values[2]["wer"], Failure) and values[2]["wer"] < 0.25
-    assert dvalues[2]["dwer"] == 0.0  # identical audio, identical transcript
-    rel = json.loads((tmp_path / "asr_reliability.json").read_text())
+    assert values[2]["dwer"] == 0.0  # identical audio, identical transcript
+    records = RunStore(tmp_path).records(errors.TRANSCRIPTS)
+    assert len(records) == 3  # one record per scored item, through the run store
+    rel = reliability.reliability(records)
     (label,) = rel
     hi = rel[label]["languages"]["hi"]["reference"]
     assert hi["n"] == 2 and hi["wrong_script_rate"] == 1.0 and hi["mean_wrong_script_letter_share"] > 0.9
@@ -69,57 +69,56 @@ def test_hindi_in_urdu_script_is_flagged_unreliable(testdata, manifest, whisper_
     # reference transcripts are cached under the run folder and reused
     cached = list((tmp_path / "asr_cache").rglob("*.json"))
     assert len(cached) == 3
-    corpus = asr.corpus_error_rates(tmp_path)
+    corpus = errors.corpus_error_rates(tmp_path)
     assert corpus[("identity", "hi")]["n_unreliable"] == 2 and corpus[("identity", "hi")]["wer"] is None
     assert corpus[("identity", "en")]["dwer"] == 0.0 and corpus[("identity", "en")]["wer"] < 0.25
 
 
 def test_check_transcript_flags():
-    assert asr.check_transcript("नमस्ते दुनिया", "hi").flags == []
-    c = asr.check_transcript("اُدھر بھاڑ میں", "hi")
+    assert checks.check_transcript("नमस्ते दुनिया", "hi").flags == []
+    c = checks.check_transcript("اُدھر بھاڑ میں", "hi")
     assert c.flags == ["wrong_script"] and c.script == "ARABIC"
     assert "Arabic script for hi, expected Devanagari (100% of letters)" in c.reason("reference", "m")
-    loop = asr.check_transcript("thank you " * 40, "en")
+    loop = checks.check_transcript("thank you " * 40, "en")
     assert "repetition" in loop.flags and loop.compression_ratio > 2.4
     assert "repetition loop" in loop.reason("reference", "m")
-    empty = asr.check_transcript(" ... ", "en")
+    empty = checks.check_transcript(" ... ", "en")
     assert empty.flags == ["empty"] and "returned no text" in empty.reason("reference", "m")
-    assert asr.check_transcript("hello there", "xx").flags == []  # unknown language: no script check
+    assert checks.check_transcript("hello there", "xx").flags == []  # unknown language: no script check
 
 
 def test_error_counts_and_corpus_level_rates():
-    e = asr.error_counts("a b c d", "a x c")
+    e = errors.error_counts("a b c d", "a x c")
     assert (e.word_errors, e.words) == (2, 4) and e.wer == 0.5
-    assert asr.error_counts("a b", "").wer == 1.0
+    assert errors.error_counts("a b", "").wer == 1.0
     # corpus-level: errors summed over words, not the mean of per-utterance rates
-    r = asr.corpus_wer_cer(["a b c d e f g h i j", "x"], ["a b c d e f g h i j", "y"])
+    r = errors.corpus_wer_cer(["a b c d e f g h i j", "x"], ["a b c d e f g h i j", "y"])
     assert r["wer"] == pytest.approx(1 / 11) and r["n"] == 2
     records = [
-        {"codec": "c", "lang": "en", "utt_id": "1", "kind": "wer", "reference_unreliable": None,
+        {"codec": "c", "lang": "en", "utt_id": "1", "reference_unreliable": None,
          "wer_counts": {"word_errors": 1, "words": 10, "char_errors": 1, "chars": 50}},
-        {"codec": "c", "lang": "en", "utt_id": "2", "kind": "wer", "reference_unreliable": None,
-         "wer_counts": {"word_errors": 1, "words": 1, "char_errors": 1, "chars": 5}},
-        {"codec": "c", "lang": "en", "utt_id": "2", "kind": "dwer", "reference_unreliable": None,
+        {"codec": "c", "lang": "en", "utt_id": "2", "reference_unreliable": None,
+         "wer_counts": {"word_errors": 1, "words": 1, "char_errors": 1, "chars": 5},
          "dwer_counts": {"word_errors": 0, "words": 1, "char_errors": 0, "chars": 5}},
-        {"codec": "c", "lang": "hi", "utt_id": "3", "kind": "wer", "reference_unreliable": "unreliable: x"},
+        {"codec": "c", "lang": "hi", "utt_id": "3", "reference_unreliable": "x"},
     ]
-    out = asr.corpus_error_rates(records)
+    out = errors.corpus_error_rates(records)
     assert out[("c", "en")]["wer"] == pytest.approx(2 / 11) and out[("c", "en")]["dwer"] == 0.0
     assert out[("c", "en")]["n"] == 2 and out[("c", "hi")]["n_unreliable"] == 1
 
 
 def test_missing_model_is_unavailable_with_a_reason(tmp_path):
-    m = asr.AsrMetric("wer", model=str(tmp_path))
+    m = create("wer", {"model": str(tmp_path)})
     assert "no model.bin" in m.unavailable_reason()
     x = MetricInput(ref=np.zeros(16000, np.float32), deg=np.zeros(16000, np.float32), sample_rate=16000,
                     utterance=Utterance(id="u", lang="en", text="hi"))
     (v,) = m.compute_batch([x])
     assert isinstance(v["wer"], Failure) and v["wer"].kind == "unavailable"
-    assert "unknown ASR backend" in asr.AsrMetric("wer", backend="nope").unavailable_reason()
-    info = asr.AsrMetric("wer").info()
-    assert info.needs_text and info.batched and info.model == "whisper-base" and info.library == "faster-whisper"
-    assert not asr.AsrMetric("dwer").info().needs_text
-    names = {s.name for s in asr.models()}
+    assert "unknown ASR backend" in backends.backend_unavailable("nope", "base")
+    info = create("wer").info()
+    assert info.batched and info.model == "whisper-base" and info.library == "faster-whisper"
+    assert [o.name for o in info.outputs] == ["wer", "cer", "dwer", "dcer"]
+    names = {s.name for s in model_specs.models()}
     assert {"whisper-base", "openai-whisper-base", "whisper-large-v3"} <= names
 
 
@@ -153,7 +152,7 @@ def test_openai_whisper_backend_batches_short_clips_per_language(monkeypatch):
     fake.decode = decode
     fake.load_model = lambda name, device: Model()
     monkeypatch.setitem(sys.modules, "whisper", fake)
-    b = asr.OpenAIWhisperBackend("base", device="cpu", batch_size=2)
+    b = backends.OpenAIWhisperBackend("base", device="cpu", batch_size=2)
     short, long = np.zeros(16000, np.float32), np.zeros(31 * 16000, np.float32)
     out = b.transcribe([short, short, long, short, short], ["hi", "hi", "en", "en", "hi"])
     assert out == ["hi 0", "hi 1", "long en", "en 0", "hi 0"]

@@ -12,8 +12,10 @@ import pytest
 import torch
 
 from codecbench.audio import load, resample, save
-from codecbench.metrics import speaker as spk
 from codecbench.metrics.base import Failure, MetricInput
+from codecbench.metrics.registry import create
+from codecbench.metrics.speaker.ecapa_net import ecapa_class
+from codecbench.metrics.speaker.metric import cosine
 from codecbench.types import Utterance
 
 torch.set_num_threads(1)
@@ -49,7 +51,7 @@ def _x(ref, deg, uid="u"):
 
 @pytest.fixture(scope="module")
 def ge2e():
-    m = spk.SpeakerSimilarity("ge2e")
+    m = create("spk_sim_ge2e")
     if m.unavailable_reason():
         pytest.skip(m.unavailable_reason())
     return m
@@ -148,7 +150,7 @@ def ecapa_folder(tmp_path_factory):
     """A SpeechBrain-layout folder with random weights (state-dict keys as SpeechBrain writes them)."""
     folder = tmp_path_factory.mktemp("spkrec-ecapa-random")
     torch.manual_seed(0)
-    model = spk.ecapa_class()(80, lin_neurons=32, channels=[64, 64, 64, 64, 192], attention_channels=16,
+    model = ecapa_class()(80, lin_neurons=32, channels=[64, 64, 64, 64, 192], attention_channels=16,
                               se_channels=16)
     with torch.no_grad():  # non-trivial BatchNorm statistics, as in a trained model
         for mod in model.modules():
@@ -164,19 +166,18 @@ def ecapa_folder(tmp_path_factory):
 
 
 def test_ecapa_state_dict_keys_follow_speechbrain():
-    keys = set(spk.ecapa_class()(80).state_dict())
+    keys = set(ecapa_class()(80).state_dict())
     for k in ("blocks.0.conv.conv.weight", "blocks.0.norm.norm.running_var",
               "blocks.1.res2net_block.blocks.0.conv.conv.weight", "blocks.1.se_block.conv1.conv.weight",
               "blocks.3.tdnn2.norm.norm.num_batches_tracked", "mfa.conv.conv.weight", "asp.tdnn.conv.conv.weight",
               "asp.conv.conv.bias", "asp_bn.norm.weight", "fc.conv.weight"):
         assert k in keys, k
-    assert spk.ecapa_class()(80, channels=[1024, 1024, 1024, 1024, 3072]).fc.conv.weight.shape == (192, 6144, 1)
+    assert ecapa_class()(80, channels=[1024, 1024, 1024, 1024, 3072]).fc.conv.weight.shape == (192, 6144, 1)
 
 
 def test_ecapa_loads_speechbrain_layout_through_the_real_path(testdata, ecapa_folder, monkeypatch):
     folder, state = ecapa_folder
-    monkeypatch.setenv("CODECBENCH_ECAPA_MODEL", str(folder))
-    m = spk.SpeakerSimilarity("ecapa")
+    m = create("spk_sim_ecapa", {"source": str(folder)})
     assert m.unavailable_reason() is None
     m.setup("cpu")
     enc = m._load()
@@ -187,7 +188,7 @@ def test_ecapa_loads_speechbrain_layout_through_the_real_path(testdata, ecapa_fo
     batched = enc.embed(waves)
     single = np.stack([enc.embed([w])[0] for w in waves])
     assert batched.shape == (4, 32) and np.all(np.isfinite(batched))
-    cos = [spk.cosine(b, s) for b, s in zip(batched, single, strict=True)]
+    cos = [cosine(b, s) for b, s in zip(batched, single, strict=True)]
     assert min(cos) > 1 - 1e-3, cos  # padding only reaches the reflect-padded conv edges
     assert np.allclose(batched[2], single[2], atol=1e-4)  # the longest item is not padded at all
     xs = [_x(w, w * 0.5, str(i)) for i, w in enumerate(waves)]
@@ -200,15 +201,14 @@ def test_ecapa_loads_speechbrain_layout_through_the_real_path(testdata, ecapa_fo
 def test_ecapa_without_weights_is_unavailable_with_the_reason(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    monkeypatch.delenv("CODECBENCH_ECAPA_MODEL", raising=False)
-    m = spk.SpeakerSimilarity("ecapa")
+    m = create("spk_sim_ecapa")
     reason = m.unavailable_reason()
     assert reason and "speechbrain/spkrec-ecapa-voxceleb" in reason and "codecbench models download" in reason
     (v,) = m.compute_batch([_x(np.ones(16000, np.float32), np.ones(16000, np.float32))])
     assert isinstance(v["spk_sim_ecapa"], Failure) and v["spk_sim_ecapa"].kind == "unavailable"
     bad = tmp_path / "not-a-model"
     bad.mkdir()
-    assert "hyperparams.yaml" in spk.SpeakerSimilarity("ecapa", source=str(bad)).unavailable_reason()
+    assert "hyperparams.yaml" in create("spk_sim_ecapa", {"source": str(bad)}).unavailable_reason()
 
 
 def test_short_and_silent_items_fail_with_reasons(ge2e):

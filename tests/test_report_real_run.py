@@ -24,10 +24,11 @@ def real_run(tmp_path_factory):
         reason = get_spec(name).unavailable_reason()
         if reason:
             pytest.skip(f"{name} cannot run here: {reason}")
-    from codecbench.runner import RunConfig, run
+    from codecbench.config import BenchConfig
+    from codecbench.pipeline import run
 
     out = tmp_path_factory.mktemp("real") / "run"
-    return run(RunConfig(codecs=CODECS, limit=2, workers=1, save_audio="all"), out=out, progress=False)
+    return run(BenchConfig(codecs=CODECS, limit=2, workers=1, save_audio="all"), out=out, progress=False)
 
 
 def test_report_of_real_run_in_chromium(real_run, tmp_path):

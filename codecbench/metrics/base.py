@@ -4,16 +4,20 @@ A metric computes one or more named outputs (columns) for one reference/degraded
 ``compute(x: MetricInput) -> {output: float | Failure}``. Raising ``MetricFailure`` fails all its
 outputs with that reason. Never return a made-up number for a failure (no 0.0, 1.0 or NaN).
 
-Metrics with ``batched=True`` (model-based: speaker, ASR, DNSMOS) run in the runner's main process,
-get whole batches through ``compute_batch`` and may use the GPU; the others run in a CPU worker pool.
+Metrics with ``batched=True`` (model-based: speaker, ASR, DNSMOS) run in the model-metric stage,
+get whole batches through ``compute_batch`` and may use the GPU; the others (signal metrics) run per
+item in a CPU worker pool. A metric is created per run from its name and options
+(``codecbench.metrics.registry.create``); ``setup(device, workdir)`` gives it the device and the run
+folder (for side records and caches) before first use.
 """
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -36,6 +40,28 @@ class MetricUnavailable(MetricFailure):
 
     def __init__(self, reason: str):
         super().__init__(reason, FailureKind.UNAVAILABLE)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a metric, declared by the metric and resolved once by ``codecbench.config``.
+
+    ``default`` may be a callable of the resolved device (e.g. a compute type that depends on it);
+    ``env`` names an environment variable read as a fallback at resolution time, never inside a
+    metric. Options that can change a value (``identity=True``, the default) are part of the run's
+    identity: resuming a run folder with another value is refused.
+    """
+
+    default: Any
+    help: str
+    kind: type = str  # str, int, float, bool or dict
+    env: str | None = None
+    choices: tuple[Any, ...] | None = None
+    identity: bool = True
+
+    def default_for(self, device: str) -> Any:
+        d = self.default
+        return d(device) if callable(d) else copy.deepcopy(d)
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,7 @@ class MetricInfo:
     library: str = "codecbench"
     version: str = ""
     model: str | None = None
+    revision: str | None = None  # of the model: a hub commit, "main" when unpinned, None for local folders
     mode: str | None = None
     batched: bool = False
     default: bool = True  # part of `codecbench run`'s default metric set
@@ -100,6 +127,15 @@ class Metric(ABC):
     """One metric family member. Subclasses set ``name`` and implement ``info`` and ``compute``."""
 
     name: str = ""
+    options: ClassVar[dict[str, Option]] = {}  # what the user may set (config / --metric-opt)
+    opts: dict[str, Any] = {}  # the resolved options of a configured instance (never mutated in place)
+
+    def configure(self, opts: dict[str, Any]) -> Metric:
+        """A fresh instance with resolved options: registry prototypes are never set up or changed,
+        so two runs in one process share no state."""
+        new = copy.deepcopy(self)
+        new.opts = dict(opts)
+        return new
 
     @abstractmethod
     def info(self) -> MetricInfo: ...

@@ -1,7 +1,9 @@
 """Metric registry: built-in metric modules plus plugins from the ``codecbench.metrics`` entry points.
 
-Each module in ``BUILTIN_MODULES`` exposes ``metrics() -> list[Metric]`` and stays cheap to import
-(models load in ``Metric.setup``). Metrics are selected by metric name or by output column name.
+Each module in ``BUILTIN_MODULES`` exposes ``metrics() -> list[Metric]``: prototypes that describe a
+metric and its options, cheap to import (models load in ``Metric.setup``). A run never uses a
+prototype: ``create(name, options)`` returns a fresh, configured instance. Metrics are selected by
+metric name, by output column name, or by family (``pesq`` = pesq_wb + pesq_nb; see ``FAMILIES``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import importlib
 import importlib.util
 import warnings
 from importlib.metadata import entry_points
+from typing import Any
 
 from codecbench import has_module
 from codecbench.errors import UnknownName
@@ -30,6 +33,14 @@ BUILTIN_MODULES = (
     "codecbench.metrics.asr",
     "codecbench.metrics.dnsmos",
 )
+
+# A family name selects several metrics (`--metrics pesq`).
+FAMILIES = {
+    "pesq": ("pesq_wb", "pesq_nb"),
+    "stoi": ("stoi", "estoi"),
+    "visqol": ("visqol_speech", "visqol_audio"),
+    "speaker": ("spk_sim_ecapa", "spk_sim_ge2e"),
+}
 
 _METRICS: dict[str, Metric] | None = None
 
@@ -57,7 +68,20 @@ def all_metrics() -> dict[str, Metric]:
 
 
 def get_metric(name: str) -> Metric:
+    """The prototype of a metric (metadata and declared options; never set up)."""
     return all_metrics()[name]
+
+
+def create(name: str, options: dict[str, Any] | None = None) -> Metric:
+    """A fresh metric instance configured with resolved ``options`` (see ``codecbench.config``)."""
+    proto = all_metrics().get(name)
+    if proto is None:
+        raise UnknownName(f"unknown metric {name!r}. Known: {', '.join(sorted(all_metrics()))}")
+    unknown = sorted(set(options or {}) - set(proto.options))
+    if unknown:
+        valid = ", ".join(sorted(proto.options)) or "none"
+        raise UnknownName(f"metric {name!r} has no option {', '.join(map(repr, unknown))}; its options: {valid}")
+    return proto.configure(dict(options or {}))
 
 
 def output_owner() -> dict[str, str]:
@@ -65,20 +89,26 @@ def output_owner() -> dict[str, str]:
     return {o.name: m.name for m in all_metrics().values() for o in m.info().outputs}
 
 
-def select(names: list[str] | None) -> list[Metric]:
-    """Metrics for a list of metric or output names; None means the default set."""
+def default_names() -> list[str]:
+    return [n for n, m in all_metrics().items() if m.info().default]
+
+
+def resolve_names(names: list[str]) -> list[str]:
+    """Metric names for metric, output-column or family names, in order, without repeats."""
     metrics = all_metrics()
-    if not names:
-        return [m for m in metrics.values() if m.info().default]
     owners = output_owner()
     chosen: list[str] = []
     for n in names:
-        key = n if n in metrics else owners.get(n)
-        if key is None:
-            known = sorted(set(metrics) | set(owners))
+        keys = list(FAMILIES.get(n, ())) or ([n] if n in metrics else [owners[n]] if n in owners else [])
+        if not keys:
+            known = sorted(set(metrics) | set(owners) | set(FAMILIES))
             close = difflib.get_close_matches(n, known, n=3)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
             raise UnknownName(f"unknown metric {n!r}.{hint} Known: {', '.join(known)}")
-        if key not in chosen:
-            chosen.append(key)
-    return [metrics[k] for k in chosen]
+        chosen += [k for k in keys if k in metrics and k not in chosen]
+    return chosen
+
+
+def select(names: list[str] | None) -> list[Metric]:
+    """Fresh default-configured metrics for metric/output/family names; None or [] means the default set."""
+    return [create(n) for n in (resolve_names(names) if names else default_names())]

@@ -1,0 +1,20 @@
+"""ASR metrics: checks (reliability of a transcript), errors (WER/CER counts, corpus rates), backends
+(faster-whisper, openai-whisper), transcriber (caches), metric (``wer``), reliability (figures per
+model and language), model_specs (``codecbench models`` entries)."""
+
+from __future__ import annotations
+
+from codecbench.metrics.base import Metric
+from codecbench.models import ModelSpec
+
+
+def metrics() -> list[Metric]:
+    from codecbench.metrics.asr.metric import AsrMetric
+
+    return [AsrMetric()]
+
+
+def models() -> list[ModelSpec]:
+    from codecbench.metrics.asr.model_specs import models as asr_models
+
+    return asr_models()

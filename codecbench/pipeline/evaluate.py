@@ -1,0 +1,44 @@
+"""One way to call metrics: ``evaluate(metrics, items)`` turns every exception into recorded failures.
+
+Used by every executor's model-metric and signal-metric stages and by ``codecbench score``. Batched
+(model) metrics get the whole list through ``compute_batch``; the others are called per item.
+"""
+
+from __future__ import annotations
+
+from codecbench.metrics.base import Metric, MetricInput, Values, fail_all, safe_compute
+from codecbench.types import Failure
+
+
+def evaluate(metrics: list[Metric], items: list[MetricInput]) -> list[Values]:
+    """Values of every metric's outputs for every item (a Failure where it failed)."""
+    out: list[Values] = [{} for _ in items]
+    if not items:
+        return out
+    for m in metrics:
+        if m.info().batched:
+            try:
+                results = m.compute_batch(items)
+                if len(results) != len(items):
+                    raise RuntimeError(f"{m.name} returned {len(results)} results for {len(items)} items")
+            except Exception as exc:  # a metric bug must not end a run; the reason says what happened
+                results = [fail_all(m, Failure.failed(f"{type(exc).__name__}: {exc}")) for _ in items]
+            for vals, res in zip(out, results, strict=True):
+                vals.update(_complete(m, res))
+        else:
+            for vals, x in zip(out, items, strict=True):
+                vals.update(safe_compute(m, x))
+    return out
+
+
+def _complete(m: Metric, values: Values) -> Values:
+    """Every declared output present (a missing one is a failure), values as floats or Failures."""
+    res: Values = {}
+    for o in m.info().outputs:
+        v = values.get(o.name, Failure.failed("not computed"))
+        if not isinstance(v, Failure):
+            v = float(v)
+            if v != v or v in (float("inf"), float("-inf")):
+                v = Failure.failed(f"non-finite value ({v})")
+        res[o.name] = v
+    return res

@@ -1,0 +1,167 @@
+"""The plan stage: a resolved config becomes utterances × codecs × fresh metric instances, a run id and
+an opened run folder, with every user error raised before any work.
+
+The run id is ``<dataset>-<hash>`` of the config's identity (every option that can change a value)
+and the utterance ids. A run folder keeps ``config.yaml`` (the resolved config, in the schema a user
+writes) and ``config.json`` (run id, identity, counts); resuming it with another identity is refused,
+naming the differing keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import warnings
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from codecbench import __version__
+from codecbench.config import BenchConfig, ConfigError, identity_diff
+from codecbench.data import DatasetError, filter_langs, load_dataset
+from codecbench.metrics.base import Metric
+from codecbench.metrics.registry import create, get_metric
+from codecbench.store import ConfigMismatch, RunStore, safe_name
+from codecbench.types import Utterance
+
+DEFAULT_CODECS = ("opus-6kbps", "opus-12kbps", "opus-24kbps", "ours-rvq", "ours-fsq", "ours-vae")
+
+
+def default_codecs() -> list[str]:
+    """The default codec set: every default codec that is registered and can run here."""
+    from codecbench.codecs.registry import all_specs
+
+    specs = all_specs()
+    chosen = []
+    for name in DEFAULT_CODECS:
+        if name in specs:
+            reason = specs[name].unavailable_reason()
+            if reason is None:
+                chosen.append(name)
+            else:
+                warnings.warn(f"default codec {name} skipped: {reason}", stacklevel=2)
+    return chosen
+
+
+@dataclass
+class Plan:
+    config: BenchConfig  # resolved
+    run_id: str
+    run_dir: Path
+    utterances: list[Utterance]
+    codecs: list[str]
+    metrics: list[Metric]  # runnable, configured instances
+    unavailable: dict[str, str] = field(default_factory=dict)  # metric name -> reason (not run now)
+    not_applicable: dict[str, str] = field(default_factory=dict)  # metric name -> reason
+    resuming: bool = False
+
+    @property
+    def all_metric_names(self) -> list[str]:
+        return [m.name for m in self.config.metrics or []]
+
+    def outputs(self) -> list[str]:
+        return [o.name for s in self.config.metrics or [] for o in get_metric(s.name).info().outputs]
+
+    def in_shard(self, codec: str, utt_id: str) -> bool:
+        """Whether (codec, utterance) belongs to this run's shard: a stable hash of the pair, mod N."""
+        if not self.config.shard:
+            return True
+        k, n = (int(x) for x in str(self.config.shard).split("/"))
+        h = int(hashlib.sha1(f"{codec}\0{utt_id}".encode()).hexdigest()[:12], 16)
+        return h % n == k - 1
+
+    def n_work(self) -> int:
+        return sum(self.in_shard(c, u.id) for c in self.codecs for u in self.utterances)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def run_id_for(cfg: BenchConfig, dataset_name: str, utts: list[Utterance]) -> tuple[str, dict[str, Any]]:
+    ids = hashlib.sha256("\n".join(u.id for u in utts).encode()).hexdigest()[:16]
+    ident = {**cfg.identity(), "utterance_ids_sha256": ids}
+    digest = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return cfg.run_id or f"{safe_name(dataset_name)}-{digest}", ident
+
+
+def make_plan(cfg: BenchConfig, out: str | Path | None = None, explicit_metrics: bool = False) -> Plan:
+    """Load the dataset, check codecs and metrics, open (or resume) the run folder.
+
+    ``explicit_metrics``: the user named the metrics; one that cannot run here stops the run (exit 2).
+    A default metric that cannot run is reported once on stderr and recorded as ``unavailable``.
+    """
+    from codecbench.codecs.registry import require_available
+
+    ds = load_dataset(cfg.dataset, cfg.dataset_format)
+    utts = filter_langs(ds, cfg.langs, cfg.limit)
+    if not utts:
+        raise DatasetError(f"dataset {ds.name!r} has no utterances to run")
+    for name in cfg.codecs or []:
+        require_available(name)
+    metrics = [create(s.name, s.options) for s in cfg.metrics or []]
+    unavailable = {m.name: r for m in metrics if (r := m.unavailable_reason())}
+    if unavailable and explicit_metrics:
+        name, reason = next(iter(unavailable.items()))
+        raise ConfigError(f"metric {name} cannot run here: {reason}")
+    for name, reason in unavailable.items():
+        print(f"codecbench: warning: default metric {name} is unavailable and will be recorded as such: {reason}",
+              file=sys.stderr)
+    has_text = any((u.text or "").strip() for u in utts)
+    not_applicable = {m.name: "the dataset has no transcripts" for m in metrics
+                      if m.info().needs_text and not has_text and m.name not in unavailable}
+    for name, reason in not_applicable.items():
+        print(f"codecbench: note: {name} is not applicable: {reason}", file=sys.stderr)
+
+    run_id, ident = run_id_for(cfg, ds.name, utts)
+    if cfg.shard:
+        k, n = cfg.shard.split("/")
+        run_id = f"{run_id}-shard{k}of{n}"
+    run_dir = Path(out) if out else Path("results") / run_id
+    meta = {"run_id": run_id, "dataset_name": ds.name, "dataset": ds.source, "n_utterances": len(utts),
+            "identity": ident, "shard": cfg.shard, "created_at": _now(), "codecbench_version": __version__}
+    store = RunStore(run_dir)
+    resuming = _open(store, meta, cfg)
+    plan = Plan(cfg, store.read_json("config.json")["run_id"], run_dir, utts, list(cfg.codecs or []),
+                [m for m in metrics if m.name not in unavailable and m.name not in not_applicable],
+                unavailable, not_applicable, resuming)
+    _write_metadata(store, plan, metrics)
+    return plan
+
+
+def _open(store: RunStore, meta: dict[str, Any], cfg: BenchConfig) -> bool:
+    """Create the run folder, or check that it holds this run; True when resuming."""
+    path = store.dir / "config.json"
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigMismatch(f"{path} is damaged ({type(exc).__name__}); use another --out or remove the folder") \
+                from exc
+        if "identity" not in old:
+            raise ConfigMismatch(f"{store.dir} holds a run from an older codecbench (no identity in config.json); "
+                                 "use another --out")
+        diff = identity_diff(old["identity"], meta["identity"])
+        if diff:
+            raise ConfigMismatch(f"{store.dir} holds a run with a different configuration (differs in: "
+                                 f"{', '.join(diff)}); use another --out or remove the folder")
+        store.write_text("config.yaml", cfg.to_yaml())  # execution keys (workers, ...) may change
+        return True
+    store.dir.mkdir(parents=True, exist_ok=True)
+    store.write_json("config.json", meta)
+    store.write_text("config.yaml", cfg.to_yaml())
+    return False
+
+
+def _write_metadata(store: RunStore, plan: Plan, metrics: list[Metric]) -> None:
+    from codecbench.environment import capture
+
+    store.write_json("environment.json", capture(plan.config.device))
+    store.write_json("dataset.json", [{k: v for k, v in asdict(u).items() if k != "audio"} for u in plan.utterances])
+    meta = {}
+    for m in metrics:
+        meta[m.name] = {**m.info().to_dict(), "options": m.opts,
+                        "unavailable": plan.unavailable.get(m.name), "not_applicable": plan.not_applicable.get(m.name)}
+    store.write_json("metrics.json", meta)
