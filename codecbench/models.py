@@ -145,9 +145,48 @@ def _source(spec: ModelSpec) -> str:
     return "custom download"
 
 
+def configured_models(config_path: str | None, metric_names: list[str] | None = None) -> list[dict]:
+    """The models a resolved run config would use: per metric and per codec, with the local state."""
+    from codecbench.codecs.registry import get_spec
+    from codecbench.config import BenchConfig, MetricSpec, resolve
+    from codecbench.metrics.registry import create
+
+    cfg = BenchConfig.load(config_path) if config_path else BenchConfig()
+    if metric_names:
+        cfg = cfg.override(metrics=[MetricSpec(n) for n in metric_names])
+    cfg = resolve(cfg)
+    rows = []
+    for spec in cfg.metrics or []:
+        m = create(spec.name, spec.options)
+        info = m.info()
+        if not info.model:
+            continue
+        reason = m.unavailable_reason()
+        rows.append({"used_by": m.name, "kind": "metric", "model": info.model, "revision": info.revision,
+                     "options": spec.options, "available": reason is None, "reason": reason})
+    for name in cfg.codecs or []:
+        spec = get_spec(name)
+        reason = spec.unavailable_reason()
+        rows.append({"used_by": name, "kind": "codec", "model": name, "revision": None, "options": {},
+                     "available": reason is None, "reason": reason})
+    return rows
+
+
 def cmd_models(args) -> int:
     import json
 
+    if getattr(args, "config", None) or getattr(args, "metrics", None):
+        rows = configured_models(args.config, args.metrics)
+        if args.json:
+            print(json.dumps(rows, indent=1, default=str))
+            return 0
+        header = f"{'used by':<22} {'model':<52} {'revision':<13} state"
+        print(header)
+        print("-" * len(header))
+        for r in rows:
+            state = "available" if r["available"] else f"missing: {r['reason']}"
+            print(f"{r['used_by']:<22} {str(r['model']):<52} {(r['revision'] or '-')[:12]:<13} {state}")
+        return 0
     cache = Path(args.cache_dir) if getattr(args, "cache_dir", None) else None
     specs = all_models()
     rows = [{"name": s.name, "used_by": list(s.used_by), "source": _source(s), "hub_id": s.hub_id,
@@ -198,6 +237,10 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("models", help="list pretrained models metrics and codecs use; download them")
     p.add_argument("--json", action="store_true")
     p.add_argument("--cache-dir", default=None, help="hub cache folder to inspect (default: the HF cache)")
+    p.add_argument("--config", default=None, help="list the models this run config would use (local folders and "
+                   "environment fallbacks included), with their state here")
+    p.add_argument("--metrics", type=lambda v: [x.strip() for x in v.split(",") if x.strip()], default=None,
+                   help="with or without --config: the models these metrics would use")
     p.set_defaults(func=cmd_models)
     sub = p.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
     d = sub.add_parser("download", help="prefetch models for offline use: NAMES (comma or space separated) or 'all'")

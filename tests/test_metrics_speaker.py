@@ -17,6 +17,7 @@ from codecbench.metrics.registry import create
 from codecbench.metrics.speaker.ecapa_net import ecapa_class
 from codecbench.metrics.speaker.metric import cosine
 from codecbench.types import Utterance
+from tests.helpers import write_random_ecapa
 
 torch.set_num_threads(1)
 
@@ -90,79 +91,13 @@ def test_ge2e_matches_resemblyzer_and_batching_is_exact(testdata, ge2e):
 
 # ------------------------------------------------------------------ ECAPA in SpeechBrain's layout
 
-HYPERPARAMS = """# ############################################################################
-# Model: ECAPA (small, random weights written by codecbench's tests)
-# ############################################################################
-
-n_mels: 80
-pretrained_path: {folder}
-
-compute_features: !new:speechbrain.lobes.features.Fbank
-    n_mels: !ref <n_mels>
-
-mean_var_norm: !new:speechbrain.processing.features.InputNormalization
-    norm_type: sentence
-    std_norm: False
-
-embedding_model: !new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
-    input_size: !ref <n_mels>
-    channels: [64, 64, 64, 64, 192]
-    kernel_sizes: [5, 3, 3, 3, 1]
-    dilations: [1, 2, 3, 4, 1]
-    attention_channels: 16
-    res2net_scale: 8
-    se_channels: 16
-    lin_neurons: 32
-
-classifier: !new:speechbrain.lobes.models.ECAPA_TDNN.Classifier
-    input_size: 32
-    out_neurons: 4
-
-mean_var_norm_emb: !new:speechbrain.processing.features.InputNormalization
-    norm_type: global
-    std_norm: False
-
-modules:
-    compute_features: !ref <compute_features>
-    mean_var_norm: !ref <mean_var_norm>
-    embedding_model: !ref <embedding_model>
-    mean_var_norm_emb: !ref <mean_var_norm_emb>
-    classifier: !ref <classifier>
-
-label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
-
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        embedding_model: !ref <embedding_model>
-        mean_var_norm_emb: !ref <mean_var_norm_emb>
-        classifier: !ref <classifier>
-        label_encoder: !ref <label_encoder>
-    paths:
-        embedding_model: !ref <pretrained_path>/embedding_model.ckpt
-        mean_var_norm_emb: !ref <pretrained_path>/mean_var_norm_emb.ckpt
-        classifier: !ref <pretrained_path>/classifier.ckpt
-        label_encoder: !ref <pretrained_path>/label_encoder.txt
-"""
 
 
 @pytest.fixture(scope="module")
 def ecapa_folder(tmp_path_factory):
     """A SpeechBrain-layout folder with random weights (state-dict keys as SpeechBrain writes them)."""
     folder = tmp_path_factory.mktemp("spkrec-ecapa-random")
-    torch.manual_seed(0)
-    model = ecapa_class()(80, lin_neurons=32, channels=[64, 64, 64, 64, 192], attention_channels=16,
-                              se_channels=16)
-    with torch.no_grad():  # non-trivial BatchNorm statistics, as in a trained model
-        for mod in model.modules():
-            if isinstance(mod, torch.nn.BatchNorm1d):
-                mod.running_mean.uniform_(-0.5, 0.5)
-                mod.running_var.uniform_(0.5, 2.0)
-    torch.save(model.state_dict(), folder / "embedding_model.ckpt")
-    torch.save({"glob_mean": torch.zeros(32), "glob_std": torch.ones(32), "count": 1}, folder / "mean_var_norm_emb.ckpt")
-    torch.save({"weight": torch.randn(4, 32)}, folder / "classifier.ckpt")
-    (folder / "label_encoder.txt").write_text("'a' => 0\n'b' => 1\n'c' => 2\n'd' => 3\n================\n'starting_index' => 0\n")
-    (folder / "hyperparams.yaml").write_text(HYPERPARAMS.format(folder=folder))
-    return folder, model.state_dict()
+    return folder, write_random_ecapa(folder)
 
 
 def test_ecapa_state_dict_keys_follow_speechbrain():
