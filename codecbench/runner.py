@@ -13,7 +13,6 @@ import json
 import multiprocessing
 import os
 import sys
-import tempfile
 import warnings
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -25,10 +24,12 @@ from typing import Any
 import numpy as np
 
 from codecbench import __version__, audio
+from codecbench.checks import check_reference, level_flags
 from codecbench.codecs.base import resolve_device
 from codecbench.codecs.registry import get_spec, load_codec, require_available
 from codecbench.data import DatasetError, filter_langs, load_dataset
 from codecbench.errors import CodecbenchError
+from codecbench.files import temp_file
 from codecbench.metrics.base import Failure, Metric, MetricInput, Values, fail_all, safe_compute
 from codecbench.metrics.registry import get_metric, select
 from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX, RunStore, safe_name
@@ -36,7 +37,6 @@ from codecbench.types import CodecInfo, Reconstruction, Utterance
 
 DEFAULT_CODECS = ("opus-6kbps", "opus-12kbps", "opus-24kbps", "ours-rvq", "ours-fsq", "ours-vae")
 MIN_DURATION = 0.3  # seconds; shorter utterances are recorded as failures
-SILENCE_DBFS = -60.0  # a reference whose peak is below this is treated as silent
 
 
 @dataclass
@@ -101,9 +101,10 @@ def load_utterance(u: Utterance, min_duration: float) -> tuple[np.ndarray, int]:
         raise ValueError("audio contains NaN or Inf samples")
     if len(wave) < min_duration * sr:
         raise ValueError(f"too short: {len(wave) / sr:.3f} s < {min_duration} s")
-    peak = audio.peak_dbfs(wave)
-    if peak < SILENCE_DBFS:
-        raise ValueError(f"silent reference (peak {peak:.1f} dBFS < {SILENCE_DBFS} dBFS)")
+    reason = check_reference(wave, sr)  # codecbench.checks: AC-energy signal gate
+    if reason:
+        raise ValueError(reason)
+    u.extra["flags"] = level_flags(wave)
     return wave, sr
 
 
@@ -150,7 +151,7 @@ def _now() -> str:
 def _base_row(run_id: str, codec: str, u: Utterance, batch_size: int) -> dict[str, Any]:
     return {"run_id": run_id, "codec": codec, "utt_id": u.id, "lang": u.lang or "", "speaker": u.speaker or "",
             "duration": u.duration, "source_sr": u.source_sr, "batch_size": batch_size, "status": "ok", "error": "",
-            "computed_at": "", "audio": ""}
+            "computed_at": "", "audio": "", "flags": u.extra.get("flags", "")}
 
 
 def _fill(row: dict[str, Any], values: Values, outputs: list[str]) -> dict[str, Any]:
@@ -218,7 +219,7 @@ def _audio_keep(utts: list[Utterance], save_audio: str) -> set[str]:
 def _save_codes(store: RunStore, codec: str, utt_id: str, codes: list[np.ndarray]) -> None:
     path = store.codes_path(codec, utt_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+    fd, tmp = temp_file(path.parent, suffix=".npz")
     os.close(fd)
     np.savez_compressed(tmp, *[np.asarray(c, dtype=np.int32) for c in codes])
     os.replace(tmp, path)
@@ -326,6 +327,7 @@ def run(cfg: RunConfig, out: str | os.PathLike | None = None, progress: bool = T
     store.write_json("codecs.json", {n: i.to_dict() for n, i in codec_infos.items()})
     store.write_parquet()
     write_summaries(run_dir)
+    store.close()
     return run_dir
 
 
