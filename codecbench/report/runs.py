@@ -125,8 +125,8 @@ class Run:
         """A saved reconstruction's path, or None when it was not saved or is gone."""
         if not rel or not isinstance(rel, str):
             return None
-        p = self.dir / rel
-        return p if p.exists() else None
+        p = (self.dir / rel).resolve()  # only inside the run folder, only regular files
+        return p if p.is_relative_to(self.dir.resolve()) and p.is_file() else None
 
     def reference_file(self, utt_id: str) -> Path | None:
         u = self.utterances.get(utt_id)
