@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from codecbench.errors import CodecbenchError
+from codecbench.store import read_json_file
 
 ALL_LANGS = "all"
 # Metric families that describe cost, not quality: left out of quality plots and of compare's default gate.
@@ -55,7 +55,7 @@ class Run:
     def _json(self, name: str, default: Any) -> Any:
         if name not in self._cache:
             p = self.dir / name
-            self._cache[name] = json.loads(p.read_text(encoding="utf-8")) if p.exists() else default
+            self._cache[name] = read_json_file(p) if p.exists() else default  # damage: one-line error
         return self._cache[name]
 
     @property
