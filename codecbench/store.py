@@ -31,7 +31,6 @@ and per metric output ``<name>`` (float, NaN when failed) plus ``<name>__failure
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -40,16 +39,16 @@ import warnings
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from codecbench.errors import CodecbenchError
 from codecbench.files import temp_file
+from codecbench.lock import FolderLock
 
 FAILURE_SUFFIX = "__failure"
 KIND_SUFFIX = "__kind"
 KEY_COLUMNS = ("run_id", "codec", "utt_id", "lang", "speaker", "duration", "source_sr", "batch_size",
                "status", "error", "computed_at", "audio", "flags")
-LOCK_FILE = ".lock"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -93,10 +92,6 @@ class NotARunFolder(CodecbenchError, FileNotFoundError):
     """A path given as a run folder is not one."""
 
 
-class RunLocked(CodecbenchError):
-    """Another process is writing the run folder."""
-
-
 class DamagedRunFolder(CodecbenchError):
     """A file of the run folder cannot be read (not UTF-8, not JSON, not the expected shape)."""
 
@@ -128,7 +123,7 @@ class RunStore:
     def __init__(self, run_dir: str | os.PathLike):
         self.dir = Path(run_dir)
         self.rows_path = self.dir / "rows.jsonl"
-        self._lock: IO[str] | None = None
+        self._lock = FolderLock(self.dir)
 
     # -- configuration --------------------------------------------------------------------------
     def open(self, config: dict[str, Any]) -> bool:
@@ -158,34 +153,12 @@ class RunStore:
         return False
 
     def lock(self) -> None:
-        """Take the folder's exclusive lock (flock on ``.lock``); another holder is a one-line ``RunLocked``.
-
-        The kernel drops a flock when its holder dies, so a lock left by a crashed or killed run is
-        never stale; the pid in the file is only there to name the holder.
-        """
-        if self._lock is not None:
-            return
-        f = open(self.dir / LOCK_FILE, "a+", encoding="utf-8")
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "unknown"
-            f.close()
-            raise RunLocked(f"{self.dir} is in use by another codecbench run (pid {holder}); wait for it to "
-                            "finish or use another --out") from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"{os.getpid()}\n")
-        f.flush()
-        self._lock = f
+        """Take the folder's exclusive lock (``codecbench.lock``); another holder is a one-line ``FolderLocked``."""
+        self._lock.acquire()
 
     def close(self) -> None:
-        """Release the lock (the ``.lock`` file stays: removing it would race with a new run)."""
-        if self._lock is not None:
-            self._lock.truncate(0)
-            self._lock.close()  # closing the only descriptor releases the flock
-            self._lock = None
+        """Release the lock."""
+        self._lock.release()
 
     def write_json(self, name: str, obj: Any) -> None:
         atomic_write_json(self.dir / name, obj)
