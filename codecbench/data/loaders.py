@@ -107,7 +107,7 @@ def read_folder(root: str | Path, lang: str | None = None) -> list[Utterance]:
     utts = []
     for f in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS):
         txt = f.with_suffix(".txt")
-        text = txt.read_text(encoding="utf-8").strip() if txt.exists() else None
+        text = txt.read_text(encoding="utf-8").strip() if txt.is_file() else None
         rel = f.relative_to(root).with_suffix("").as_posix()
         utts.append(Utterance(id=rel, path=str(f), lang=lang, text=text, speaker=f.parent.name if f.parent != root else None))
     return _unique(utts, root)
