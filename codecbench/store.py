@@ -160,6 +160,12 @@ class RunStore:
         """Release the lock."""
         self._lock.release()
 
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def write_json(self, name: str, obj: Any) -> None:
         atomic_write_json(self.dir / name, obj)
 
