@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from codecbench.errors import CodecbenchError
+from codecbench.files import temp_file
 
 
 class AudioError(CodecbenchError):
@@ -22,6 +22,8 @@ def load(path: str | os.PathLike, mono: bool = True) -> tuple[np.ndarray, int]:
     p = Path(path)
     if not p.exists():
         raise AudioError(f"missing file: {p}")
+    if not p.is_file():  # a FIFO or device would block or never end
+        raise AudioError(f"not a regular file: {p}")
     try:
         wave, sr = sf.read(str(p), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, ...
@@ -44,7 +46,7 @@ def save(path: str | os.PathLike, wave: np.ndarray, sample_rate: int, subtype: s
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=p.suffix or ".wav")
+    fd, tmp = temp_file(p.parent, suffix=p.suffix or ".wav")  # honours the umask, unlike mkstemp
     os.close(fd)
     try:
         data = np.asarray(wave, dtype=np.float32)

@@ -21,7 +21,7 @@ def git_revision() -> dict[str, str | bool | None]:
         rev = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         if rev.returncode != 0:
             return {"revision": None, "dirty": None}
-        dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "--no-optional-locks", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, timeout=10).stdout.strip() != ""
         return {"revision": rev.stdout.strip(), "dirty": dirty}
     except (OSError, subprocess.SubprocessError):

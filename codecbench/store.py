@@ -13,34 +13,47 @@ Layout of ``results/<run-id>/``::
     codebook.csv         pooled codebook utilization per (codec, language, codebook level)
     codes/<codec>/<utt>.npz     codes of token codecs (for pooled utilization)
     audio/<codec>/<utt>.wav     saved reconstructions (examples for reports and MUSHRA)
+    .lock                an exclusive flock held by the run writing the folder (its pid inside)
+
+File names of codecs and utterances come from ``file_stem``: a readable slug plus 12 hex digits of
+the SHA-256 of the exact name, so ids such as ``spk1 utt``, ``spk1_utt`` and ``spk1/utt`` never share
+a file. Everything is written with the user's umask (``codecbench.files.temp_file``), so colleagues
+on a shared machine can read a run. A damaged ``rows.jsonl`` line or JSON file is a one-line
+``DamagedRunFolder`` error naming the file and line; skipped lines (cut off by a crash, duplicates)
+are counted in a warning.
 
 A row holds: run_id, codec, utt_id, lang, speaker, duration, source_sr, batch_size, status
 ("ok" | "failed"), error (why the whole row failed), computed_at, audio (relative path or ""),
+flags (notes on the reference that do not fail it, e.g. samples beyond full scale; see checks.py),
 and per metric output ``<name>`` (float, NaN when failed) plus ``<name>__failure`` (reason or "") and
 ``<name>__kind`` (a ``FailureKind`` value: failed, unavailable, unreliable, not_applicable; or "").
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
-import tempfile
+import warnings
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from codecbench.errors import CodecbenchError
+from codecbench.files import temp_file
+from codecbench.lock import FolderLock
 
 FAILURE_SUFFIX = "__failure"
 KIND_SUFFIX = "__kind"
 KEY_COLUMNS = ("run_id", "codec", "utt_id", "lang", "speaker", "duration", "source_sr", "batch_size",
-               "status", "error", "computed_at", "audio")
+               "status", "error", "computed_at", "audio", "flags")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = temp_file(path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -57,8 +70,18 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def safe_name(name: str) -> str:
-    """A file-system-safe form of a codec or utterance name."""
+    """A file-system-safe, readable form of a name (not unique: see ``file_stem``)."""
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("._") or "_"
+
+
+def file_stem(name: str) -> str:
+    """The file name (without extension) of a codec or utterance: slug + 12 hex digits of SHA-256(name).
+
+    48 bits of hash: a collision among a million names has odds of about 1 in 500 000; the dataset
+    loaders reject one anyway (``codecbench.data.loaders``).
+    """
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{safe_name(name)[:64]}-{digest}"
 
 
 class ConfigMismatch(CodecbenchError):
@@ -69,27 +92,74 @@ class NotARunFolder(CodecbenchError, FileNotFoundError):
     """A path given as a run folder is not one."""
 
 
+class DamagedRunFolder(CodecbenchError):
+    """A file of the run folder cannot be read (not UTF-8, not JSON, not the expected shape)."""
+
+
+def read_json_file(path: Path) -> Any:
+    """A run folder's JSON file; damage is a one-line ``DamagedRunFolder`` naming the file and line."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DamagedRunFolder(f"{path}: not valid UTF-8 at byte {exc.start}; restore or delete the file") from exc
+    except json.JSONDecodeError as exc:
+        raise DamagedRunFolder(f"{path} line {exc.lineno}: not valid JSON ({exc.msg}); restore or delete the file") from exc
+
+
+def _parse_row(raw: bytes, path: Path, lineno: int) -> dict[str, Any]:
+    hint = "delete that line and run again (its row is recomputed)"
+    try:
+        row = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DamagedRunFolder(f"{path} line {lineno}: not valid UTF-8; {hint}") from exc
+    except json.JSONDecodeError as exc:
+        raise DamagedRunFolder(f"{path} line {lineno}: not valid JSON ({exc.msg}); {hint}") from exc
+    if not isinstance(row, dict) or not isinstance(row.get("codec"), str) or not isinstance(row.get("utt_id"), str):
+        raise DamagedRunFolder(f"{path} line {lineno}: not a row (a JSON object with codec and utt_id); {hint}")
+    return row
+
+
 class RunStore:
     def __init__(self, run_dir: str | os.PathLike):
         self.dir = Path(run_dir)
         self.rows_path = self.dir / "rows.jsonl"
+        self._lock = FolderLock(self.dir)
 
-    # -- configuration --------------------------------------------------------------------------
-    def open(self, config: dict[str, Any]) -> bool:
-        """Create the folder or check it matches ``config``; True when resuming an earlier run."""
+    # -- the folder -----------------------------------------------------------------------------
+    def open(self, meta: dict[str, Any]) -> bool:
+        """Create and lock the folder; write ``meta`` as config.json when new. True when it already held a
+        run (the caller compares identities). The lock is held until ``close()`` or the process ends."""
+        if self.dir.exists() and not self.dir.is_dir():
+            raise NotARunFolder(f"{self.dir} is a file, not a run folder; give --out a folder")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.lock()
         cfg_path = self.dir / "config.json"
         if cfg_path.exists():
-            old = json.loads(cfg_path.read_text(encoding="utf-8"))
-            if _comparable(old) != _comparable(config):
-                diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k) and k not in _VOLATILE)
-                raise ConfigMismatch(
-                    f"{self.dir} holds a run with a different configuration (differs in: {', '.join(diff)}); "
-                    "use another --out or remove the folder"
-                )
+            try:
+                old = read_json_file(cfg_path)
+            except DamagedRunFolder:
+                self.close()
+                raise
+            if not isinstance(old, dict):
+                self.close()
+                raise DamagedRunFolder(f"{cfg_path}: not a JSON object; restore or delete the file")
             return True
-        self.dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(cfg_path, config)
+        atomic_write_json(cfg_path, meta)
         return False
+
+    def lock(self) -> None:
+        """Take the folder's exclusive lock (``codecbench.lock``); another holder is a one-line ``FolderLocked``."""
+        self._lock.acquire()
+
+    def close(self) -> None:
+        """Release the lock."""
+        self._lock.release()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def write_text(self, name: str, text: str) -> None:
         atomic_write_text(self.dir / name, text)
@@ -98,7 +168,7 @@ class RunStore:
         atomic_write_json(self.dir / name, obj)
 
     def read_json(self, name: str) -> Any:
-        return json.loads((self.dir / name).read_text(encoding="utf-8"))
+        return read_json_file(self.dir / name)
 
     # -- rows -----------------------------------------------------------------------------------
     def append(self, rows: Iterable[dict[str, Any]]) -> None:
@@ -112,20 +182,26 @@ class RunStore:
             os.fsync(f.fileno())
 
     def rows(self) -> list[dict[str, Any]]:
-        """All complete rows, the last occurrence of each (codec, utt_id) kept: a resumed run appends an
-        updated row when it computes values that were unavailable before."""
+        """All complete rows, the last occurrence of each (codec, utt_id) kept (a resumed run appends an
+        updated row when it computes values that were unavailable before); skipped lines are counted in
+        a warning, and a damaged line is a one-line ``DamagedRunFolder`` naming it."""
         if not self.rows_path.exists():
             return []
         by_key: dict[tuple[str, str], dict[str, Any]] = {}
-        with open(self.rows_path, encoding="utf-8") as f:
-            for line in f:
-                if not line.endswith("\n"):
-                    break  # cut off by a crash mid-write
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
+        skipped: Counter = Counter()
+        with open(self.rows_path, "rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                if not raw.endswith(b"\n"):
+                    skipped["cut off by a crash"] += 1
+                    break
+                if not raw.strip():
+                    skipped["empty"] += 1
                     continue
+                row = _parse_row(raw, self.rows_path, lineno)
                 by_key[(row["codec"], row["utt_id"])] = row
+        if skipped:
+            what = ", ".join(f"{n} {why}" for why, n in skipped.items())
+            warnings.warn(f"{self.rows_path}: skipped {sum(skipped.values())} line(s): {what}", stacklevel=2)
         return list(by_key.values())
 
     def repair(self) -> None:
@@ -143,7 +219,7 @@ class RunStore:
     def write_parquet(self) -> Path:
         df = rows_frame(self.rows())
         path = self.dir / "utterances.parquet"
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".utterances.", suffix=".parquet")
+        fd, tmp = temp_file(self.dir, prefix=".utterances.", suffix=".parquet")
         os.close(fd)
         try:
             df.to_parquet(tmp, index=False)
@@ -188,17 +264,10 @@ class RunStore:
 
     # -- artefacts ------------------------------------------------------------------------------
     def codes_path(self, codec: str, utt_id: str) -> Path:
-        return self.dir / "codes" / safe_name(codec) / f"{safe_name(utt_id)}.npz"
+        return self.dir / "codes" / file_stem(codec) / f"{file_stem(utt_id)}.npz"
 
     def audio_path(self, codec: str, utt_id: str) -> Path:
-        return self.dir / "audio" / safe_name(codec) / f"{safe_name(utt_id)}.wav"
-
-
-_VOLATILE = {"created_at", "codecbench_version"}
-
-
-def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in cfg.items() if k not in _VOLATILE}
+        return self.dir / "audio" / file_stem(codec) / f"{file_stem(utt_id)}.wav"
 
 
 def rows_frame(rows: list[dict[str, Any]]):
@@ -233,7 +302,10 @@ def load_rows(run_dir: str | os.PathLike):
     d = Path(run_dir)
     pq, jl = d / "utterances.parquet", d / "rows.jsonl"
     if pq.exists() and (not jl.exists() or pq.stat().st_mtime >= jl.stat().st_mtime):
-        return pd.read_parquet(pq)
+        try:
+            return pd.read_parquet(pq)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise DamagedRunFolder(f"{pq}: not readable as Parquet ({exc}); delete it to rebuild it from rows.jsonl") from exc
     if jl.exists():
         return rows_frame(RunStore(d).rows())
     raise NotARunFolder(f"{d} is not a codecbench run folder (no utterances.parquet or rows.jsonl)")

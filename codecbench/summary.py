@@ -14,7 +14,6 @@ common failure reason. Corpus-level ASR rows (``wer_corpus``, ``cer_corpus``, ``
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -23,7 +22,8 @@ import pandas as pd
 
 from codecbench.metrics.codebook import pooled_utilization
 from codecbench.stats import bootstrap_ci
-from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX, atomic_write_text, load_rows, safe_name
+from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX, RunStore, atomic_write_text, load_rows
+from codecbench.store import read_json_file as read_json
 from codecbench.types import FailureKind
 
 UNRELIABLE_SHARE = 0.2
@@ -130,6 +130,7 @@ def corpus_asr_rows(run_dir: Path, rows: pd.DataFrame, metrics_meta: dict, codec
 def codebook_table(run_dir: Path, rows: pd.DataFrame, codecs_meta: dict) -> pd.DataFrame:
     """Pooled utilization per (codec, language incl. 'all', codebook level) from the saved codes."""
     out = []
+    store = RunStore(run_dir)
     for codec, by_codec in rows[rows["status"] == "ok"].groupby("codec", sort=False):
         books = codecs_meta.get(codec, {}).get("codebooks") or []
         if not books:
@@ -137,7 +138,7 @@ def codebook_table(run_dir: Path, rows: pd.DataFrame, codecs_meta: dict) -> pd.D
         sizes = [b["size"] for b in books]
         codes_by_utt = {}
         for uid in by_codec["utt_id"]:
-            path = run_dir / "codes" / safe_name(codec) / f"{safe_name(uid)}.npz"
+            path = store.codes_path(codec, uid)
             if path.exists():
                 with np.load(path) as z:
                     codes_by_utt[uid] = [z[f"arr_{i}"] for i in range(len(z.files))]
@@ -205,10 +206,10 @@ def markdown(summary: pd.DataFrame, codebook: pd.DataFrame, metrics_meta: dict, 
 def write_summaries(run_dir: str | Path) -> pd.DataFrame:
     run_dir = Path(run_dir)
     rows = load_rows(run_dir)
-    metrics_meta = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    metrics_meta = read_json(run_dir / "metrics.json")
     codecs_path = run_dir / "codecs.json"
-    codecs_meta = json.loads(codecs_path.read_text(encoding="utf-8")) if codecs_path.exists() else {}
-    run_id = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["run_id"]
+    codecs_meta = read_json(codecs_path) if codecs_path.exists() else {}
+    run_id = read_json(run_dir / "config.json")["run_id"]
     summary = summarize(rows, metrics_meta, codecs_meta)
     corpus = corpus_asr_rows(run_dir, rows, metrics_meta, codecs_meta)
     records = asr_records(run_dir, rows)

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from codecbench.codecs.registry import CodecSpec
+from codecbench.metrics.base import Metric, MetricInfo, MetricInput, Output
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "adapters" / "example-plugin" / "src"))
 from codecbench_example import INFO as MULAW_INFO  # noqa: E402
 from codecbench_example import MulawCodec  # noqa: E402
 
-__all__ = ["MULAW_INFO", "mulaw_spec", "nan_spec", "speechlike", "write_random_ecapa"]
+__all__ = ["MULAW_INFO", "mulaw_spec", "nan_spec", "speechlike", "write_random_ecapa", "CrashingMetric"]
 
 
 class NanCodec(MulawCodec):
@@ -120,3 +121,21 @@ def write_random_ecapa(folder: Path) -> dict:
     (folder / "label_encoder.txt").write_text("'a' => 0\n'b' => 1\n'c' => 2\n'd' => 3\n================\n'starting_index' => 0\n")
     (folder / "hyperparams.yaml").write_text(HYPERPARAMS.format(folder=folder))
     return model.state_dict()
+
+
+
+class CrashingMetric(Metric):
+    """A signal metric that kills its worker process (SIGSEGV) on utterances whose id starts with 'crash'."""
+
+    name = "test_crash"
+
+    def info(self) -> MetricInfo:
+        return MetricInfo(name=self.name, outputs=(Output("test_crash"),), default=False)
+
+    def compute(self, x: MetricInput) -> dict[str, float]:
+        import os
+        import signal
+
+        if x.utterance.id.startswith("crash"):
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return {"test_crash": 1.0}

@@ -98,7 +98,7 @@ def test_codebook_utilization_is_pooled_per_language(synth_manifest, tmp_path):
     assert set(cb["lang"]) == {"hi", "ta", "all"} and (cb["size"] == 256).all()
     assert ((cb["used_share"] > 0) & (cb["used_share"] <= 1)).all()
     assert (cb["perplexity"] <= 256).all() and (cb["entropy_bits"] <= 8).all()
-    assert len(list((out / "codes" / "example-mulaw-8k").glob("*.npz"))) == 10
+    assert len(list(RunStore(out).codes_path("example-mulaw-8k", "x").parent.glob("*.npz"))) == 10
 
 
 def test_bad_inputs_become_recorded_failures(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from codecbench import audio
 from codecbench.errors import CodecbenchError
+from codecbench.store import file_stem
 from codecbench.types import Utterance
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a")
@@ -36,6 +37,9 @@ def probe(u: Utterance) -> Utterance:
     if u.path and (u.source_sr is None or u.duration is None):
         if not Path(u.path).exists():
             u.extra.setdefault("load_error", f"missing file: {u.path}")
+            return u
+        if not Path(u.path).is_file():  # a FIFO would hang the run, a device never end
+            u.extra.setdefault("load_error", f"not a regular file: {u.path}")
             return u
         try:
             u.source_sr, u.duration = audio.info(u.path)
@@ -89,6 +93,11 @@ def _unique(utts: list[Utterance], where) -> list[Utterance]:
     dup = [k for k, n in Counter(u.id for u in utts).items() if n > 1]
     if dup:
         raise DatasetError(f"{where}: duplicate utterance ids: {', '.join(dup[:5])}")
+    stems: dict[str, str] = {}
+    for u in utts:  # distinct ids whose file names would collide (a 48-bit hash collision): refuse
+        other = stems.setdefault(file_stem(u.id), u.id)
+        if other != u.id:
+            raise DatasetError(f"{where}: utterance ids {other!r} and {u.id!r} map to one file name; rename one")
     return utts
 
 
@@ -98,7 +107,7 @@ def read_folder(root: str | Path, lang: str | None = None) -> list[Utterance]:
     utts = []
     for f in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS):
         txt = f.with_suffix(".txt")
-        text = txt.read_text(encoding="utf-8").strip() if txt.exists() else None
+        text = txt.read_text(encoding="utf-8").strip() if txt.is_file() else None
         rel = f.relative_to(root).with_suffix("").as_posix()
         utts.append(Utterance(id=rel, path=str(f), lang=lang, text=text, speaker=f.parent.name if f.parent != root else None))
     return _unique(utts, root)

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from codecbench.inhouse.config import FORMAT, FORMAT_VERSION, CheckpointMismatch, ModelConfig
+from codecbench.inhouse.guard import check_model_dict, check_weights, read_config_json
 from codecbench.inhouse.model import InhouseModel
 
 MODEL_FILE = "model.safetensors"
@@ -58,16 +59,14 @@ def read_config(folder: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any]]
     if not path.is_file():
         raise CheckpointMismatch(f"no {CONFIG_FILE} in {folder} (an in-house checkpoint is a folder with "
                                 f"{MODEL_FILE} and {CONFIG_FILE})")
-    try:
-        meta = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointMismatch(f"{path}: not valid JSON ({exc})") from exc
+    meta = read_config_json(path)  # size-bounded (inhouse.guard)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("model"), dict):
         raise CheckpointMismatch(f"{path}: not an in-house codec config (expected \"format\": \"{FORMAT}\" "
                                  "and a \"model\" object)")
     if meta.get("version") != FORMAT_VERSION:
         raise CheckpointMismatch(f"{path}: config version {meta.get('version')!r}; this codecbench reads "
                                  f"version {FORMAT_VERSION}")
+    check_model_dict(meta["model"], path)  # types and bounds before anything is built (inhouse.guard)
     return ModelConfig.from_dict(meta["model"]), meta.get("training", {})
 
 
@@ -104,6 +103,7 @@ def load_checkpoint(folder: str | os.PathLike, kind: str | None = None, device: 
     weights = folder / MODEL_FILE
     if not weights.is_file():
         raise CheckpointMismatch(f"no {MODEL_FILE} in {folder}")
+    check_weights(cfg, weights, str(folder))  # meta-device model vs safetensors header (inhouse.guard)
     model = InhouseModel(cfg)
     load_state_strict(model, load_tensors(weights), str(folder))
     return model.to(device).eval()

@@ -4,9 +4,11 @@ by an executor (``local``: one process plus a CPU pool; ``ray``: Ray Data). See 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from codecbench.config import BenchConfig, resolve
+from codecbench.errors import CodecbenchError
 
 
 def run(cfg: BenchConfig, out: str | os.PathLike | None = None, progress: bool = True) -> Path:
@@ -21,14 +23,24 @@ def run(cfg: BenchConfig, out: str | os.PathLike | None = None, progress: bool =
         set_offline()
     resolved = resolve(cfg)
     plan = make_plan(resolved, out, explicit_metrics=bool(resolved.require_metrics))
-    if resolved.engine == "ray":
-        from codecbench.pipeline.ray_engine import RayExecutor
+    try:
+        if resolved.engine == "ray":
+            from codecbench.pipeline.ray_engine import RayExecutor
 
-        RayExecutor(plan, progress).run()
-    else:
-        from codecbench.pipeline.local import LocalExecutor
+            RayExecutor(plan, progress).run()
+        else:
+            from codecbench.pipeline.local import LocalExecutor
 
-        LocalExecutor(plan, progress).run()
-    RunStore(plan.run_dir).write_parquet()
-    write_summaries(plan.run_dir)
+            LocalExecutor(plan, progress).run()
+        RunStore(plan.run_dir).write_parquet()
+        write_summaries(plan.run_dir)
+    except CodecbenchError:
+        # A user error found late (e.g. a codec checkpoint that does not load): leave no half-made
+        # folder behind to block the corrected command.
+        if not plan.resuming and not (plan.run_dir / "rows.jsonl").exists():
+            shutil.rmtree(plan.run_dir, ignore_errors=True)
+        raise
+    finally:
+        if plan.store is not None:
+            plan.store.close()
     return plan.run_dir

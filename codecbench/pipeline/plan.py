@@ -56,6 +56,7 @@ class Plan:
     unavailable: dict[str, str] = field(default_factory=dict)  # metric name -> reason (not run now)
     not_applicable: dict[str, str] = field(default_factory=dict)  # metric name -> reason
     resuming: bool = False
+    store: RunStore | None = None  # opened and locked by make_plan; closed when the run ends
 
     @property
     def all_metric_names(self) -> list[str]:
@@ -126,33 +127,28 @@ def make_plan(cfg: BenchConfig, out: str | Path | None = None, explicit_metrics:
     resuming = _open(store, meta, cfg)
     plan = Plan(cfg, store.read_json("config.json")["run_id"], run_dir, utts, list(cfg.codecs or []),
                 [m for m in metrics if m.name not in unavailable and m.name not in not_applicable],
-                unavailable, not_applicable, resuming)
+                unavailable, not_applicable, resuming, store)
     _write_metadata(store, plan, metrics)
     return plan
 
 
 def _open(store: RunStore, meta: dict[str, Any], cfg: BenchConfig) -> bool:
-    """Create the run folder, or check that it holds this run; True when resuming."""
-    path = store.dir / "config.json"
-    if path.exists():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ConfigMismatch(f"{path} is damaged ({type(exc).__name__}); use another --out or remove the folder") \
-                from exc
-        if "identity" not in old:
-            raise ConfigMismatch(f"{store.dir} holds a run from an older codecbench (no identity in config.json); "
-                                 "use another --out")
-        diff = identity_diff(old["identity"], meta["identity"])
-        if diff:
-            raise ConfigMismatch(f"{store.dir} holds a run with a different configuration (differs in: "
-                                 f"{', '.join(diff)}); use another --out or remove the folder")
-        store.write_text("config.yaml", cfg.to_yaml())  # execution keys (workers, ...) may change
-        return True
-    store.dir.mkdir(parents=True, exist_ok=True)
-    store.write_json("config.json", meta)
-    store.write_text("config.yaml", cfg.to_yaml())
-    return False
+    """Create and lock the run folder, or check that it holds this run; True when resuming."""
+    if not store.open(meta):
+        store.write_text("config.yaml", cfg.to_yaml())
+        return False
+    old = store.read_json("config.json")
+    if "identity" not in old:
+        store.close()
+        raise ConfigMismatch(f"{store.dir} holds a run from an older codecbench (no identity in config.json); "
+                             "use another --out")
+    diff = identity_diff(old["identity"], meta["identity"])
+    if diff:
+        store.close()
+        raise ConfigMismatch(f"{store.dir} holds a run with a different configuration (differs in: "
+                             f"{', '.join(diff)}); use another --out or remove the folder")
+    store.write_text("config.yaml", cfg.to_yaml())  # execution keys (workers, ...) may change
+    return True
 
 
 def _write_metadata(store: RunStore, plan: Plan, metrics: list[Metric]) -> None:

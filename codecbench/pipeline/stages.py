@@ -9,7 +9,6 @@ they run. A ``Work`` item is one (codec, utterance) and the metrics still to com
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from codecbench import audio
+from codecbench.checks import check_reference, level_flags
+from codecbench.files import temp_file
 from codecbench.metrics.base import MetricInput, Values
 from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX, RunStore
 from codecbench.types import CodecInfo, Failure, FailureKind, Reconstruction, Utterance
-
-SILENCE_DBFS = -60.0  # a reference whose peak is below this is treated as silent
 
 
 @dataclass
@@ -56,9 +55,10 @@ def load_utterance(u: Utterance, min_duration: float, max_duration: float) -> tu
         raise ValueError(f"too short: {len(wave) / sr:.3f} s < {min_duration} s")
     if len(wave) > max_duration * sr:
         raise ValueError(f"too long: {len(wave) / sr:.1f} s > max_duration {max_duration:g} s")
-    peak = audio.peak_dbfs(wave)
-    if peak < SILENCE_DBFS:
-        raise ValueError(f"silent reference (peak {peak:.1f} dBFS < {SILENCE_DBFS} dBFS)")
+    reason = check_reference(wave, sr)  # codecbench.checks: AC-energy signal gate
+    if reason:
+        raise ValueError(reason)
+    u.extra["flags"] = level_flags(wave)
     return wave, sr
 
 
@@ -135,7 +135,7 @@ def base_row(run_id: str, w: Work, batch_size: int) -> dict[str, Any]:
     u = w.utt
     return {"run_id": run_id, "codec": w.codec, "utt_id": u.id, "lang": u.lang or "", "speaker": u.speaker or "",
             "duration": u.duration, "source_sr": u.source_sr, "batch_size": batch_size, "status": "ok", "error": "",
-            "computed_at": "", "audio": ""}
+            "computed_at": "", "audio": "", "flags": u.extra.get("flags", "")}
 
 
 def fill(row: dict[str, Any], values: Values, outputs: list[str]) -> dict[str, Any]:
@@ -174,7 +174,7 @@ def save_artifacts(store: RunStore, w: Work, keep_audio: bool, row: dict[str, An
     if x.codes is not None:
         path = store.codes_path(w.codec, w.utt.id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+        fd, tmp = temp_file(path.parent, suffix=".npz")
         os.close(fd)
         np.savez_compressed(tmp, *[np.asarray(c, dtype=np.int32) for c in x.codes])
         os.replace(tmp, path)

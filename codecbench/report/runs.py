@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from codecbench.errors import CodecbenchError
+from codecbench.store import read_json_file
 
 ALL_LANGS = "all"
 # Metric families that describe cost, not quality: left out of quality plots and of compare's default gate.
@@ -55,7 +55,7 @@ class Run:
     def _json(self, name: str, default: Any) -> Any:
         if name not in self._cache:
             p = self.dir / name
-            self._cache[name] = json.loads(p.read_text(encoding="utf-8")) if p.exists() else default
+            self._cache[name] = read_json_file(p) if p.exists() else default  # damage: one-line error
         return self._cache[name]
 
     @property
@@ -125,8 +125,8 @@ class Run:
         """A saved reconstruction's path, or None when it was not saved or is gone."""
         if not rel or not isinstance(rel, str):
             return None
-        p = self.dir / rel
-        return p if p.exists() else None
+        p = (self.dir / rel).resolve()  # only inside the run folder, only regular files
+        return p if p.is_relative_to(self.dir.resolve()) and p.is_file() else None
 
     def reference_file(self, utt_id: str) -> Path | None:
         u = self.utterances.get(utt_id)
