@@ -1,8 +1,16 @@
-"""Whisper ASR metrics: Whisper's own JFK expectations, wrong-script detection on Hindi, and the
-pure-Python parts (reliability checks, error counts, corpus-level rates)."""
+"""Whisper ASR metrics.
+
+The reliability logic (what makes a WER unreliable) is tested with a stand-in backend that returns
+controlled transcripts: Arabic, Latin, Devanagari, loops, empty. The real Whisper base model
+(CTranslate2, int8) is tested only on what holds on every CPU: its int8 kernels differ by instruction
+set (AVX, AVX2, AVX-512, AMX, NEON ...), so its exact output is not portable. On this repository's
+Hindi clips the same model writes Latin on one CPU, Perso-Arabic script on another (``hi/hi_07``), and
+Devanagari or not on a third (``hi/hi_04``; see ``environment.capture`` for what is recorded per run).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -15,63 +23,146 @@ from codecbench.types import CodecInfo, Utterance
 
 IDENTITY = CodecInfo(name="identity", family="test", sample_rate=16000)
 HALF = CodecInfo(name="half-gain", family="test", sample_rate=16000)
+HI_TEXT = "मंदिरों को आकर्षक ढंग से सजाया गया है"  # 8 words
+LABEL = "stand-in m"  # the stand-in backend's label in reasons and file names
 
 
-@pytest.fixture(scope="module")
-def manifest(testdata):
-    return {e["path"]: e for e in json.loads((testdata / "manifest.json").read_text())}
+# ---------------------------------------------------------------- a stand-in backend
 
 
-@pytest.fixture(scope="module")
-def backend(whisper_base_dir):
-    return asr.FasterWhisperBackend(str(whisper_base_dir), device="cpu", compute_type="int8", cpu_threads=1)
+def _key(wave: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(wave, dtype=np.float32).tobytes()).hexdigest()
 
 
-def _item(testdata, manifest, path, codec=IDENTITY, gain=1.0):
-    wave, sr = load(testdata / path)
-    e = manifest[path]
-    return MetricInput(ref=wave, deg=wave * gain, sample_rate=sr, codec=codec,
-                       utterance=Utterance(id=path, lang=e["lang"], text=e.get("text")))
+class StandIn:
+    """Registers what the stand-in ASR "hears" in each wave, and builds metrics that use it."""
+
+    def __init__(self, workdir):
+        self.texts: dict[str, str] = {}
+        self.calls: list[int] = []  # number of waves per transcribe() call
+        self.workdir = workdir
+        self._n = 0
+
+    def item(self, ref_asr: str, deg_asr: str | None = None, text: str | None = HI_TEXT, lang: str = "hi",
+             uid: str | None = None) -> MetricInput:
+        """An utterance whose reference ASR is ``ref_asr``; ``deg_asr`` makes a half-gain
+        reconstruction transcribed as that, otherwise the reconstruction is the reference itself."""
+        self._n += 1
+        ref = np.random.default_rng(self._n).standard_normal(16000).astype(np.float32) * 0.1
+        self.texts[_key(ref)] = ref_asr
+        deg, codec = ref, IDENTITY
+        if deg_asr is not None:
+            deg, codec = ref * 0.5, HALF
+            self.texts[_key(deg)] = deg_asr
+        return MetricInput(ref=ref, deg=deg, sample_rate=16000, codec=codec,
+                           utterance=Utterance(id=uid or f"u{self._n}", lang=lang, text=text))
+
+    def metric(self, kind: str) -> asr.AsrMetric:
+        m = asr.AsrMetric(kind, model="m", backend="stand-in")
+        assert m.unavailable_reason() is None
+        m.setup("cpu", str(self.workdir))
+        return m
+
+    def scores(self, xs: list[MetricInput]) -> list[dict]:
+        """wer, cer, dwer, dcer per item."""
+        a, b = self.metric("wer").compute_batch(xs), self.metric("dwer").compute_batch(xs)
+        return [{**x, **y} for x, y in zip(a, b, strict=True)]
 
 
-def test_jfk_passes_whispers_own_expectations(testdata, conformance, backend):
-    case = conformance["whisper"]["cases"][0]
-    wave, sr = load(testdata / case["audio"])
-    (text,) = backend.transcribe([resample(wave, sr, 16000)], [case["lang"]])
-    for phrase in case["must_contain"]:
-        assert phrase in text.lower(), text
+@pytest.fixture
+def stand_in(monkeypatch, tmp_path) -> StandIn:
+    state = StandIn(tmp_path)
+
+    class Backend(asr.AsrBackend):
+        backend = "stand-in"
+
+        def __init__(self, model: str, device: str = "cpu"):
+            self.model = model
+
+        def transcribe(self, waves: list[np.ndarray], langs: list[str | None]) -> list[str]:
+            state.calls.append(len(waves))
+            return [state.texts[_key(w)] for w in waves]
+
+    real_check = asr._backend_unavailable
+    monkeypatch.setitem(asr.BACKENDS, "stand-in", Backend)
+    monkeypatch.setattr(asr, "_backend_unavailable", lambda b, m: None if b == "stand-in" else real_check(b, m))
+    monkeypatch.setattr(asr, "_TRANSCRIBERS", {})  # no transcriber (or its caches) shared with other tests
+    return state
 
 
-def test_hindi_in_urdu_script_is_flagged_unreliable(testdata, manifest, whisper_base_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("CODECBENCH_WHISPER_MODEL", str(whisper_base_dir))
-    monkeypatch.setenv("CODECBENCH_WHISPER_COMPUTE_TYPE", "int8")
-    wer, dwer = asr.AsrMetric("wer"), asr.AsrMetric("dwer")
-    assert wer.unavailable_reason() is None
-    for m in (wer, dwer):
-        m.setup("cpu", str(tmp_path))
-    paths = ["hi/hi_07.wav", "hi/hi_04.wav", "en/LJ050-0131.wav"]
-    xs = [_item(testdata, manifest, p) for p in paths]
-    values = wer.compute_batch(xs)
-    dvalues = dwer.compute_batch(xs)
-    for v, dv in zip(values[:2], dvalues[:2], strict=True):
-        for out in (v["wer"], v["cer"], dv["dwer"], dv["dcer"]):
-            assert isinstance(out, Failure)
-            assert out.kind == "unreliable" and out.reason.startswith("reference ASR")
-            assert "Arabic script for hi" in out.reason and "Devanagari" in out.reason
-    # English stays a number: LJ Speech is read well by Whisper base
-    assert not isinstance(values[2]["wer"], Failure) and values[2]["wer"] < 0.25
-    assert dvalues[2]["dwer"] == 0.0  # identical audio, identical transcript
-    rel = json.loads((tmp_path / "asr_reliability.json").read_text())
-    (label,) = rel
-    hi = rel[label]["languages"]["hi"]["reference"]
-    assert hi["n"] == 2 and hi["wrong_script_rate"] == 1.0 and hi["mean_wrong_script_letter_share"] > 0.9
-    assert rel[label]["languages"]["en"]["reference"]["wrong_script_rate"] == 0.0
-    # reference transcripts are cached under the run folder and reused
-    cached = list((tmp_path / "asr_cache").rglob("*.json"))
-    assert len(cached) == 3
+def _reliability(workdir) -> dict:
+    return json.loads((workdir / "asr_reliability.json").read_text())[LABEL]["languages"]
+
+
+# ---------------------------------------------------------------- reliability with controlled transcripts
+
+
+@pytest.mark.parametrize("ref_asr, why", [
+    ("اُدھر بھاڑ میں جاؤ", "wrote Arabic script for hi, expected Devanagari (100% of letters)"),
+    ("mandaeru pro aakashat dhanfee salagayaha hai", "wrote Latin script for hi, expected Devanagari (100% of letters)"),
+    ("हाँ जी " * 40, "output is a repetition loop for hi (compression ratio"),
+    ("", "returned no text for hi"),
+    (" ... । ", "returned no text for hi"),
+], ids=["arabic", "latin", "loop", "empty", "punctuation-only"])
+def test_unreliable_reference_asr_makes_every_output_unreliable(stand_in, ref_asr, why):
+    (v,) = stand_in.scores([stand_in.item(ref_asr)])
+    assert set(v) == {"wer", "cer", "dwer", "dcer"}
+    for out in v.values():
+        assert isinstance(out, Failure) and out.kind == "unreliable", out
+        assert out.reason.startswith(f"reference ASR ({LABEL}) {why}"), out.reason
+
+
+def test_devanagari_reference_asr_is_scored(stand_in):
+    exact = stand_in.item(HI_TEXT)
+    one_wrong = stand_in.item(HI_TEXT.replace("आकर्षक", "आकर्शक"))
+    code_switched = stand_in.item("कोविड vaccine लगवाने के लिए लोग केंद्र पर पहुँचे")  # 17.5% Latin letters < 20%
+    a, b, c = stand_in.scores([exact, one_wrong, code_switched])
+    assert a == {"wer": 0.0, "cer": 0.0, "dwer": 0.0, "dcer": 0.0}
+    assert b["wer"] == pytest.approx(1 / 8) and b["dwer"] == 0.0  # identity codec: dWER 0 whatever the ASR wrote
+    assert all(isinstance(x, float) for x in c.values())
+
+
+def test_reconstruction_in_the_wrong_script_keeps_its_number(stand_in, tmp_path):
+    """The reference ASR read the clip, the reconstruction's did not: that is codec damage, a number."""
+    (v,) = stand_in.scores([stand_in.item(HI_TEXT, deg_asr="مندروں کو آکرشک ڈھنگ سے سجایا گیا ہے")])
+    assert v["wer"] == v["dwer"] == 1.0 and v["cer"] > 0.5 and v["dcer"] > 0.5
+    rel = _reliability(tmp_path)["hi"]
+    assert rel["reference"]["unreliable_rate"] == 0.0
+    assert rel["half-gain"]["wrong_script_rate"] == 1.0 and rel["half-gain"]["n"] == 1
+
+
+def test_reliability_figures_and_corpus_rates(stand_in, tmp_path):
+    xs = [stand_in.item(HI_TEXT), stand_in.item(HI_TEXT.replace("ढंग", "ढग")), stand_in.item("اُدھر بھاڑ میں"),
+          stand_in.item("mandaeru pro aakashat"), stand_in.item("हाँ जी " * 40),
+          stand_in.item("unless a system is established", text="unless a system is established", lang="en")]
+    v = stand_in.scores(xs)
+    assert [isinstance(r["wer"], Failure) for r in v] == [False, False, True, True, True, False]
+    rel = _reliability(tmp_path)
+    hi = rel["hi"]["reference"]
+    assert hi["n"] == 5 and hi["wrong_script_rate"] == pytest.approx(2 / 5)
+    assert hi["repetition_rate"] == pytest.approx(1 / 5) and hi["unreliable_rate"] == pytest.approx(3 / 5)
+    assert hi["expected_scripts"] == ["DEVANAGARI"] and rel["en"]["reference"]["unreliable_rate"] == 0.0
     corpus = asr.corpus_error_rates(tmp_path)
-    assert corpus[("identity", "hi")]["n_unreliable"] == 2 and corpus[("identity", "hi")]["wer"] is None
-    assert corpus[("identity", "en")]["dwer"] == 0.0 and corpus[("identity", "en")]["wer"] < 0.25
+    assert corpus[("identity", "hi")]["n"] == 5 and corpus[("identity", "hi")]["n_unreliable"] == 3
+    assert corpus[("identity", "hi")]["wer"] == pytest.approx(1 / 16)  # the two readable clips only
+    assert corpus[("identity", "en")] == {"n": 1, "n_unreliable": 0, "words": 5, "wer": 0.0, "cer": 0.0,
+                                          "dwer": 0.0, "dcer": 0.0}
+
+
+def test_reference_is_transcribed_once_and_cached_in_the_run(stand_in, monkeypatch, tmp_path):
+    xs = [stand_in.item(HI_TEXT), stand_in.item("اُدھر بھاڑ میں"), stand_in.item(HI_TEXT, deg_asr=HI_TEXT)]
+    first = stand_in.scores(xs)
+    assert stand_in.calls == [3, 1]  # 3 references, 1 reconstruction (identity ones reuse the reference's)
+    assert len(list((tmp_path / "asr_cache").rglob("*.json"))) == 3
+    monkeypatch.setattr(asr, "_TRANSCRIBERS", {})  # a resumed run: a new transcriber on the same folder
+    stand_in.calls.clear()
+    assert stand_in.scores(xs) == first and stand_in.calls == [1]  # only the reconstruction again
+
+
+def test_no_manifest_text_is_not_applicable_but_dwer_is_scored(stand_in):
+    (v,) = stand_in.scores([stand_in.item(HI_TEXT, text=None)])
+    assert v["wer"].kind == "not_applicable" and "no transcript" in v["wer"].reason
+    assert v["dwer"] == 0.0 and v["dcer"] == 0.0
 
 
 def test_check_transcript_flags():
@@ -121,6 +212,78 @@ def test_missing_model_is_unavailable_with_a_reason(tmp_path):
     assert not asr.AsrMetric("dwer").info().needs_text
     names = {s.name for s in asr.models()}
     assert {"whisper-base", "openai-whisper-base", "whisper-large-v3"} <= names
+
+
+# ---------------------------------------------------------------- the real model: what holds on every CPU
+
+
+@pytest.fixture(scope="module")
+def manifest(testdata):
+    return {e["path"]: e for e in json.loads((testdata / "manifest.json").read_text())}
+
+
+@pytest.fixture(scope="module")
+def backend(whisper_base_dir):
+    return asr.FasterWhisperBackend(str(whisper_base_dir), device="cpu", compute_type="int8", cpu_threads=1)
+
+
+def _item(testdata, manifest, path, codec=IDENTITY, gain=1.0):
+    wave, sr = load(testdata / path)
+    e = manifest[path]
+    return MetricInput(ref=wave, deg=wave * gain, sample_rate=sr, codec=codec,
+                       utterance=Utterance(id=path, lang=e["lang"], text=e.get("text")))
+
+
+def test_jfk_passes_whispers_own_expectations(testdata, conformance, backend):
+    case = conformance["whisper"]["cases"][0]
+    wave, sr = load(testdata / case["audio"])
+    (text,) = backend.transcribe([resample(wave, sr, 16000)], [case["lang"]])
+    for phrase in case["must_contain"]:
+        assert phrase in text.lower(), text
+
+
+# Whisper base reads this clean LJ Speech sentence with 2-3 word errors of 16 (0.125-0.19) on every
+# instruction set tried here (CT2_FORCE_CPU_ISA=GENERIC, AVX, AVX2, AVX512; 1 and 2 threads). 0.3 leaves
+# room for one more error on an unseen CPU, while a broken pipeline (wrong language, wrong sample rate,
+# truncated audio) lands far above it.
+EN_MAX_WER = 0.3
+
+
+def test_real_whisper_on_hindi_is_flagged_or_scored_never_both(testdata, manifest, whisper_base_dir, tmp_path,
+                                                              monkeypatch):
+    """Which Hindi clips Whisper base can read depends on the CPU's int8 kernels; on every CPU each clip
+    is either unreliable with the reason its recorded reference transcript gives, or a number."""
+    monkeypatch.setenv("CODECBENCH_WHISPER_MODEL", str(whisper_base_dir))
+    monkeypatch.setenv("CODECBENCH_WHISPER_COMPUTE_TYPE", "int8")
+    wer, dwer = asr.AsrMetric("wer"), asr.AsrMetric("dwer")
+    assert wer.unavailable_reason() is None
+    for m in (wer, dwer):
+        m.setup("cpu", str(tmp_path))
+    paths = ["hi/hi_07.wav", "hi/hi_04.wav", "en/LJ050-0131.wav"]
+    xs = [_item(testdata, manifest, p) for p in paths]
+    values = [{**a, **b} for a, b in zip(wer.compute_batch(xs), dwer.compute_batch(xs), strict=True)]
+    records = {(r["utt_id"], r["kind"]): r for r in asr.load_transcripts(tmp_path)}
+    label = wer._transcriber().label
+    flagged = 0
+    for path, v in zip(paths, values, strict=True):
+        ref_asr = records[(path, "wer")]["reference_asr"]
+        assert records[(path, "dwer")]["reference_asr"] == ref_asr  # transcribed once, shared
+        reason = asr.check_transcript(ref_asr, manifest[path]["lang"]).reason("reference", label)
+        if reason:
+            flagged += path.startswith("hi/")
+            assert all(isinstance(o, Failure) and o.kind == "unreliable" and o.reason == reason for o in v.values()), v
+        else:
+            assert all(isinstance(o, float) and o >= 0 for o in v.values()), v
+            assert v["dwer"] == 0.0 and v["dcer"] == 0.0  # identical audio reuses the reference transcript
+    en = values[2]
+    assert isinstance(en["wer"], float) and en["wer"] < EN_MAX_WER, records[(paths[2], "wer")]
+    rel = json.loads((tmp_path / "asr_reliability.json").read_text())[label]["languages"]
+    assert rel["hi"]["reference"]["n"] == 2 and rel["hi"]["reference"]["unreliable_rate"] == flagged / 2
+    assert rel["en"]["reference"]["unreliable_rate"] == 0.0
+    assert len(list((tmp_path / "asr_cache").rglob("*.json"))) == 3
+    corpus = asr.corpus_error_rates(tmp_path)
+    assert corpus[("identity", "hi")]["n_unreliable"] == flagged
+    assert corpus[("identity", "en")]["dwer"] == 0.0 and corpus[("identity", "en")]["wer"] < EN_MAX_WER
 
 
 def test_openai_whisper_backend_batches_short_clips_per_language(monkeypatch):
