@@ -1,7 +1,18 @@
-"""What a run ran on: package versions, git revision, device, host. Written to environment.json."""
+"""What a run ran on: package versions, git revision, device, host, and what decides the outputs of
+quantized and threaded models (``numerics``). Written to environment.json.
+
+Quantized kernels are chosen at run time by CPU vendor and instruction set: CTranslate2 (faster-whisper)
+dispatches to GENERIC/AVX/AVX2/AVX512 (NEON on ARM) code unless ``CT2_FORCE_CPU_ISA`` says otherwise,
+and runs int8 GEMMs through Intel MKL on GenuineIntel CPUs and oneDNN elsewhere (``CT2_USE_MKL``);
+PyTorch/oneDNN do the same for the speaker models. The same Whisper int8 model can so write a Hindi clip
+in Latin script on one CPU and in Perso-Arabic script on another. ``numerics`` records the inputs of
+those choices (vendor, model, ISA flags, the environment variables that override them), thread counts,
+and the resolved ASR compute type, so that two runs' numbers can be told comparable or not.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import subprocess
@@ -47,7 +58,84 @@ def device_description(device: str) -> str:
     return f"cpu: {cpu}, {os.cpu_count()} cores"
 
 
-def capture(device: str) -> dict:
+# /proc/cpuinfo flags that CTranslate2, oneDNN, MKL and PyTorch dispatch on (x86 and ARM names).
+ISA_FLAGS = ("sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512cd", "avx512bw", "avx512dq",
+             "avx512vl", "avx512ifma", "avx512vbmi", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni",
+             "amx_tile", "amx_int8", "amx_bf16", "amx_fp16", "asimd", "asimddp", "asimdhp", "i8mm", "bf16", "sve",
+             "sve2")
+# Environment variables that force an instruction set, a GEMM library or bit-reproducibility mode.
+DISPATCH_ENV = ("CT2_FORCE_CPU_ISA", "CT2_USE_MKL", "CT2_USE_EXPERIMENTAL_PACKED_GEMM", "ONEDNN_MAX_CPU_ISA",
+                "DNNL_MAX_CPU_ISA", "ONEDNN_DEFAULT_FPMATH_MODE", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR",
+                "ATEN_CPU_CAPABILITY")
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CODECBENCH_ASR_THREADS")
+CPUINFO_FIELDS = {"vendor_id": "vendor", "model name": "model", "cpu family": "family", "model": "model_number",
+                  "stepping": "stepping", "CPU implementer": "implementer", "CPU part": "part"}
+
+
+def cpu_description(cpuinfo: str | None = None) -> dict:
+    """Vendor, model and the dispatch-relevant ISA flags of the first CPU in ``/proc/cpuinfo``."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    out: dict = {"machine": platform.machine(), "isa_flags": []}
+    for line in cpuinfo.split("\n\n")[0].splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key in CPUINFO_FIELDS:
+            out[CPUINFO_FIELDS[key]] = value
+        elif key in ("flags", "Features"):
+            have = set(value.split())
+            out["isa_flags"] = [f for f in ISA_FLAGS if f in have]
+    if "model" not in out:
+        out["model"] = platform.processor() or platform.machine()
+    return out
+
+
+def _asr_settings(device: str, options: dict | None) -> dict:
+    """The run's resolved ASR options (compute type, threads, beam: from the config, not re-derived
+    here) and what CTranslate2 offers on this device (no model is loaded)."""
+    out: dict = {"options": options, "ctranslate2": package_version("ctranslate2")}
+    if importlib.util.find_spec("ctranslate2") is not None:
+        import ctranslate2
+
+        try:
+            out["supported_compute_types"] = sorted(ctranslate2.get_supported_compute_types(
+                "cuda" if str(device).startswith("cuda") else "cpu"))
+        except (RuntimeError, ValueError) as exc:  # e.g. no CUDA driver
+            out["supported_compute_types"] = f"unknown ({exc})"
+    return out
+
+
+def _torch_settings() -> dict:
+    """PyTorch's CPU kernel level and thread counts, if torch is already loaded (never imported here)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {"loaded": False}
+    return {"loaded": True, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "num_threads": torch.get_num_threads(), "num_interop_threads": torch.get_num_interop_threads()}
+
+
+def numerics(device: str, asr_options: dict | None = None) -> dict:
+    """What decides the outputs of quantized and threaded models; each part is best effort and says
+    why it is missing rather than failing a run."""
+    try:
+        affinity: int | None = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        affinity = None
+    out: dict = {"threads": {"cpu_count": os.cpu_count(), "usable_cpus": affinity,
+                             **{k: os.environ.get(k) for k in THREAD_ENV}},
+                 "dispatch_env": {k: os.environ[k] for k in DISPATCH_ENV if k in os.environ}}
+    for key, part in (("cpu", cpu_description), ("asr", lambda: _asr_settings(device, asr_options)), ("torch", _torch_settings)):
+        try:
+            out[key] = part()
+        except Exception as exc:  # describe, never fail a run over it
+            out[key] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out
+
+
+def capture(device: str, asr_options: dict | None = None) -> dict:
     from codecbench.codecs.opus import libopus_unavailable_reason, libopus_version
 
     env = {
@@ -59,6 +147,7 @@ def capture(device: str) -> dict:
         "device": device_description(device),
         "packages": {p: package_version(p) for p in PACKAGES},
         "libopus": libopus_version() if libopus_unavailable_reason() is None else None,
+        "numerics": numerics(device, asr_options),
     }
     try:
         out = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, timeout=10).stdout

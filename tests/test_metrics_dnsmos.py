@@ -12,6 +12,12 @@ from codecbench.metrics.base import Failure, MetricInput
 from codecbench.metrics.dnsmos import Dnsmos, metrics, models
 from codecbench.types import Utterance
 
+# DNSMOS runs float32 ONNX models whose kernels vary by instruction set and thread count in the last
+# bits (well under 1e-3 MOS). Measured here on LJ050-0131: clean bak 4.01 / ovrl 3.25, with white noise
+# at 0.05 rms bak 1.79 / ovrl 1.92 (gaps 2.2 and 1.3 MOS). A 0.5 MOS margin is far above kernel noise
+# and far below both gaps, so the test checks direction and size of the effect, never exact scores.
+NOISE_MARGIN = 0.5
+
 
 @pytest.fixture(scope="module")
 def dnsmos():
@@ -29,8 +35,8 @@ def test_clean_speech_scores_above_noisy(testdata, dnsmos):
     a, b = dnsmos.compute_batch(xs)
     assert set(a) == {"dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808"}
     assert all(1.0 <= v <= 5.0 for v in a.values())
-    assert a["dnsmos_bak"] > b["dnsmos_bak"] + 0.5
-    assert a["dnsmos_ovrl"] > b["dnsmos_ovrl"]
+    assert a["dnsmos_bak"] > b["dnsmos_bak"] + NOISE_MARGIN
+    assert a["dnsmos_ovrl"] > b["dnsmos_ovrl"] + NOISE_MARGIN
 
 
 def test_silence_is_a_failure_and_metadata(dnsmos):

@@ -35,6 +35,7 @@ def audio():
 def test_score_reproduces_cpp_audio_mode_within_1e4(conformance, testdata, audio):
     cases = _cases(conformance, "audio", "libsvm_nu_svr")
     assert cases
+    # libsvm nu-SVR in float64: measured |delta| <= 3e-14, so 1e-4 is far above any CPU's rounding
     for c in cases:  # through `codecbench score` (files of unequal length, stereo mixed to mono)
         got = score_files(str(testdata / c["ref"]), str(testdata / c["deg"]), ["visqol_audio"])
         value = got["metrics"]["visqol_audio"]["value"]
@@ -44,6 +45,9 @@ def test_score_reproduces_cpp_audio_mode_within_1e4(conformance, testdata, audio
 def test_speech_mode_gap_is_within_the_stated_bounds(conformance, testdata, speech):
     cases = _cases(conformance, "speech", "lattice")
     assert len(cases) == 3
+    # The gap to C++ is the port's (algorithmic, the same on every CPU): measured max 3.1e-3 of the 5e-3
+    # port bound and 1.2e-2 of the 2e-2 bound at 16 kHz. The float32 TFLite lattice model's kernels
+    # (XNNPACK, dispatched by instruction set) move a MOS by ~1e-6, well inside the remaining headroom.
     for c in cases:
         ref, sr = load(testdata / c["ref"])
         deg, _ = load(testdata / c["deg"])
@@ -60,7 +64,7 @@ def test_metric_interface_and_metadata(testdata, speech):
     n = min(len(ref), len(deg))
     x = MetricInput(ref=ref[:n], deg=deg[:n], sample_rate=sr, utterance=Utterance(id="ca01"))
     out = safe_compute(speech, x)
-    assert 3.0 < out["visqol_speech"] < 3.6
+    assert 3.0 < out["visqol_speech"] < 3.6  # interface check (3.30 here); accuracy is held to C++ above
     info = speech.info()
     assert info.default and info.sample_rate == 16000 and info.mode == "speech"
     assert info.library == "visqol-python" and info.version not in ("", "not installed")
