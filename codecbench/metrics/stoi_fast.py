@@ -20,7 +20,8 @@ Measurement decisions (recorded here, where the numbers are made):
   normalisation is deterministic and an all-zero row stays zero (it adds no correlation). The
   difference is ~1e-15 on real signals.
 - Fewer than 30 frames left after silence removal: pystoi warns and returns 1e-5; here that pair has
-  no score (``StoiUndefined``), and the metric records a failure.
+  no score (``StoiUndefined``), and the metric records a failure. So has a reference of digital
+  silence (pystoi scores its noise).
 """
 
 from __future__ import annotations
@@ -156,6 +157,8 @@ def _remove_silent_frames(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.
     xf, yf = _frames(x), _frames(y)
     if len(xf) == 0:
         raise StoiUndefined(f"signal too short for STOI ({len(x)} samples at {FS} Hz)")
+    if not np.any(x):
+        raise StoiUndefined("the reference is digital silence")
     energy = 20 * np.log10(np.linalg.norm(xf, axis=1) + EPS)
     keep = (np.max(energy) - DYN_RANGE_DB - energy) < 0
     return _overlap_add(xf[keep]), _overlap_add(yf[keep])
