@@ -7,11 +7,17 @@ the loudest reference frame (then overlap-add), 512-point STFT of 256-sample Han
 128, 15 one-third octave bands from 150 Hz, 30-frame segments. What makes it fast:
 
 - the resampler is a polyphase filter applied as a few small matrix products on a
-  ``[rows, down]`` view of the signal (no per-sample Python, no upsampled buffer); reference and
-  degraded signals of every utterance in a batch go through it together;
-- framing, overlap-add and segmentation use strided views instead of Python loops;
-- both scores come from one front end, and a batch's segments are scored in one array
-  (``np.add.reduceat`` per utterance).
+  ``[rows, down]`` view of the signal (no per-sample Python, no upsampled buffer), reference and
+  degraded signal together;
+- framing, overlap-add and segmentation use strided views instead of Python loops; correlations
+  are einsum reductions, with only the reference rows centred in memory;
+- both scores come from one front end; ``stoi_batch`` scores the segments of several utterances in
+  one array (``np.add.reduceat`` per utterance), in chunks that stay in the CPU cache.
+
+Measured by ``bench/stoi_speed.py`` (18 real clips, 131 s, 2-core shared machine): ~21 ms CPU per
+utterance for both scores against ~112 ms for pystoi's two calls (x5.3), max difference 2e-16.
+Numpy only, CPU only: signal-only runs must not import torch, and the STOI front end is too small
+per utterance to pay for a GPU transfer.
 
 Measurement decisions (recorded here, where the numbers are made):
 
@@ -154,14 +160,14 @@ def _frames(x: np.ndarray) -> np.ndarray:
 
 
 def _remove_silent_frames(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    xf, yf = _frames(x), _frames(y)
+    xf = _frames(x)
     if len(xf) == 0:
         raise StoiUndefined(f"signal too short for STOI ({len(x)} samples at {FS} Hz)")
     if not np.any(x):
         raise StoiUndefined("the reference is digital silence")
     energy = 20 * np.log10(np.linalg.norm(xf, axis=1) + EPS)
     keep = (np.max(energy) - DYN_RANGE_DB - energy) < 0
-    return _overlap_add(xf[keep]), _overlap_add(yf[keep])
+    return _overlap_add(xf[keep]), _overlap_add(_frame_view(y)[keep] * _window())
 
 
 def _overlap_add(frames: np.ndarray) -> np.ndarray:
@@ -182,10 +188,11 @@ def envelopes(ref: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     padded = np.zeros((2 * n, NFFT))  # windowed frames, zero-padded to NFFT
     np.multiply(fx, _window(), out=padded[:n, :FRAME])
     np.multiply(fy, _window(), out=padded[n:, :FRAME])
-    spec = np.fft.rfft(padded, axis=1)
-    pairs = spec.view(np.float64).reshape(2 * n, -1, 2)
-    power = np.einsum("ijk,ijk->ij", pairs, pairs)
-    tob = np.sqrt(power @ third_octave_matrix().T)
+    obm = third_octave_matrix()
+    bins = int(np.max(np.nonzero(obm)[1])) + 1  # bins above the top band are not used
+    spec = np.fft.rfft(padded, axis=1)[:, :bins]
+    pairs = spec.view(np.float64).reshape(2 * n, bins, 2)
+    tob = np.sqrt(np.einsum("ijk,ijk->ij", pairs, pairs) @ obm[:, :bins].T)
     return tob[:n], tob[n:]
 
 
@@ -236,7 +243,7 @@ def _segment_scores(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndar
     return classic, extended
 
 
-CHUNK_SEGMENTS = 2048  # segments scored together: big enough to vectorise, small enough for the cache
+CHUNK_SEGMENTS = 512  # segments scored together (measured: larger chunks fall out of the CPU cache and run slower)
 
 
 def stoi_batch(refs: list[np.ndarray], degs: list[np.ndarray], fs: int) -> list[StoiScores | StoiUndefined]:
