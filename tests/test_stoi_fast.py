@@ -25,7 +25,7 @@ def _degrade(ref: np.ndarray, sr: int, kind: str, rng: np.random.Generator) -> n
     if kind == "noise_20db":
         return ref + 0.1 * np.std(ref) * rng.standard_normal(len(ref)).astype(np.float32)
     if kind == "lowpass_3k":  # a narrowband codec's loss of the upper bands
-        return audio.resample(audio.resample(ref, sr, 6000), 6000, sr)[: len(ref)]
+        return audio.fit_length(audio.resample(audio.resample(ref, sr, 6000), 6000, sr), len(ref))
     if kind == "clipped":
         return np.clip(ref, -0.05, 0.05)
     if kind == "delayed_20ms":
