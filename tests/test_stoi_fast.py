@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from codecbench import audio
-from codecbench.metrics.stoi_fast import StoiScores, StoiUndefined, resample_batch, stoi_batch, stoi_scores
+from codecbench.metrics.stoi_fast import FS, StoiScores, StoiUndefined, stoi_batch, stoi_scores
+from codecbench.metrics.stoi_resample import resample_batch
 
 TOL = 1e-6
 
@@ -82,7 +83,7 @@ def test_resampler_equals_octave_compatible_reference(testdata):
     ref, sr = audio.load(testdata / "hi" / "hi_01.wav")
     for rate in (8000, 16000, 22050, 44100, 48000):
         x = audio.resample(ref, sr, rate).astype(np.float64)
-        ours = resample_batch(x[None], rate)[0]
+        ours = resample_batch(x[None], rate, FS)[0]
         theirs = resample_oct(x, 10000, rate)
         assert ours.shape == theirs.shape and np.max(np.abs(ours - theirs)) < 1e-12, rate
 
