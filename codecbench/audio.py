@@ -86,6 +86,35 @@ def fit_length(wave: np.ndarray, n: int) -> np.ndarray:
     return np.pad(wave, pad)
 
 
+# Length difference above which a pair's alignment is worth a note (seconds): longer than one frame
+# of any shipped codec (<= 80 ms), so codec frame padding passes and a missing word does not.
+LENGTH_TOLERANCE_S = 0.1
+
+
+def align_lengths(ref: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The one alignment for metrics that need equal lengths (STOI/ESTOI, SI-SDR, mel distance).
+
+    Both signals start at sample 0 and are cropped to the shorter one; nothing is shifted or
+    resampled (no delay search: these metrics' references compare time-aligned signals, and a
+    delayed or warped degradation should cost score, not be hidden). Self-aligning metrics (PESQ,
+    ViSQOL) never call this: they get the signals as given. ``length_note`` says when the crop
+    discarded more than ``LENGTH_TOLERANCE_S``.
+    """
+    n = min(len(ref), len(deg))
+    return ref[:n], deg[:n]
+
+
+def length_note(n_ref: int, n_deg: int, sample_rate: int, tolerance_s: float = LENGTH_TOLERANCE_S) -> str:
+    """Why a pair's equal-length scores cover less than both signals ("" within the tolerance)."""
+    diff = (n_deg - n_ref) / float(sample_rate)
+    if abs(diff) <= tolerance_s:
+        return ""
+    longer = "degraded" if diff > 0 else "reference"
+    return (f"lengths differ by {abs(diff):.3f} s (reference {n_ref / sample_rate:.3f} s, degraded "
+            f"{n_deg / sample_rate:.3f} s): equal-length metrics scored the first {min(n_ref, n_deg) / sample_rate:.3f} s, "
+            f"dropping the {longer} signal's tail")
+
+
 def pad_batch(waves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Stack 1-D waves into [B, T_max] with zeros after each item; returns (batch, lengths)."""
     lengths = np.array([len(w) for w in waves], dtype=np.int64)

@@ -17,21 +17,19 @@ DEFAULT_SCORE_METRICS = ["pesq_wb", "pesq_nb", "stoi", "estoi", "mel_distance", 
 
 
 def prepare_pair(ref_path: str | Path, deg_path: str | Path) -> tuple[MetricInput, dict[str, Any]]:
-    """Load both files, bring the degraded one to the reference's rate and length.
+    """Load both files and bring the degraded one to the reference's rate; lengths stay as given.
 
-    Lengths are aligned by truncating to the shorter signal (as the reference implementations' tests
-    do); how much was cut is reported.
+    Self-aligning metrics (PESQ, ViSQOL) score the signals as they are; metrics that need equal
+    lengths align them with ``audio.align_lengths``. ``length_note`` says when that alignment drops
+    more than ``audio.LENGTH_TOLERANCE_S``.
     """
     ref, sr = audio.load(ref_path)
     deg, sr_deg = audio.load(deg_path)
     deg = audio.resample(deg, sr_deg, sr)
-    n = min(len(ref), len(deg))
     notes = {"ref_sample_rate": sr, "deg_sample_rate": sr_deg, "ref_samples": len(ref), "deg_samples": len(deg),
-             "scored_samples": n}
-    u = Utterance(id=Path(ref_path).stem, path=str(ref_path), source_sr=sr, duration=n / sr)
-    # untrimmed signals for metrics that align lengths themselves (ViSQOL, as its C++ reference does)
-    extra = {"ref_untrimmed": ref, "deg_untrimmed": deg}
-    return MetricInput(ref=ref[:n], deg=deg[:n], sample_rate=sr, utterance=u, extra=extra), notes
+             "length_note": audio.length_note(len(ref), len(deg), sr)}
+    u = Utterance(id=Path(ref_path).stem, path=str(ref_path), source_sr=sr, duration=len(ref) / sr)
+    return MetricInput(ref=ref, deg=deg, sample_rate=sr, utterance=u), notes
 
 
 def score_pair(x: MetricInput, specs: list[MetricSpec]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def test_pesq_matches_conformance_and_library(testdata, conformance):
     tol = conformance["pesq"]["tolerance"]
     for case in cases:
         result = score_files(str(testdata / case["ref"]), str(testdata / case["deg"]), [f"pesq_{case['mode']}"])
-        value = result["metrics"][f"pesq_{case['mode']}"]["value"]
+        value = result["values"][f"pesq_{case['mode']}"]
         assert value == pytest.approx(case["expected"], abs=tol)
         ref, sr = audio.load(testdata / case["ref"])
         deg, _ = audio.load(testdata / case["deg"])
@@ -38,13 +38,13 @@ def test_stoi_matches_conformance_and_library(testdata, conformance):
     for case in conformance["stoi"]["cases"]:
         result = score_files(str(testdata / case["ref"]), str(testdata / case["deg"]), ["stoi", "estoi"])
         for key in ("stoi", "estoi"):
-            assert result["metrics"][key]["value"] == pytest.approx(case[key], abs=tol)
+            assert result["values"][key] == pytest.approx(case[key], abs=tol)
         ref, sr = audio.load(testdata / case["ref"])
         deg, _ = audio.load(testdata / case["deg"])
         n = min(len(ref), len(deg))
         # same call, same numbers (ESTOI's summation order can differ in the last bit between calls)
-        assert result["metrics"]["stoi"]["value"] == pytest.approx(stoi(ref[:n], deg[:n], sr, extended=False), abs=1e-12)
-        assert result["metrics"]["estoi"]["value"] == pytest.approx(stoi(ref[:n], deg[:n], sr, extended=True), abs=1e-12)
+        assert result["values"]["stoi"] == pytest.approx(stoi(ref[:n], deg[:n], sr, extended=False), abs=1e-12)
+        assert result["values"]["estoi"] == pytest.approx(stoi(ref[:n], deg[:n], sr, extended=True), abs=1e-12)
 
 
 def test_score_cli_prints_json_with_metadata(testdata, capsys):
@@ -52,6 +52,6 @@ def test_score_cli_prints_json_with_metadata(testdata, capsys):
     assert main(["score", str(case_ref), str(case_deg), "--metrics", "pesq_wb,si_sdr"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["metrics"]) == {"pesq_wb", "si_sdr"}
-    meta = out["metrics"]["pesq_wb"]["metric"]
+    meta = out["metrics"]["pesq_wb"]
     assert meta["library"] == "pesq" and meta["mode"] == "wb" and meta["sample_rate"] == 16000 and meta["version"]
-    assert abs(out["metrics"]["si_sdr"]["value"]) < 1.0  # babble mixed at 0 dB SNR
+    assert abs(out["values"]["si_sdr"]) < 1.0  # babble mixed at 0 dB SNR

@@ -38,7 +38,7 @@ def test_score_reproduces_cpp_audio_mode_within_1e4(conformance, testdata, audio
     # libsvm nu-SVR in float64: measured |delta| <= 3e-14, so 1e-4 is far above any CPU's rounding
     for c in cases:  # through `codecbench score` (files of unequal length, stereo mixed to mono)
         got = score_files(str(testdata / c["ref"]), str(testdata / c["deg"]), ["visqol_audio"])
-        value = got["metrics"]["visqol_audio"]["value"]
+        value = got["values"]["visqol_audio"]
         assert abs(value - c["expected"]) <= vq.AUDIO_MODE_TOLERANCE, (c, value)
 
 
@@ -53,7 +53,7 @@ def test_speech_mode_gap_is_within_the_stated_bounds(conformance, testdata, spee
         deg, _ = load(testdata / c["deg"])
         port = speech.score(ref, deg, sr, resample_input=False)  # same input as the C++ test
         as_defined = score_files(str(testdata / c["ref"]), str(testdata / c["deg"]), ["visqol_speech"])
-        as_defined = as_defined["metrics"]["visqol_speech"]["value"]  # resampled to 16 kHz, as runs report
+        as_defined = as_defined["values"]["visqol_speech"]  # resampled to 16 kHz, as runs report
         assert abs(port - c["expected"]) <= vq.SPEECH_PORT_TOLERANCE, (c, port)
         assert abs(as_defined - c["expected"]) <= vq.SPEECH_MODE_TOLERANCE, (c, as_defined)
 

@@ -105,7 +105,8 @@ class MetricInput:
     """Everything a metric may look at for one (codec, utterance)."""
 
     ref: np.ndarray  # mono float32 reference at sample_rate
-    deg: np.ndarray  # reconstruction, same rate, same length as ref
+    deg: np.ndarray  # degraded signal at sample_rate; its length may differ from ref (pair scoring):
+    # self-aligning metrics (PESQ, ViSQOL) use both as given, the others call audio.align_lengths
     sample_rate: int  # the source audio's rate (metrics resample to their own)
     utterance: Utterance
     codec: CodecInfo | None = None
@@ -183,8 +184,3 @@ def package_version(dist: str) -> str:
         return version(dist)
     except PackageNotFoundError:
         return "not installed"
-
-
-def require_same_length(x: MetricInput) -> None:
-    if len(x.ref) != len(x.deg):
-        raise MetricFailure(f"reference ({len(x.ref)}) and degraded ({len(x.deg)}) lengths differ")

@@ -7,6 +7,13 @@ Note: resampling a 16 kHz pair to 8 kHz before nb changes the score (conformance
 instead of the reference 1.607), which is why nb does not downsample wideband audio.
 PESQ's own errors (no utterances in a silent or too quiet signal, buffer too short) become
 recorded failures, never a score.
+
+The signals are scored as given: P.862 finds the delay (and changes of delay) between them itself,
+so no cropping or padding happens here; the lengths may differ (ITU-T conformance pairs do).
+
+Safe length: the ``pesq`` C library crashes the process (segfault) on inputs of 250 s and more,
+while 200 s works (issue 11). Inputs longer than ``MAX_SECONDS`` are refused with a recorded
+failure, and the library is never called on them.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from codecbench import audio
 from codecbench.metrics.base import Metric, MetricFailure, MetricInfo, MetricInput, Output, package_version
 
 WB_RATE, NB_LOW_RATE = 16000, 8000
+MAX_SECONDS = 200.0  # longest input passed to the library (it segfaults at >= 250 s)
 
 
 class Pesq(Metric):
@@ -41,6 +49,10 @@ class Pesq(Metric):
         from pesq import PesqError, pesq
 
         rate = self.rate_for(x.sample_rate)
+        longest = max(len(x.ref), len(x.deg)) / float(x.sample_rate)
+        if longest > MAX_SECONDS:
+            raise MetricFailure(f"input is {longest:.1f} s: PESQ is limited to {MAX_SECONDS:.0f} s here (the pesq "
+                                "library crashes on inputs of 250 s and more); split the recording")
         ref = audio.resample(x.ref, x.sample_rate, rate)
         deg = audio.resample(x.deg, x.sample_rate, rate)
         try:

@@ -1,4 +1,8 @@
-"""Signal-level metrics computed by codecbench itself: log-mel distance and SI-SDR."""
+"""Signal-level metrics computed by codecbench itself: log-mel distance and SI-SDR.
+
+Both compare time-aligned signals of equal length: a pair goes through ``audio.align_lengths``
+(start-aligned, cropped to the shorter signal) first.
+"""
 
 from __future__ import annotations
 
@@ -55,8 +59,9 @@ class MelDistance(Metric):
         )
 
     def compute(self, x: MetricInput) -> dict[str, float]:
-        ref = audio.resample(x.ref, x.sample_rate, MEL_SR)
-        deg = audio.resample(x.deg, x.sample_rate, MEL_SR)
+        ref, deg = audio.align_lengths(x.ref, x.deg)
+        ref = audio.resample(ref, x.sample_rate, MEL_SR)
+        deg = audio.resample(deg, x.sample_rate, MEL_SR)
         if len(ref) < MEL_NFFT:
             raise MetricFailure(f"too short for mel distance ({len(ref)} samples at {MEL_SR} Hz)")
         return {self.name: float(np.mean(np.abs(log_mel(ref) - log_mel(deg))))}
@@ -85,7 +90,7 @@ class SiSdr(Metric):
         )
 
     def compute(self, x: MetricInput) -> dict[str, float]:
-        return {self.name: si_sdr(x.ref, x.deg)}
+        return {self.name: si_sdr(*audio.align_lengths(x.ref, x.deg))}
 
 
 def metrics() -> list[Metric]:

@@ -134,11 +134,9 @@ class Visqol(Metric):
         return float(result.moslqo)
 
     def compute(self, x: MetricInput) -> Values:
-        # ViSQOL aligns globally itself: score untrimmed signals when the caller kept them
-        # (``codecbench score`` does; a run's reconstructions already have the reference's length)
-        ref = x.extra.get("ref_untrimmed", x.ref)
-        deg = x.extra.get("deg_untrimmed", x.deg)
-        return {self.name: self.score(ref, deg, x.sample_rate)}
+        # ViSQOL aligns the pair itself (global and patch-wise): it gets the signals as given,
+        # whatever their lengths
+        return {self.name: self.score(x.ref, x.deg, x.sample_rate)}
 
 
 def metrics() -> list[Metric]:

@@ -1,0 +1,233 @@
+"""STOI and extended STOI, vectorised in numpy and batched over utterances.
+
+Computes the same quantities as the MATLAB reference (Taal et al. 2011; Jensen & Taal 2016) and
+``pystoi`` (which stays the reference in tests: equal within 1e-6, measured ~1e-15), with the same
+steps: Octave-compatible polyphase resampling to 10 kHz, removal of frames more than 40 dB below
+the loudest reference frame (then overlap-add), 512-point STFT of 256-sample Hann frames with hop
+128, 15 one-third octave bands from 150 Hz, 30-frame segments. What makes it fast:
+
+- the resampler (``stoi_resample``) is a polyphase filter applied as small matrix products on a
+  ``[rows, down]`` view of the signal (no per-sample Python, no upsampled buffer), reference and
+  degraded signal together;
+- framing, overlap-add and segmentation use strided views instead of Python loops; correlations
+  are einsum reductions, with only the reference rows centred in memory;
+- both scores come from one front end; ``stoi_batch`` scores the segments of several utterances in
+  one array (``np.add.reduceat`` per utterance), in chunks that stay in the CPU cache.
+
+Measured by ``bench/stoi_speed.py`` (18 real clips, 131 s, 2-core shared machine): ~21 ms CPU per
+utterance for both scores against ~112 ms for pystoi's two calls (x5.3), max difference 2e-16.
+Numpy only, CPU only: signal-only runs must not import torch, and the STOI front end is too small
+per utterance to pay for a GPU transfer.
+
+Measurement decisions (recorded here, where the numbers are made):
+
+- ESTOI: pystoi adds ``eps``-sized Gaussian noise before each normalisation (so all-zero rows do
+  not divide by zero, which also makes repeated calls differ in the last bits). Here the
+  normalisation is deterministic and an all-zero row stays zero (it adds no correlation). The
+  difference is ~1e-15 on real signals; where the degraded signal is exactly zero for 30 frames
+  or more (a dropout), pystoi's value is random (std ~2e-3 on a clip with its second half zeroed)
+  and this one is near pystoi's mean.
+- Fewer than 30 frames left after silence removal: pystoi warns and returns 1e-5; here that pair has
+  no score (``StoiUndefined``), and the metric records a failure. So has a reference of digital
+  silence (pystoi scores its noise).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from codecbench.metrics.stoi_resample import resample_batch
+
+FS = 10000  # STOI's working rate
+FRAME, NFFT, HOP = 256, 512, 128
+N_BANDS, MIN_FREQ = 15, 150.0
+SEGMENT = 30  # frames per intermediate-intelligibility segment
+BETA_DB = -15.0  # lower signal-to-distortion bound (classic STOI clipping)
+DYN_RANGE_DB = 40.0  # frames this far below the loudest reference frame are removed
+EPS = float(np.finfo(np.float64).eps)
+
+
+class StoiUndefined(ValueError):
+    """Too little non-silent reference signal for STOI (fewer than 30 frames)."""
+
+
+@dataclass(frozen=True)
+class StoiScores:
+    stoi: float
+    estoi: float
+
+
+# -- front end ----------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _window() -> np.ndarray:
+    return np.hanning(FRAME + 2)[1:-1]  # MATLAB's hanning(256)
+
+
+@functools.lru_cache(maxsize=1)
+def third_octave_matrix() -> np.ndarray:
+    """[15, 257] 0/1 matrix summing STFT power bins into one-third octave bands (edges on FFT bins)."""
+    f = np.linspace(0, FS, NFFT + 1)[: NFFT // 2 + 1]
+    k = np.arange(N_BANDS, dtype=float)
+    low = MIN_FREQ * 2.0 ** ((2 * k - 1) / 6)
+    high = MIN_FREQ * 2.0 ** ((2 * k + 1) / 6)
+    obm = np.zeros((N_BANDS, len(f)))
+    for i in range(N_BANDS):
+        obm[i, np.argmin((f - low[i]) ** 2):np.argmin((f - high[i]) ** 2)] = 1
+    return obm
+
+
+def _frame_view(x: np.ndarray) -> np.ndarray:
+    """Frames starting at 0, HOP, ... while start < len - FRAME (the reference's count), unwindowed."""
+    n = max(0, -(-(len(x) - FRAME) // HOP))
+    return np.lib.stride_tricks.as_strided(x, (n, FRAME), (x.strides[0] * HOP, x.strides[0]), writeable=False)
+
+
+def _frames(x: np.ndarray) -> np.ndarray:
+    return _frame_view(x) * _window()
+
+
+def _remove_silent_frames(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    xf = _frames(x)
+    if len(xf) == 0:
+        raise StoiUndefined(f"signal too short for STOI ({len(x)} samples at {FS} Hz)")
+    if not np.any(x):
+        raise StoiUndefined("the reference is digital silence")
+    energy = 20 * np.log10(np.linalg.norm(xf, axis=1) + EPS)
+    keep = (np.max(energy) - DYN_RANGE_DB - energy) < 0
+    return _overlap_add(xf[keep]), _overlap_add(_frame_view(y)[keep] * _window())
+
+
+def _overlap_add(frames: np.ndarray) -> np.ndarray:
+    """Overlap-add of half-overlapping frames (hop = FRAME / 2)."""
+    out = np.zeros((len(frames) + 1, HOP))
+    out[:-1] += frames[:, :HOP]
+    out[1:] += frames[:, HOP:]
+    return out.reshape(-1)
+
+
+def envelopes(ref: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-third octave envelopes [frames, 15] of a pair at 10 kHz, silent frames removed."""
+    x, y = _remove_silent_frames(ref, deg)
+    fx, fy = _frame_view(x), _frame_view(y)
+    n = len(fx)
+    if n < SEGMENT:
+        raise StoiUndefined(f"only {n} non-silent STFT frames (STOI needs {SEGMENT})")
+    padded = np.zeros((2 * n, NFFT))  # windowed frames, zero-padded to NFFT
+    np.multiply(fx, _window(), out=padded[:n, :FRAME])
+    np.multiply(fy, _window(), out=padded[n:, :FRAME])
+    obm = third_octave_matrix()
+    bins = int(np.max(np.nonzero(obm)[1])) + 1  # bins above the top band are not used
+    spec = np.fft.rfft(padded, axis=1)[:, :bins]
+    pairs = spec.view(np.float64).reshape(2 * n, bins, 2)
+    tob = np.sqrt(np.einsum("ijk,ijk->ij", pairs, pairs) @ obm[:, :bins].T)
+    return tob[:n], tob[n:]
+
+
+# -- scores ---------------------------------------------------------------------------------------------
+
+def _segments(tob: np.ndarray) -> np.ndarray:
+    """[J, 15, 30] segments of [frames, 15] envelopes (contiguous: reductions run along rows)."""
+    return np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(tob, SEGMENT, axis=0))
+
+
+def _dot(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
+    """Inner products of [J, 15, 30] segments along ``axis`` (2: band rows over time, 1: frame columns)."""
+    return np.einsum("ijk,ijk->ij" if axis == 2 else "ijk,ijk->ik", a, b)
+
+
+def _safe_inverse(v: np.ndarray) -> np.ndarray:
+    """1 / v, and 0 where v is 0 (an all-zero vector stays zero after normalisation)."""
+    return np.divide(1.0, v, out=np.zeros_like(v), where=v > 0)
+
+
+def _segment_scores(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-segment sums of STOI correlations (band rows over time) and ESTOI correlations (frame
+    columns over bands), for segments [J, 15, 30].
+
+    Correlations use <a - mean(a), b> = <a - mean(a), b - mean(b)> and
+    |b - mean(b)|^2 = <b, b> - n mean(b)^2, so only the reference rows are centred in memory.
+    """
+    n_t, n_b = SEGMENT, N_BANDS
+    xc = xs - xs.mean(axis=2, keepdims=True)
+    yc = ys - ys.mean(axis=2, keepdims=True)
+    nxc, nyc = np.sqrt(_dot(xc, xc, 2)), np.sqrt(_dot(yc, yc, 2))
+    # classic: scale y to x's energy per band row, clip at BETA_DB SDR, correlate over time.
+    # min(s*y, (1+c)*x) = (1+c) * min(s/(1+c)*y, x): the common factor leaves the correlation as is.
+    clip = 1 + 10 ** (-BETA_DB / 20)
+    scale = np.sqrt(_dot(xs, xs, 2)) / (np.sqrt(_dot(ys, ys, 2)) + EPS) / clip
+    yp = np.minimum(ys * scale[..., None], xs)
+    yp_mean = yp.mean(axis=2)
+    yp_norm = np.sqrt(np.maximum(_dot(yp, yp, 2) - n_t * yp_mean ** 2, 0.0)) * clip
+    classic = (_dot(xc, yp, 2) * clip / ((nxc + EPS) * (yp_norm + EPS))).sum(axis=1)
+    # extended: band rows to zero mean and unit norm, then correlate frame columns over bands
+    xc *= _safe_inverse(nxc)[..., None]
+    yc *= _safe_inverse(nyc)[..., None]
+    mx, my = xc.mean(axis=1), yc.mean(axis=1)
+    cov = _dot(xc, yc, 1) - n_b * mx * my
+    var_x = np.maximum(_dot(xc, xc, 1) - n_b * mx ** 2, 0.0)
+    var_y = np.maximum(_dot(yc, yc, 1) - n_b * my ** 2, 0.0)
+    extended = (cov * _safe_inverse(np.sqrt(var_x * var_y))).sum(axis=1) / n_t
+    return classic, extended
+
+
+CHUNK_SEGMENTS = 512  # segments scored together (measured: larger chunks fall out of the CPU cache and run slower)
+
+
+def stoi_batch(refs: list[np.ndarray], degs: list[np.ndarray], fs: int) -> list[StoiScores | StoiUndefined]:
+    """STOI and ESTOI of each (ref, deg) pair at rate ``fs``; equal lengths within each pair.
+
+    Items without a score come back as a ``StoiUndefined`` (the batch goes on).
+    """
+    if len(refs) != len(degs):
+        raise ValueError("refs and degs differ in number")
+    for r, d in zip(refs, degs, strict=True):
+        if len(r) != len(d):
+            raise ValueError(f"STOI needs equal lengths ({len(r)} != {len(d)}); align first")
+    if not refs:
+        return []
+    results: list[StoiScores | StoiUndefined] = []
+    pending: list[tuple[int, np.ndarray, np.ndarray]] = []
+    for i, (r, d) in enumerate(zip(refs, degs, strict=True)):
+        pair = np.stack([r, d]).astype(np.float64)
+        x, y = resample_batch(pair, fs, FS) if fs != FS else pair
+        try:
+            x_tob, y_tob = envelopes(x, y)
+        except StoiUndefined as exc:
+            results.append(exc)
+            continue
+        results.append(exc_placeholder)
+        pending.append((i, _segments(x_tob), _segments(y_tob)))
+        if sum(len(p[1]) for p in pending) >= CHUNK_SEGMENTS or i == len(refs) - 1:
+            _score_into(results, pending)
+            pending = []
+    if pending:
+        _score_into(results, pending)
+    return results
+
+
+exc_placeholder = StoiUndefined("not scored")
+
+
+def _score_into(results: list, pending: list[tuple[int, np.ndarray, np.ndarray]]) -> None:
+    if len(pending) == 1:
+        xs, ys = pending[0][1], pending[0][2]
+    else:
+        xs, ys = np.concatenate([p[1] for p in pending]), np.concatenate([p[2] for p in pending])
+    classic, extended = _segment_scores(xs, ys)
+    counts = [len(p[1]) for p in pending]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    c_sum, e_sum = np.add.reduceat(classic, starts), np.add.reduceat(extended, starts)
+    for k, (i, seg, _) in enumerate(pending):
+        results[i] = StoiScores(float(c_sum[k] / (len(seg) * N_BANDS)), float(e_sum[k] / len(seg)))
+
+
+def stoi_scores(ref: np.ndarray, deg: np.ndarray, fs: int) -> StoiScores:
+    """STOI and ESTOI of one pair; raises ``StoiUndefined`` when the reference is (nearly) silent."""
+    out = stoi_batch([ref], [deg], fs)[0]
+    if isinstance(out, StoiUndefined):
+        raise out
+    return out
