@@ -119,6 +119,37 @@ def _parse_row(raw: bytes, path: Path, lineno: int) -> dict[str, Any]:
     return row
 
 
+def _append_lines(path: Path, objs: Iterable[dict[str, Any]]) -> None:
+    """Append one JSON line per object and fsync: a crash leaves at most a torn last line."""
+    lines = "".join(json.dumps(o, ensure_ascii=False, allow_nan=True) + "\n" for o in objs)
+    if not lines:
+        return
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(lines)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _complete_lines(path: Path):
+    """(line number, bytes) of each complete, non-empty line; a torn last line and empty lines are
+    counted in one warning."""
+    if not path.exists():
+        return
+    skipped: Counter = Counter()
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.endswith(b"\n"):
+                skipped["cut off by a crash"] += 1
+                break
+            if not raw.strip():
+                skipped["empty"] += 1
+                continue
+            yield lineno, raw
+    if skipped:
+        what = ", ".join(f"{n} {why}" for why, n in skipped.items())
+        warnings.warn(f"{path}: skipped {sum(skipped.values())} line(s): {what}", stacklevel=3)
+
+
 class RunStore:
     def __init__(self, run_dir: str | os.PathLike):
         self.dir = Path(run_dir)
@@ -173,35 +204,16 @@ class RunStore:
     # -- rows -----------------------------------------------------------------------------------
     def append(self, rows: Iterable[dict[str, Any]]) -> None:
         """Append complete rows durably: each is one line; a line cut by a crash is ignored on read."""
-        lines = "".join(json.dumps(r, ensure_ascii=False, allow_nan=True) + "\n" for r in rows)
-        if not lines:
-            return
-        with open(self.rows_path, "a", encoding="utf-8") as f:
-            f.write(lines)
-            f.flush()
-            os.fsync(f.fileno())
+        _append_lines(self.rows_path, rows)
 
     def rows(self) -> list[dict[str, Any]]:
         """All complete rows, the last occurrence of each (codec, utt_id) kept (a resumed run appends an
         updated row when it computes values that were unavailable before); skipped lines are counted in
         a warning, and a damaged line is a one-line ``DamagedRunFolder`` naming it."""
-        if not self.rows_path.exists():
-            return []
         by_key: dict[tuple[str, str], dict[str, Any]] = {}
-        skipped: Counter = Counter()
-        with open(self.rows_path, "rb") as f:
-            for lineno, raw in enumerate(f, 1):
-                if not raw.endswith(b"\n"):
-                    skipped["cut off by a crash"] += 1
-                    break
-                if not raw.strip():
-                    skipped["empty"] += 1
-                    continue
-                row = _parse_row(raw, self.rows_path, lineno)
-                by_key[(row["codec"], row["utt_id"])] = row
-        if skipped:
-            what = ", ".join(f"{n} {why}" for why, n in skipped.items())
-            warnings.warn(f"{self.rows_path}: skipped {sum(skipped.values())} line(s): {what}", stacklevel=2)
+        for lineno, raw in _complete_lines(self.rows_path):
+            row = _parse_row(raw, self.rows_path, lineno)
+            by_key[(row["codec"], row["utt_id"])] = row
         return list(by_key.values())
 
     def repair(self) -> None:
@@ -236,30 +248,20 @@ class RunStore:
         Side records are written before the row they belong to; a run killed in between writes them
         again on resume, and ``records`` keeps the last one per key.
         """
-        lines = "".join(json.dumps(r, ensure_ascii=False, allow_nan=True) + "\n" for r in records)
-        if not lines:
-            return
-        with open(self.dir / f"{stream}.jsonl", "a", encoding="utf-8") as f:
-            f.write(lines)
-            f.flush()
-            os.fsync(f.fileno())
+        _append_lines(self.dir / f"{stream}.jsonl", records)
 
     def records(self, stream: str, key: tuple[str, ...] = ("codec", "utt_id")) -> list[dict[str, Any]]:
-        """Complete records of a side stream, the last per ``key``; torn or unreadable lines are skipped."""
+        """Complete records of a side stream, the last per ``key``; unreadable lines are skipped (counted
+        in a warning): side records describe values, they never hold them."""
         path = self.dir / f"{stream}.jsonl"
-        if not path.exists():
-            return []
         last: dict[tuple, dict[str, Any]] = {}
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if not line.endswith("\n"):
-                    break  # cut off by a crash mid-write
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(rec, dict):
-                    last[tuple(rec.get(k) for k in key)] = rec
+        for _, raw in _complete_lines(path):
+            try:
+                rec = json.loads(raw.decode("utf-8", errors="replace"))
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict):
+                last[tuple(rec.get(k) for k in key)] = rec
         return list(last.values())
 
     # -- artefacts ------------------------------------------------------------------------------
