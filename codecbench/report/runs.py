@@ -13,7 +13,8 @@ from codecbench.errors import CodecbenchError
 
 ALL_LANGS = "all"
 # Metric families that describe cost, not quality: left out of quality plots and of compare's default gate.
-COST_FAMILIES = ("bitrate", "rtf", "throughput")
+# Codebook usage describes the code, not the sound: it is reported, not gated or plotted as quality.
+COST_FAMILIES = ("bitrate", "rtf", "throughput", "codebook")
 
 
 class RunError(CodecbenchError):
@@ -36,6 +37,7 @@ class Run:
     """The parts of one run folder the report commands use (each loaded on first use)."""
 
     dir: Path
+    label: str = ""  # --label RUN=NAME; the run id when not given
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -49,8 +51,16 @@ class Run:
 
     @property
     def name(self) -> str:
+        """The label given on the command line, else the run id."""
         cfg = self._json("config.json", {})
-        return str(cfg.get("run_id") or self.dir.name)
+        return self.label or str(cfg.get("run_id") or self.dir.name)
+
+    @property
+    def revision(self) -> str:
+        """The git revision the run was made with ('abc123def0', '+dirty' when uncommitted), or ''."""
+        git = self._json("environment.json", {}).get("git") or {}
+        rev = str(git.get("revision") or "")[:10]
+        return rev + ("+dirty" if rev and git.get("dirty") else "")
 
     def _json(self, name: str, default: Any) -> Any:
         if name not in self._cache:
@@ -143,3 +153,16 @@ def is_number(v: Any) -> bool:
         return v is not None and math.isfinite(float(v))
     except (TypeError, ValueError):
         return False
+
+
+def parse_labels(items: list[str] | None, runs: list[Run]) -> None:
+    """Apply ``--label RUN=NAME`` (RUN: the folder as given, its name or its run id) to ``runs``."""
+    for item in items or []:
+        key, sep, label = item.partition("=")
+        if not sep or not key or not label.strip():
+            raise RunError(f"bad --label {item!r}: expected RUN=NAME")
+        hits = [r for r in runs if key in (str(r.dir), r.dir.name, r.name)]
+        if not hits:
+            raise RunError(f"--label {item!r}: no run {key!r} among {', '.join(str(r.dir) for r in runs)}")
+        for r in hits:
+            r.label = label.strip()
