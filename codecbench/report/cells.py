@@ -100,7 +100,8 @@ class Footnotes:
 
     def markdown(self) -> list[str]:
         """GitHub-style footnote definitions (``[^3]: unavailable: reason``)."""
-        return [f"[^{k}]: {kind + ': ' if kind else ''}{_one_line(r)}" for k, kind, r in self.items()]
+        return [f"[^{k}]: {kind + ': ' if kind else ''}{_one_line(r).replace('<', '&lt;').replace('>', '&gt;')}"
+                for k, kind, r in self.items()]
 
 
 def status_text(status: str, note: str, notes: Footnotes | None, marker: str = "md") -> str:
