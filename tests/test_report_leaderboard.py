@@ -180,3 +180,14 @@ def test_metrics_langs_and_labels(tmp_path):
     assert "| ours (baseline) | 6.00 | 6 |" in md  # the pooled column pools hi and ta only: n = 6
     assert cli("report", str(a), "--out", str(out), "--langs", "xx") == 2
     assert cli("report", str(a), "--out", str(out), "--metrics", "nosuch") == 2
+
+
+def test_operating_families_join_a_codecs_points():
+    from codecbench.report.plots import operating_family
+
+    assert {operating_family(c) for c in ("opus-6kbps", "opus-12kbps", "opus-24kbps")} == {"opus"}
+    assert operating_family("opus-6kbps-audio") == "opus-audio"
+    assert {operating_family(f"ours-rvq-{q}q") for q in (1, 4, 16)} == {"ours-rvq"}
+    assert operating_family("encodec-24k-1.5kbps") == "encodec-24k" != operating_family("encodec-48k-3kbps")
+    assert operating_family("dac-44k-4cb") == "dac-44k" and operating_family("mimi-8cb") == "mimi"
+    assert operating_family("ours-rvq-4q (run-b)") == "ours-rvq (run-b)"
