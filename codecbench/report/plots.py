@@ -25,7 +25,7 @@ from codecbench.report.tables import Board, metric_header
 from codecbench.store import safe_name
 
 DPI = 200  # PNGs at 2× the 100 dpi the page lays them out at
-_POINT = re.compile(r"-(\d+(?:\.\d+)?)(kbps|k|q|cb)(?=$|-)")
+_POINT = re.compile(r"-(\d+(?:\.\d+)?)(kbps|q|cb)(?=$|-)")  # "-24k" is a sample rate, not a point
 
 
 @dataclass
