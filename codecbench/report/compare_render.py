@@ -7,7 +7,7 @@ from collections import Counter
 from xml.sax.saxutils import escape, quoteattr
 
 from codecbench.report.compare import Comparison
-from codecbench.report.runs import ALL_LANGS, Run
+from codecbench.report.runs import Run
 
 MAX_SHOWN = 20  # rows of the visible table; the PR comment stays within ~40 lines, the rest is folded
 
@@ -30,6 +30,10 @@ def _run_text(run: Run) -> str:
     extra = [f"run `{_tick(rid)}`"] if rid != run.name else []
     extra += [f"rev `{_tick(run.revision)}`"] if run.revision else []
     return f"**{_md(run.name)}**" + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _short(text: str, limit: int = 140) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def verdict(r: Comparison) -> str:
@@ -58,16 +62,24 @@ def markdown_summary(results: list[Comparison], base: Run, cand: Run, alpha: flo
         names = ", ".join(f"`{_tick(r.label)}`" for r in regressed[:8])
         lines += [f"**Regressed:** {names}" + (f" and {len(regressed) - 8} more" if len(regressed) > 8 else ""), ""]
     if skipped:
-        why = Counter(r.skipped for r in skipped)
-        lines += ["**Skipped:** " + "; ".join(f"{_md(k)} ({v}×)" for k, v in why.most_common(3))
-                  + (f"; {len(why) - 3} other reasons" if len(why) > 3 else ""), ""]
-    key = ([r for r in gated if r.regressed] + [r for r in gated if r.warning and not r.regressed]
-           + [r for r in gated if r.lang == ALL_LANGS and not (r.regressed or r.warning or r.skipped)])
+        by_reason: dict[str, set[str]] = {}
+        for r in skipped:
+            by_reason.setdefault(r.skipped, set()).add(r.metric)
+        parts = [f"{', '.join(sorted(ms))} — {_md(_short(why))}" for why, ms in list(by_reason.items())[:3]]
+        more = f"; {len(by_reason) - 3} other reasons" if len(by_reason) > 3 else ""
+        lines += [f"**Skipped ({len(skipped)}):** " + "; ".join(parts) + more, ""]
+    key = [r for r in gated if r.regressed] + [r for r in gated if r.warning and not r.regressed]
     if key:
         lines += _table(key[:MAX_SHOWN])
         if len(key) > MAX_SHOWN:
             lines.append(f"… {len(key) - MAX_SHOWN} more in the folded tables.")
-    elif not gated:
+    elif gated:  # nothing to point at: one line per codec pair
+        lines += ["| codec | gated pairs | passed | skipped |", "|---|---:|---:|---:|"]
+        pairs = Counter((r.baseline_codec, r.candidate_codec) for r in gated)
+        for (b, c), n in list(pairs.items())[:MAX_SHOWN]:
+            sk = sum(1 for r in skipped if (r.baseline_codec, r.candidate_codec) == (b, c))
+            lines.append(f"| {_md(c if b == c else f'{b} → {c}')} | {n} | {n - sk} | {sk} |")
+    else:
         lines.append("No gated metric.")
     for title, rows in ((f"All {len(gated)} gated pairs", gated), (f"Skipped ({len(skipped)})", skipped),
                         (f"Other metrics ({len(info)}, reported, not gated)", info)):
