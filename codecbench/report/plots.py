@@ -211,6 +211,8 @@ def codebook_heatmap(board: Board, runs: list[Run], out: Path) -> Plot | None:
                           if ci.get("codec") == rec["codec"] and ci.get("run") == run.name), None)
             if label is None or str(rec["lang"]) not in board.langs:
                 continue
+            if run.keep is not None and str(rec["lang"]) == ALL_LANGS:  # codebook.csv pools every utterance
+                continue
             key = f"{label} · L{int(rec['level'])} ({int(rec['size'])})"
             if key not in rows:
                 rows.append(key)
