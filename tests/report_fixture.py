@@ -1,4 +1,5 @@
-"""Build small synthetic run folders with the layout of codecbench/store.py (for report tests)."""
+"""Small synthetic run folders with the layout of codecbench/store.py (for report tests); their summaries
+are written by codecbench.summary itself (write_summaries), so the tests read what a real run writes."""
 
 from __future__ import annotations
 
