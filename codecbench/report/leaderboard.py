@@ -149,7 +149,7 @@ def render_html(board: Board, plots, examples) -> str:
         title = "All languages (pooled)" if lang == ALL_LANGS else f"Language: {lang}"
         full = ""
         if rest:
-            full = (f'<details><summary>{len(rest)} more metrics</summary>'
+            full = (f'<details><summary>{len(rest)} more metric{"s" if len(rest) > 1 else ""}</summary>'
                     f'{leaderboard_table(board, lang, rest, notes, "full")}</details>')
         sections.append(f'<section id="lang-{e(lang)}"><h2>{e(title)}</h2>'
                         f'{leaderboard_table(board, lang, headline, notes, "headline")}{full}</section>')

@@ -238,7 +238,7 @@ def markdown_tables(board: Board) -> str:
         out += [f"## {'All languages (pooled)' if lang == ALL_LANGS else 'Language: ' + lang}", ""]
         out += _md_table(board, lang, head, notes) + [""]
         if rest:
-            out += [f"<details><summary>{len(rest)} more metrics</summary>", ""]
+            out += [f"<details><summary>{len(rest)} more metric{'s' if len(rest) > 1 else ''}</summary>", ""]
             for k in range(0, len(rest), 6):
                 out += _md_table(board, lang, rest[k:k + 6], notes) + [""]
             out += ["</details>", ""]
