@@ -62,9 +62,12 @@ def run_config(args: argparse.Namespace):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from codecbench.pipeline import run
+    from codecbench.summary import results_table
 
     run_dir = run(run_config(args), out=args.out, progress=not args.quiet)
-    print(run_dir)
+    if not args.quiet:
+        print(results_table(run_dir), file=sys.stderr)
+    print(run_dir)  # the last line: the run folder, for scripts
     return 0
 
 

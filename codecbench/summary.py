@@ -21,12 +21,14 @@ import numpy as np
 import pandas as pd
 
 from codecbench.metrics.codebook import pooled_utilization
+from codecbench.report.cells import MIN_N_FOR_CI, Footnotes, header_text, status_text, value_text
 from codecbench.stats import bootstrap_ci
 from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX, RunStore, atomic_write_text, load_rows
 from codecbench.store import read_json_file as read_json
 from codecbench.types import FailureKind
 
 UNRELIABLE_SHARE = 0.2
+MD_COLUMNS = 6  # metric columns per markdown table: keeps summary.md lines short
 SUMMARY_COLUMNS = ["codec", "lang", "metric", "n", "n_failed", "mean", "ci_low", "ci_high", "std", "status", "note",
                    "higher_is_better", "unit", "library", "version", "mode", "model", "metric_sample_rate",
                    "codec_family", "codec_nominal_bitrate", "codec_latent_rate"]
@@ -157,50 +159,129 @@ def codebook_table(run_dir: Path, rows: pd.DataFrame, codecs_meta: dict) -> pd.D
                                       "entropy_bits", "perplexity", "n_utterances"])
 
 
-def _cell(r: pd.Series) -> str:
-    if r["status"] == "ok":
-        if np.isfinite(r["ci_low"]):
-            return f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
-        return f"{r['mean']:.3f}"
-    note = str(r["note"]) if isinstance(r["note"], str) else ""
-    if r["status"] == "n/a" or not note:
-        return r["status"]
-    return f"{r['status']}: {note}"
+def _cell(r: pd.Series, notes: Footnotes, group_n: int) -> str:
+    """One summary row as a markdown cell: value [CI] in display units, or its status with a footnote."""
+    n, n_failed = int(r["n"]), int(r["n_failed"])
+    note = r["note"] if isinstance(r["note"], str) else ""
+    if r["status"] != "ok" or not np.isfinite(r["mean"]):
+        return status_text(str(r["status"]), note, notes)
+    text = value_text(r["mean"], r["ci_low"], r["ci_high"], n, r["unit"])
+    if n_failed and note:
+        text += f" ({n_failed} failed[^{notes.ref(note, 'failed')}])"
+    elif n < group_n:
+        text += f" (n={n})"
+    return text
+
+
+def _shown_metrics(summary: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(metrics with a column, metrics with no value anywhere in the run: unavailable or n/a throughout)."""
+    names = list(dict.fromkeys(summary["metric"]))
+    empty = [m for m in names if summary.loc[summary["metric"] == m, "status"].isin(["unavailable", "n/a"]).all()]
+    return [m for m in names if m not in empty], empty
 
 
 def markdown(summary: pd.DataFrame, codebook: pd.DataFrame, metrics_meta: dict, codecs_meta: dict, run_id: str) -> str:
-    lines = [f"# codecbench run {run_id}", "", "Mean and 95% bootstrap CI per codec; n = utterances with a value.", ""]
+    """summary.md: per language, tables of at most MD_COLUMNS metrics; every reason once, as a footnote."""
+    notes = Footnotes()
+    shown, empty = _shown_metrics(summary)
+    lines = [f"# codecbench run {run_id}", "",
+             f"Mean [95% bootstrap CI] per codec and language (no CI for n < {MIN_N_FOR_CI}); n = utterances of the "
+             "codec in the language, a cell with fewer values says so. ↑ higher is better, ↓ lower is better; "
+             "reasons are footnotes.", ""]
+    if empty:
+        lines += ["Not computed in this run: " + ", ".join(_empty_text(summary, m, notes) for m in empty) + ".", ""]
+    units = {m: g["unit"].iloc[0] for m, g in summary.groupby("metric", sort=False)}
+    hib = {m: _hib(g["higher_is_better"].iloc[0]) for m, g in summary.groupby("metric", sort=False)}
     for lang in [*sorted(x for x in summary["lang"].unique() if x != "all"), "all"]:
         sub = summary[summary["lang"] == lang]
-        if sub.empty:
+        cols = [m for m in shown if m in set(sub["metric"])]
+        if sub.empty or not cols:
             continue
-        cols = list(dict.fromkeys(sub["metric"]))
-        lines += [f"## {lang}", "", "| codec | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-        for codec in dict.fromkeys(sub["codec"]):
-            cells = []
-            for c in cols:
-                r = sub[(sub["codec"] == codec) & (sub["metric"] == c)]
-                cells.append(_cell(r.iloc[0]).replace("|", "\\|") if len(r) else "")
-            lines.append(f"| {codec} | " + " | ".join(cells) + " |")
-        lines.append("")
+        by_key = {(r["codec"], r["metric"]): r for _, r in sub.iterrows()}
+        group_n = (sub["n"] + sub["n_failed"]).groupby(sub["codec"], sort=False).max()
+        lines += [f"## {'all languages (pooled)' if lang == 'all' else lang}", ""]
+        for k in range(0, len(cols), MD_COLUMNS):
+            chunk = cols[k:k + MD_COLUMNS]
+            lines += ["| codec | n | " + " | ".join(header_text(c, units[c], hib[c]) for c in chunk) + " |",
+                      "|---|---:|" + "---:|" * len(chunk)]
+            for codec, gn in group_n.items():
+                cells = [_cell(by_key[(codec, c)], notes, int(gn)).replace("|", "\\|") if (codec, c) in by_key else ""
+                         for c in chunk]
+                lines.append(f"| {codec} | {int(gn)} | " + " | ".join(cells) + " |")
+            lines.append("")
     if not codebook.empty:
         pooled = codebook.groupby(["codec", "lang"])[["used_share", "entropy_bits", "perplexity"]].mean().reset_index()
         lines += ["## Codebook utilization (pooled, mean over codebooks)", "",
-                  "| codec | lang | used share | entropy (bits) | perplexity |", "|---|---|---|---|---|"]
+                  "| codec | lang | used share | entropy (bits) | perplexity |", "|---|---|---:|---:|---:|"]
         for _, r in pooled.iterrows():
             lines.append(f"| {r['codec']} | {r['lang']} | {r['used_share']:.3f} | {r['entropy_bits']:.2f} | {r['perplexity']:.1f} |")
         lines.append("")
     lines += ["## Metrics", "", "| metric | library | version | mode | model | sample rate |", "|---|---|---|---|---|---|"]
     for name, m in metrics_meta.items():
-        extra = f" (unavailable: {m['unavailable']})" if m.get("unavailable") else ""
+        extra = f" (unavailable[^{notes.ref(m['unavailable'], 'unavailable')}])" if m.get("unavailable") else ""
         lines.append(f"| {name}{extra} | {m.get('library')} | {m.get('version')} | {m.get('mode') or ''} | "
                      f"{m.get('model') or ''} | {m.get('sample_rate') or 'source'} |")
-    lines += ["", "## Codecs", "", "| codec | family | sample rate | frame rate | nominal bitrate | latent rate |",
-              "|---|---|---|---|---|---|"]
+    if codecs_meta:
+        lines += ["", "## Codecs", "", "| codec | family | sample rate | frame rate | nominal bitrate (kbps) | latent rate |",
+                  "|---|---|---|---|---|---|"]
     for name, c in codecs_meta.items():
+        kbps = value_text(c["nominal_bitrate"], None, None, 0, "bit/s") if c.get("nominal_bitrate") else ""
         lines.append(f"| {name} | {c.get('family')} | {c.get('sample_rate')} | {c.get('frame_rate') or ''} | "
-                     f"{c.get('nominal_bitrate') or ''} | {c.get('latent_rate') or ''} |")
+                     f"{kbps} | {c.get('latent_rate') or ''} |")
+    if notes.reasons:
+        lines += ["", *notes.markdown()]
     return "\n".join(lines) + "\n"
+
+
+def _hib(v) -> bool | None:
+    return v if isinstance(v, bool) else {"true": True, "false": False}.get(str(v).strip().lower())
+
+
+def _empty_text(summary: pd.DataFrame, metric: str, notes: Footnotes, marker: str = "md") -> str:
+    g = summary[summary["metric"] == metric]
+    status = g["status"].iloc[0] if g["status"].nunique() == 1 else "unavailable or n/a"
+    note = next((x for x in g["note"] if isinstance(x, str) and x), "")
+    return f"{metric} ({status_text(status, note, notes, marker) if note else status})"
+
+
+KEY_METRICS = ("pesq_wb", "stoi", "visqol_speech", "spk_sim_ecapa", "wer", "cer", "bitrate_measured")
+
+
+def results_table(run_dir: str | Path, metrics: tuple[str, ...] = KEY_METRICS) -> str:
+    """A compact plain-text table for the end of ``run``: mean per codec and language of the key metrics
+    that have a value somewhere in the run, reasons numbered below (summary.md has the CIs and the rest)."""
+    run_dir = Path(run_dir)
+    summary = pd.read_csv(run_dir / "summary.csv", keep_default_na=False, na_values=[""])
+    shown, empty = _shown_metrics(summary)
+    cols = [m for m in metrics if m in shown] or shown[:6]
+    notes = Footnotes()
+    skipped = [_empty_text(summary, m, notes, "plain") for m in metrics if m in empty]  # numbered first
+    head = ["codec", "lang", "n"]
+    units = {m: g["unit"].iloc[0] for m, g in summary.groupby("metric", sort=False)}
+    head += [header_text(m, units[m], _hib(summary.loc[summary["metric"] == m, "higher_is_better"].iloc[0])) for m in cols]
+    body = []
+    for (codec, lang), g in summary.groupby(["codec", "lang"], sort=False):
+        by = {r["metric"]: r for _, r in g.iterrows()}
+        cells = []
+        for m in cols:
+            r = by.get(m)
+            if r is None:
+                cells.append("")
+            elif r["status"] == "ok" and np.isfinite(r["mean"]):
+                cells.append(value_text(r["mean"], None, None, 0, r["unit"]))
+            else:
+                cells.append(status_text(str(r["status"]), r["note"] if isinstance(r["note"], str) else "", notes, "plain"))
+        body.append([str(codec), str(lang), str(int((g["n"] + g["n_failed"]).max())), *cells])
+    order = {lang: i for i, lang in enumerate(sorted(set(summary["lang"]) - {"all"}) + ["all"])}
+    body.sort(key=lambda row: (order.get(row[1], 0), row[1]))
+    widths = [max(len(x) for x in col) for col in zip(head, *body, strict=False)]
+    fmt = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+           for row in [head, *body]]
+    out = [fmt[0], "-" * len(fmt[0]), *fmt[1:]]
+    if skipped:
+        out.append("not computed: " + ", ".join(skipped))
+    out += [f"({k}) {kind}: {reason}" for k, kind, reason in notes.items()]
+    return "\n".join(out) + f"\nmeans; CIs and every metric: {run_dir / 'summary.md'}\n"
 
 
 def write_summaries(run_dir: str | Path) -> pd.DataFrame:

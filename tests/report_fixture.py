@@ -1,9 +1,8 @@
-"""Build small synthetic run folders with the layout of codecbench/store.py (for report tests)."""
+"""Small synthetic run folders with the layout of codecbench/store.py (for report tests); their summaries
+are written by codecbench.summary itself (write_summaries), so the tests read what a real run writes."""
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import shutil
 import subprocess
@@ -13,8 +12,8 @@ import numpy as np
 import pytest
 
 from codecbench import audio
-from codecbench.stats import bootstrap_ci
 from codecbench.store import RunStore, safe_name
+from codecbench.summary import write_summaries
 
 METRICS = {
     "pesq": {"outputs": [{"name": "pesq_wb", "higher_is_better": True, "unit": "MOS-LQO", "description": ""}],
@@ -54,8 +53,9 @@ def build_run(
     """A run folder with codecs {name: quality offset}, per-utterance metric rows, summary, codebook.
 
     ``shift`` adds a constant to a metric column of every codec (a degraded candidate);
-    ``utt_names`` renames utterances; ``failed`` fails (codec, metric) cells with a reason (a reason
-    starting with "unreliable" fails only every other utterance); ``unavailable`` adds metrics that
+    ``utt_names`` renames utterances; ``failed`` fails (codec, metric) cells with a reason (its kind
+    from a "unreliable:", "unavailable:" or "not_applicable:" prefix, else failed; an unreliable one
+    fails only every other utterance); ``unavailable`` adds metrics that
     could not run, with their reason.
     """
     codecs = codecs or {"codec-a": 0.0, "codec-b": 0.5}
@@ -102,8 +102,11 @@ def build_run(
                 if reason and reason.startswith("unreliable") and dataset.index(u) % 2:
                     reason = None
                 if reason:
-                    row[col], row[col + "__failure"] = float("nan"), reason
-                    row[col + "__kind"] = "unreliable" if reason.startswith("unreliable") else "failed"
+                    kind, _, rest = reason.partition(": ")
+                    if kind not in ("unreliable", "unavailable", "not_applicable"):
+                        kind, rest = "failed", reason
+                    row[col], row[col + "__failure"], row[col + "__kind"] = float("nan"), rest, kind
+                    continue
                     continue
                 if col == "bitrate_kbps":
                     v = 6.0 + 6 * k
@@ -122,54 +125,16 @@ def build_run(
                 row["audio"] = str(p.relative_to(out))
                 saved[(name, u["lang"])] = n + 1
             rows.append(row)
+            codes = [rng.integers(0, int(300 + 200 * k + 100 * level), size=50) for level in range(2)]
+            np.savez(_mkdir(store.codes_path(name, u["id"])), *codes)
     store.append(rows)
-    _write_summary(out, rows, dataset, codecs)
-    _write_codebook(out, codecs, langs)
+    write_summaries(out)  # the real summaries (summary.csv/.md, codebook.csv from the codes)
     return out
 
 
-def _write_summary(out: Path, rows: list[dict], dataset: list[dict], codecs: dict[str, float]) -> None:
-    cols = ["codec", "lang", "metric", "n", "n_failed", "mean", "ci_low", "ci_high", "std", "status", "note",
-            "higher_is_better", "unit", "library", "version", "mode", "model", "metric_sample_rate", "codec_family",
-            "codec_nominal_bitrate", "codec_latent_rate"]
-    info = json.loads((out / "codecs.json").read_text())
-    langs = sorted({u["lang"] for u in dataset}) + ["all"]
-    with open(out / "summary.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(cols)
-        for codec in codecs:
-            for lang in langs:
-                sel = [r for r in rows if r["codec"] == codec and (lang == "all" or r["lang"] == lang)]
-                for m in METRICS.values():
-                    o = m["outputs"][0]
-                    vals = np.array([r[o["name"]] for r in sel], dtype=float)
-                    ok = vals[np.isfinite(vals)]
-                    reasons = [r[o["name"] + "__failure"] for r in sel if r[o["name"] + "__failure"]]
-                    n_failed = len(sel) - len(ok)
-                    if len(ok) == 0:
-                        mean = lo = hi = std = ""
-                        status = "failed"
-                    else:
-                        mean, std = float(ok.mean()), float(ok.std(ddof=1)) if len(ok) > 1 else ""
-                        lo, hi = bootstrap_ci(ok)
-                        status = "unreliable" if n_failed > 0 else "ok"
-                    note = max(set(reasons), key=reasons.count) if reasons else ""
-                    w.writerow([codec, lang, o["name"], len(ok), n_failed, mean, lo, hi, std, status, note,
-                                o["higher_is_better"], o["unit"], m["library"], m["version"], m["mode"] or "",
-                                m["model"] or "", m["sample_rate"] or "", info[codec]["family"],
-                                info[codec]["nominal_bitrate"], ""])
-
-
-def _write_codebook(out: Path, codecs: dict[str, float], langs: tuple[str, ...]) -> None:
-    with open(out / "codebook.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["codec", "lang", "level", "size", "frame_rate", "n_codes", "used_share", "entropy_bits",
-                     "perplexity"])
-        for k, codec in enumerate(codecs):
-            for lang in [*langs, "all"]:
-                for level in range(2):
-                    share = 0.3 + 0.2 * k + 0.1 * level
-                    w.writerow([codec, lang, level, 1024, 50.0, 300, share, 8.0 + level, 2 ** (8.0 + level)])
+def _mkdir(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def cli(*argv: str) -> int:

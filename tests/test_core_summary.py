@@ -30,7 +30,8 @@ def test_statuses_and_ci():
     assert s.loc["ta", "status"] == "n/a"
     assert s.loc["all", "status"] == "unreliable"  # 2 of 6 rows unreliable: no pooled number
     md = markdown(summarize(rows, META, {}), pd.DataFrame(), META, {}, "run")
-    assert "unreliable: unreliable" not in md and "| c | unreliable: wrong script |" in md
+    assert "unreliable: unreliable" not in md and "| c | 2 | unreliable[^1] |" in md
+    assert md.count("wrong script") == 1 and "[^1]: unreliable: wrong script" in md
 
 
 def test_failed_when_no_value():

@@ -12,39 +12,48 @@ GATE = ["--max-drop", "pesq_wb=0.05,stoi=0.01", "--max-rise", "wer=0.02"]
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+    """Baseline and candidates with independent per-utterance noise (seeds differ), as two real runs have."""
     d = tmp_path_factory.mktemp("cmp")
-    base = build_run(d / "base", per_lang=20)
-    worse = build_run(d / "worse", per_lang=20, shift={"pesq_wb": -0.3})
+    base = build_run(d / "base", per_lang=20, seed=0)
+    same = build_run(d / "same", per_lang=20, seed=1)
+    worse = build_run(d / "worse", per_lang=20, seed=2, shift={"pesq_wb": -0.3})
     other = build_run(d / "other", per_lang=19)
-    return base, worse, other
+    return base, same, worse, other
 
 
-def test_run_against_itself_exits_0(runs, tmp_path, capsys):
-    base, _, _ = runs
+def test_independent_noise_without_a_shift_exits_0(runs, tmp_path, capsys):
+    base, same, _, _ = runs
     md = tmp_path / "cmp.md"
     junit = tmp_path / "cmp.xml"
-    assert cli("compare", str(base), str(base), *GATE, "--markdown", str(md), "--junit", str(junit)) == 0
+    assert cli("compare", str(base), str(same), *GATE, "--markdown", str(md), "--junit", str(junit)) == 0
     out = capsys.readouterr().out
     assert "no regression" in out and md.read_text(encoding="utf-8") in out
     suite = ET.parse(junit).getroot()
     assert suite.get("failures") == "0" and int(suite.get("tests")) == 2 * 3 * 3  # codecs x (en, hi, all) x gated
 
 
-def test_degraded_candidate_exits_1_and_names_pairs(runs, tmp_path, capsys):
-    base, worse, _ = runs
+def test_real_shift_exits_1_names_pairs_with_significant_p(runs, tmp_path, capsys):
+    from codecbench.report.compare import compare_runs, pair_codecs
+    from codecbench.report.runs import Run
+
+    base, _, worse, _ = runs
     junit = tmp_path / "cmp.xml"
     assert cli("compare", str(base), str(worse), *GATE, "--junit", str(junit)) == 1
     captured = capsys.readouterr()
     for codec in ("codec-a", "codec-b"):
         for lang in ("en", "hi", "all"):
             assert f"{codec}/{lang}/pesq_wb" in captured.err
-    assert "stoi" not in captured.err and "wer" not in captured.err
+    assert "stoi" not in captured.err.split("regression in:")[1] and "/wer" not in captured.err
     failed = [tc.get("name") for tc in ET.parse(junit).getroot().iter("testcase") if tc.find("failure") is not None]
     assert sorted(failed) == sorted(["en/pesq_wb", "hi/pesq_wb", "all/pesq_wb"] * 2)
+    b, w = Run.open(base), Run.open(worse)
+    res = compare_runs(b, w, pair_codecs(b, w, None, None, None), {"pesq_wb": 0.05}, {})
+    pesq = [r for r in res if r.metric == "pesq_wb"]
+    assert all(r.regressed and r.p_value < 0.01 and -0.4 < r.mean_diff < -0.2 and r.n in (20, 40) for r in pesq)
 
 
 def test_drop_within_tolerance_passes(runs):
-    base, worse, _ = runs
+    base, _, worse, _ = runs
     assert cli("compare", str(base), str(worse), "--max-drop", "pesq_wb=0.5") == 0
 
 
@@ -56,7 +65,7 @@ def test_new_failures_are_a_regression(tmp_path, capsys):
 
 
 def test_mismatched_and_bad_input_exit_2(runs, tmp_path, capsys):
-    base, _, other = runs
+    base, _, _, other = runs
     assert cli("compare", str(base), str(other)) == 2
     assert "utterance sets differ" in capsys.readouterr().err
     assert cli("compare", str(base), str(tmp_path / "missing")) == 2
@@ -86,18 +95,76 @@ def test_ci_workflow_example_is_valid_yaml():
     assert any("codecbench compare" in s.get("run", "") for s in steps)
 
 
-def test_metric_missing_from_one_run(tmp_path, capsys):
+def _drop_column(run, col: str) -> None:
     import json
 
-    base = build_run(tmp_path / "b", per_lang=4)
-    cand = build_run(tmp_path / "c", per_lang=4)
-    rows = [json.loads(x) for x in (cand / "rows.jsonl").read_text().splitlines()]
+    rows = [json.loads(x) for x in (run / "rows.jsonl").read_text().splitlines()]
     for r in rows:
-        r.pop("stoi"), r.pop("stoi__failure")
-    (cand / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert cli("compare", str(base), str(cand)) == 0  # reported metrics: those both runs have
-    assert cli("compare", str(base), str(cand), "--max-drop", "stoi=0.01") == 2
-    assert "missing from the candidate" in capsys.readouterr().err
+        for k in (col, col + "__failure", col + "__kind"):
+            r.pop(k, None)
+    (run / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (run / "utterances.parquet").unlink(missing_ok=True)
+
+
+def test_gated_metric_that_disappears_fails_unless_allowed(tmp_path, capsys):
+    base = build_run(tmp_path / "b", per_lang=4)
+    cand = build_run(tmp_path / "c", per_lang=4, seed=1)
+    _drop_column(cand, "stoi")
+    assert cli("compare", str(base), str(cand)) == 1  # default gate: every quality metric of the baseline
+    assert "codec-a/all/stoi (missing from the candidate (not in the run)" in capsys.readouterr().err
+    assert cli("compare", str(base), str(cand), "--max-drop", "stoi=0.5") == 1
+    assert cli("compare", str(base), str(cand), "--max-drop", "stoi=0.5", "--allow-missing") == 0
+    assert "skipped: candidate: not in the run (--allow-missing)" in capsys.readouterr().out
+    assert cli("compare", str(base), str(cand), "--max-drop", "pesq_wb=0.5") == 0  # stoi not gated: reported
+
+
+def test_unavailable_in_candidate_fails_and_n0_is_skipped(tmp_path, capsys):
+    base = build_run(tmp_path / "b", per_lang=6, failed={("codec-a", "pesq_wb"): "PESQ NoUtterancesError"})
+    cand = build_run(tmp_path / "c", per_lang=6, seed=1, failed={("codec-a", "pesq_wb"): "PESQ NoUtterancesError",
+                                                                 ("codec-b", "stoi"): "unavailable: no pystoi here"})
+    junit = tmp_path / "j.xml"
+    assert cli("compare", str(base), str(cand), "--max-drop", "pesq_wb=0.5,stoi=0.5", "--junit", str(junit)) == 1
+    err = capsys.readouterr().err
+    assert "codec-b/en/stoi (missing from the candidate (unavailable: no pystoi here)" in err
+    assert "codec-a/en/pesq_wb" not in err.split("regression in:")[1]
+    cases = {(tc.get("classname"), tc.get("name")): tc for tc in ET.parse(junit).getroot().iter("testcase")}
+    skip = cases[("codecbench.codec-a", "en/pesq_wb")].find("skipped")
+    assert skip is not None and skip.get("message").startswith("n = 0")  # n = 0 is never a pass
+    assert cli("compare", str(base), str(cand), "--max-drop", "pesq_wb=0.5,stoi=0.5", "--allow-missing") == 0
+
+
+def test_unreliable_summaries_are_not_gated(tmp_path, capsys):
+    kw = {"codecs": {"codec-a": 0.0}, "per_lang": 10, "failed": {("codec-a", "wer"): "unreliable: wrong script"}}
+    base = build_run(tmp_path / "b", **kw)
+    cand = build_run(tmp_path / "c", seed=1, shift={"wer": 0.5}, **kw)
+    assert cli("compare", str(base), str(cand), "--max-rise", "wer=0.02") == 0
+    assert "not gated: unreliable in the baseline summary (wrong script)" in capsys.readouterr().out
+
+
+def test_min_n_skips_small_pairs(tmp_path, capsys):
+    base = build_run(tmp_path / "b", per_lang=4, langs=("en",))
+    cand = build_run(tmp_path / "c", per_lang=4, langs=("en",), seed=1, shift={"pesq_wb": -1.0})
+    junit = tmp_path / "j.xml"
+    assert cli("compare", str(base), str(cand), "--max-drop", "pesq_wb=0.05", "--min-n", "5", "--junit", str(junit)) == 0
+    assert "n = 4 &lt; --min-n 5" in capsys.readouterr().out
+    assert ET.parse(junit).getroot().get("skipped") == str(2 * 2)  # codecs x (en, all)
+
+
+def test_pr_markdown_is_short_with_labels_and_revisions(tmp_path):
+    import json
+
+    codecs = {f"codec-{k}": 0.1 * k for k in range(6)}
+    base = build_run(tmp_path / "b", codecs=codecs, langs=("en", "hi", "ta"), per_lang=8)
+    cand = build_run(tmp_path / "c", codecs=codecs, langs=("en", "hi", "ta"), per_lang=8, seed=1,
+                     shift={"pesq_wb": -0.3})
+    (cand / "environment.json").write_text(json.dumps({"git": {"revision": "0123456789abcdef", "dirty": True}}))
+    md = tmp_path / "pr.md"
+    assert cli("compare", str(base), str(cand), "--label", f"{base}=main", "--label", "c=PR #7",
+               "--markdown", str(md)) == 1
+    text = md.read_text(encoding="utf-8")
+    visible = text.split("<details>")[0].splitlines()
+    assert len(visible) <= 40 and len(text.splitlines()) > 60  # the rest is folded, not dropped
+    assert "Baseline **main** (run `b`)" in text and "candidate **PR #7** (run `c`, rev `0123456789+dirty`)" in text
 
 
 def test_too_few_utterances_warn_not_fail(tmp_path, capsys):

@@ -11,7 +11,8 @@ import yaml
 from report_fixture import build_run, cli
 
 from codecbench import audio
-from codecbench.report.mushra import ANCHORS, analyze, loudness, lowpass, post_screen
+from codecbench.report.mushra import ANCHORS, lowpass
+from codecbench.report.mushra_analysis import analyze, post_screen, t_interval
 
 SR = 48000
 
@@ -19,7 +20,7 @@ SR = 48000
 @pytest.fixture(scope="module")
 def stimuli(tmp_path_factory):
     d = tmp_path_factory.mktemp("mushra")
-    run = build_run(d / "run", codecs={"codec-a": 0.0, "opus-6kbps": 0.3}, per_lang=5, save_audio=2)
+    run = build_run(d / "run", codecs={"codec-a": 0.0, "opus-6kbps": 0.3}, per_lang=5, save_audio=3)
     out = d / "stim"
     assert cli("mushra", str(run), "--codecs", "codec-a,opus-6kbps", "--items", "4", "--out", str(out)) == 0
     return run, out, json.loads((out / "mushra_items.json").read_text(encoding="utf-8"))
@@ -60,6 +61,8 @@ def test_lowpass_function_is_steep():
 
 
 def test_loudness_of_an_items_stimuli_within_half_lu(stimuli):
+    import pyloudnorm  # measured independently of codecbench's own loudness()
+
     _, out, meta = stimuli
     for item in meta["items"]:
         assert set(item["files"]) == {"reference", "anchor35", "anchor70", "codec-a", "opus-6kbps"}
@@ -67,7 +70,7 @@ def test_loudness_of_an_items_stimuli_within_half_lu(stimuli):
         for rel in item["files"].values():
             wave, sr = audio.load(out / rel)
             assert sr == SR and audio.peak_dbfs(wave) <= -0.99
-            values.append(loudness(wave, sr))
+            values.append(pyloudnorm.Meter(sr).integrated_loudness(wave.astype(np.float64)))
         assert max(values) - min(values) <= 0.5, (item["id"], values)
         assert abs(np.mean(values) - (-23.0)) < 1.0 or item["clip_gain_db"] < 0
 
@@ -78,6 +81,9 @@ def test_config_is_valid_webmushra_yaml(stimuli):
     assert cfg["testId"] and cfg["remoteService"] == "service/write.php"
     trials = next(p for p in cfg["pages"] if isinstance(p, list) and p[0] == "random")[1:]
     assert [t["id"] for t in trials] == [i["id"] for i in meta["items"]]
+    training = cfg["pages"][1]
+    assert training["id"] == "training" and training["type"] == "mushra" and training["showConditionNames"] is True
+    assert meta["training"]["utt_id"] not in {i["utt_id"] for i in meta["items"]}  # not a test item
     prefix = "configs/resources/codecbench/"
     for t in trials:
         assert t["type"] == "mushra" and t["createAnchor35"] is False
@@ -87,10 +93,11 @@ def test_config_is_valid_webmushra_yaml(stimuli):
     assert cfg["pages"][-1]["type"] == "finish"
 
 
-def test_unsaved_reconstruction_needs_reencode(tmp_path, capsys):
+def test_unsaved_reconstruction_with_no_reencode_stops(tmp_path, capsys):
     run = build_run(tmp_path / "run", codecs={"codec-a": 0.0}, per_lang=3, save_audio=1)
-    assert cli("mushra", str(run), "--codecs", "codec-a", "--items", "4", "--out", str(tmp_path / "s")) == 2
-    assert "--reencode" in capsys.readouterr().err
+    assert cli("mushra", str(run), "--codecs", "codec-a", "--items", "4", "--out", str(tmp_path / "s"),
+               "--no-reencode") == 2
+    assert "did not save codec-a's reconstruction" in capsys.readouterr().err
     assert cli("mushra", str(run), "--codecs", "nosuch", "--items", "2", "--out", str(tmp_path / "s")) == 2
 
 
@@ -112,7 +119,7 @@ def test_reencode_runs_the_codec(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "_SPECS", {"codec-a": CodecSpec(info=info, load=lambda arg, dev: Halve(info, "cpu"))})
     run = build_run(tmp_path / "run", codecs={"codec-a": 0.0}, per_lang=3, save_audio=0)
     out = tmp_path / "s"
-    assert cli("mushra", str(run), "--codecs", "codec-a", "--items", "2", "--out", str(out), "--reencode") == 0
+    assert cli("mushra", str(run), "--codecs", "codec-a", "--items", "2", "--out", str(out)) == 0  # by default
     meta = json.loads((out / "mushra_items.json").read_text(encoding="utf-8"))
     assert all(it["reencoded"] == ["codec-a"] for it in meta["items"])
 
@@ -168,3 +175,23 @@ def test_long_items_cropped_alike(tmp_path):
     assert set(lengths.values()) == {int(0.6 * SR)}
     tail = audio.load(out / meta["items"][0]["files"]["codec-a"])[0][-10:]
     assert np.abs(tail).max() < 1e-3  # faded out like the reference
+
+
+def test_t_interval_matches_scipy():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    for n in (2, 5, 17, 60):
+        x = rng.normal(60, 15, n)
+        m, lo, hi = t_interval(x)
+        ref_lo, ref_hi = stats.t.interval(0.95, n - 1, loc=x.mean(), scale=stats.sem(x))
+        assert m == pytest.approx(x.mean()) and lo == pytest.approx(ref_lo) and hi == pytest.approx(ref_hi)
+    assert np.isnan(t_interval(np.array([50.0]))[1])
+
+
+def test_training_ratings_are_not_scored(tmp_path):
+    df = _ratings({"L1": 0, "L2": 0}, n_items=4)
+    train = df[df["trial_id"] == df["trial_id"].iloc[0]].assign(trial_id="training", rating_score=0)
+    _, scores = analyze(pd.concat([df, train]).assign(listener=lambda d: d["name"]), None)
+    codec = scores[(scores.condition == "codec-a") & (scores.lang == "all")].iloc[0]
+    assert codec["mean"] == 70 and codec["n"] == 8

@@ -40,7 +40,7 @@ def test_report_of_real_run_in_chromium(real_run, tmp_path):
     body = re.search(r"<body([^>]*)>", res.stdout).group(1)
     assert 'data-ready="1"' in body and 'data-errors="0"' in body
     assert not [ln for ln in res.stderr.splitlines() if ":CONSOLE" in ln]
-    table = re.search(r'<table class="lb" data-lang="all"[^>]*>(.*?)</table>', res.stdout, re.S).group(1)
+    table = re.search(r'<table class="lb headline" data-lang="all"[^>]*>(.*?)</table>', res.stdout, re.S).group(1)
     assert sorted(re.findall(r'<tr class="codec-row" data-codec="([^"]*)"', table)) == sorted(CODECS)
 
 
@@ -66,3 +66,18 @@ def test_mushra_on_real_run(real_run, tmp_path):
     assert sorted(i["lang"] for i in meta["items"]) == ["en", "hi", "ta"]
     cfg = yaml.safe_load((out / "mushra.yaml").read_text(encoding="utf-8"))
     assert len(next(p for p in cfg["pages"] if isinstance(p, list))) == 1 + 3
+
+
+def test_summary_md_of_real_run_is_readable(real_run):
+    from collections import Counter
+
+    from codecbench.summary import results_table
+
+    md = (real_run / "summary.md").read_text(encoding="utf-8")
+    assert max(len(line) for line in md.splitlines()) <= 400
+    notes = [line.split(": ", 1)[1] for line in md.splitlines() if re.match(r"\[\^\d+\]: ", line)]
+    assert not [n for n, k in Counter(notes).items() if k > 1]  # each reason once
+    for reason in notes:
+        assert md.count(reason) == 1, reason
+    table = results_table(real_run)
+    assert table.splitlines()[0].startswith("codec") and all(c in table for c in CODECS)

@@ -4,17 +4,22 @@ For each paired codec, language (and "all", pooling every language) and metric o
 difference candidate - baseline is taken per utterance over the utterances both runs scored, with a
 bootstrap CI of its mean and a two-sided sign-flip permutation p-value (codecbench.stats.paired_difference).
 
-Regression rule, for each gated metric (those named in ``--max-drop``/``--max-rise``; when neither is
-given, every quality metric with a direction, with tolerance 0 — cost metrics such as real-time factors
-and bitrates are reported, not gated):
+Gated metrics: those named in ``--max-drop``/``--max-rise``; when neither is given, every quality
+metric of the baseline with a direction, tolerance 0 (bitrates, real-time factors and codebook usage
+are reported, not gated). For each gated (pair, language, metric), in this order:
 
-* the mean change is in the worse direction (drop for higher-is-better, rise for lower-is-better,
-  from metrics.json) by MORE than the tolerance, AND the difference is significant (p < ``--alpha``); or
-* the candidate failed utterances that the baseline scored (a lost score is never silently accepted).
+* unavailable or absent in the baseline: skipped, with the reason;
+* values in the baseline but none in the candidate (column gone, or unavailable there): a
+  regression ("a metric that disappears cannot pass the gate"), skipped with ``--allow-missing``;
+* unreliable in either run's summary (e.g. ASR that cannot read the language): reported, not gated;
+* candidate failures on utterances the baseline scored: a regression (a lost score is never accepted);
+* n = 0 (no utterance with a value in both runs) or n < ``--min-n``: skipped, with the reason;
+* worse by MORE than the tolerance with p < ``--alpha``: a regression; worse without significance:
+  a warning ("⚠️", only for a tolerance above 0), not a regression.
 
-A gated pair that is worse beyond its tolerance without significance (too few utterances, or noise)
-is not a regression but is flagged "⚠️" in the summary and warned about on stderr.
-No multiple-comparison correction is applied; lower ``--alpha`` when gating many pairs.
+Skipped pairs are JUnit ``<skipped>``, never passes. No multiple-comparison correction is applied;
+lower ``--alpha`` when gating many pairs. The markdown (PR comment) shows the verdict, what regressed
+or was skipped and the key rows within ~40 lines; every row is in folded sections.
 Exit status: 0 no regression, 1 regression (the pairs are named), 2 error (mismatched utterance
 sets, missing run files, unknown metric, no codec to pair).
 """
@@ -26,12 +31,13 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
 from codecbench.errors import CodecbenchError
-from codecbench.report.runs import ALL_LANGS, COST_FAMILIES, Run, RunError
+from codecbench.report.runs import ALL_LANGS, COST_FAMILIES, Run, RunError, parse_labels
+from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX
+from codecbench.types import FailureKind
 
 
 class CompareError(CodecbenchError):
@@ -57,6 +63,11 @@ class Comparison:
     regressed: bool
     reason: str
     warning: str = ""  # worse beyond the tolerance but not significant: not a regression, but said
+    skipped: str = ""  # why the pair has no verdict (n = 0, unavailable, --min-n, unreliable summary)
+
+    @property
+    def gated(self) -> bool:
+        return self.tolerance is not None
 
     @property
     def label(self) -> str:
@@ -114,14 +125,22 @@ def pair_codecs(base: Run, cand: Run, codecs: list[str] | None, baseline_codec: 
     raise CompareError("the runs share no codec name; name the pair with --baseline-codec/--candidate-codec")
 
 
+@dataclass
+class _Gate:
+    """What compare_runs needs besides the runs: tolerances and rules."""
+
+    tolerances: dict[str, float]
+    alpha: float
+    min_n: int
+    allow_missing: bool
+    resamples: int
+
+
 def compare_runs(base: Run, cand: Run, pairs: list[tuple[str, str]], max_drop: dict[str, float],
                  max_rise: dict[str, float], alpha: float = 0.05, metrics: list[str] | None = None,
-                 resamples: int = 2000) -> list[Comparison]:
+                 resamples: int = 2000, min_n: int = 1, allow_missing: bool = False) -> list[Comparison]:
     """Every (pair, language, metric) comparison; raises CompareError when the runs do not match."""
-    from codecbench.stats import paired_difference
-
     outputs = {**cand.outputs(), **base.outputs()}
-    directional = {k: o for k, o in outputs.items() if o.higher_is_better is not None}
     for name in [*max_drop, *max_rise, *(metrics or [])]:
         if name not in outputs:
             raise CompareError(f"unknown metric {name!r} (known: {', '.join(sorted(outputs))})")
@@ -134,11 +153,15 @@ def compare_runs(base: Run, cand: Run, pairs: list[tuple[str, str]], max_drop: d
     for name in max_rise:
         if outputs[name].higher_is_better:
             raise CompareError(f"{name} is higher-is-better: use --max-drop {name}=... instead of --max-rise")
-    quality = [k for k, o in directional.items() if o.metric not in COST_FAMILIES]
+    if min_n < 1:
+        raise CompareError("--min-n must be at least 1")
     brows, crows = base.rows(), cand.rows()
-    in_both = [k for k in directional if k in brows.columns and k in crows.columns]
-    gated = {**max_drop, **max_rise} or dict.fromkeys((k for k in quality if k in in_both), 0.0)
-    names = metrics or sorted(set(in_both) | set(gated))
+    directional = [k for k, o in outputs.items() if o.higher_is_better is not None]
+    in_base = [k for k in directional if k in brows.columns or base.outputs().get(k)]
+    quality = [k for k in in_base if outputs[k].metric not in COST_FAMILIES]
+    gate = _Gate({**max_drop, **max_rise} or dict.fromkeys(quality, 0.0), alpha, min_n, allow_missing, resamples)
+    names = metrics or sorted(set(in_base) | set(gate.tolerances)
+                              | {k for k in directional if k in brows.columns and k in crows.columns})
     results: list[Comparison] = []
     for bcodec, ccodec in pairs:
         b = brows[brows["codec"] == bcodec].set_index("utt_id")
@@ -154,122 +177,113 @@ def compare_runs(base: Run, cand: Run, pairs: list[tuple[str, str]], max_drop: d
             raise CompareError(f"utterance languages differ between the runs for {bcodec} vs {ccodec}")
         langs = sorted(b["lang"].astype(str).unique())
         for name in names:
-            if name not in b.columns or name not in c.columns:
-                missing_in = "baseline" if name not in b.columns else "candidate"
-                raise CompareError(f"metric {name!r} is missing from the {missing_in} run's rows")
-            hib = bool(outputs[name].higher_is_better)
             for lang in [*langs, ALL_LANGS]:
                 sel = np.ones(len(b), bool) if lang == ALL_LANGS else (b["lang"].astype(str) == lang).values
-                bv, cv = _values(b, name)[sel], _values(c, name)[sel]
-                new_fail = int(np.sum(np.isfinite(bv) & ~np.isfinite(cv)))
-                d = paired_difference(bv, cv, level=1.0 - alpha, resamples=resamples)
-                ok = np.isfinite(bv) & np.isfinite(cv)
-                tol = gated.get(name)
-                comp = Comparison(bcodec, ccodec, lang, name, hib, int(d["n"]),
-                                  float(np.mean(bv[ok])) if ok.any() else math.nan,
-                                  float(np.mean(cv[ok])) if ok.any() else math.nan,
-                                  d["mean_diff"], d["ci_low"], d["ci_high"], d["p_value"], new_fail, tol, False, "")
-                if tol is not None:
-                    reasons = []
-                    if d["n"] > 0 and comp.worsening > tol and d["p_value"] < alpha:
-                        word = "drop" if hib else "rise"
-                        reasons.append(f"{word} {abs(comp.mean_diff):.4g} > {tol:g} (p={d['p_value']:.3g})")
-                    if new_fail:
-                        reasons.append(f"{new_fail} utterance(s) failed in the candidate only")
-                    comp.regressed = bool(reasons)
-                    comp.reason = "; ".join(reasons)
-                    if d["n"] > 0 and comp.worsening > tol and not d["p_value"] < alpha:
-                        small = d["n"] <= 16 and 2.0 / 2 ** d["n"] >= alpha
-                        comp.warning = (f"worse by {comp.worsening:.4g} > {tol:g} but not significant (p={d['p_value']:.3g}"
-                                        + (f"; n={d['n']} is too few to reach p < {alpha:g})" if small else ")"))
-                results.append(comp)
+                results.append(_compare_one(base, cand, b[sel], c[sel], (bcodec, ccodec), lang, name,
+                                            bool(outputs[name].higher_is_better), gate))
     return results
+
+
+def _compare_one(base: Run, cand: Run, b, c, pair: tuple[str, str], lang: str, name: str, hib: bool,
+                 gate: _Gate) -> Comparison:
+    """One (pair, language, metric) comparison and its verdict (see the module docstring)."""
+    from codecbench.stats import paired_difference
+
+    bv, bk = _values(b, name), _kinds(b, name)
+    cv, ck = _values(c, name), _kinds(c, name)
+    new_fail = int(np.sum(np.isfinite(bv) & (ck == FailureKind.FAILED.value)))
+    d = paired_difference(bv, cv, level=1.0 - gate.alpha, resamples=gate.resamples)
+    ok = np.isfinite(bv) & np.isfinite(cv)
+    tol = gate.tolerances.get(name)
+    comp = Comparison(pair[0], pair[1], lang, name, hib, int(d["n"]),
+                      float(np.mean(bv[ok])) if ok.any() else math.nan, float(np.mean(cv[ok])) if ok.any() else math.nan,
+                      d["mean_diff"], d["ci_low"], d["ci_high"], d["p_value"], new_fail, tol, False, "")
+    b_gone = _gone(base, b, name, bk)
+    c_gone = _gone(cand, c, name, ck)
+    unreliable = _unreliable(base, pair[0], lang, name, "baseline") or _unreliable(cand, pair[1], lang, name, "candidate")
+    if b_gone:
+        comp.skipped = f"baseline: {b_gone}"
+    elif c_gone and np.isfinite(bv).any():
+        if tol is not None and not gate.allow_missing:
+            comp.regressed, comp.reason = True, f"missing from the candidate ({c_gone}); --allow-missing accepts this"
+        else:
+            comp.skipped = f"candidate: {c_gone}" + (" (--allow-missing)" if tol is not None else "")
+    elif unreliable:
+        comp.tolerance, comp.skipped = None, f"not gated: {unreliable}"
+    elif new_fail and tol is not None:
+        comp.regressed, comp.reason = True, f"{new_fail} utterance(s) failed in the candidate only"
+    elif d["n"] == 0:
+        comp.skipped = "n = 0: no utterance has a value in both runs"
+    elif d["n"] < gate.min_n:
+        comp.skipped = f"n = {d['n']} < --min-n {gate.min_n}"
+    elif tol is not None and comp.worsening > tol:
+        if d["p_value"] < gate.alpha:
+            word = "drop" if hib else "rise"
+            comp.regressed = True
+            comp.reason = f"{word} {abs(comp.mean_diff):.4g} > {tol:g} (p={d['p_value']:.3g})"
+        elif tol > 0:  # with tolerance 0 (the default gate) a non-significant change is noise, not news
+            small = d["n"] <= 16 and 2.0 / 2 ** d["n"] >= gate.alpha
+            comp.warning = (f"worse by {comp.worsening:.4g} > {tol:g} but not significant (p={d['p_value']:.3g}"
+                            + (f"; n={d['n']} is too few to reach p < {gate.alpha:g})" if small else ")"))
+    return comp
+
+
+def _gone(run: Run, rows, name: str, kinds: np.ndarray) -> str:
+    """Why a run has no values of ``name`` at all ('' when it has some or failed on its own)."""
+    meta = run.outputs().get(name)
+    if meta is not None and meta.unavailable:
+        return f"unavailable: {meta.unavailable}"
+    if name not in rows.columns:
+        return "not in the run"
+    if len(kinds) and (kinds == FailureKind.UNAVAILABLE.value).all():
+        reasons = rows[name + FAILURE_SUFFIX].fillna("").astype(str)
+        return f"unavailable: {reasons.iloc[0]}"
+    return ""
+
+
+def _unreliable(run: Run, codec: str, lang: str, name: str, which: str) -> str:
+    """The summary's reason when it calls (codec, lang, name) unreliable, else ''."""
+    s = run.summary()
+    hit = s[(s["codec"] == codec) & (s["lang"] == lang) & (s["metric"] == name) & (s["status"] == "unreliable")]
+    return f"unreliable in the {which} summary ({hit['note'].iloc[0]})" if len(hit) else ""
 
 
 def _values(rows, name: str) -> np.ndarray:
     """A metric column as floats, NaN wherever the row records a failure reason (failed or unreliable)."""
+    if name not in rows.columns:
+        return np.full(len(rows), np.nan)
     v = rows[name].to_numpy(dtype=np.float64, na_value=np.nan).copy()
-    fc = name + "__failure"
+    fc = name + FAILURE_SUFFIX
     if fc in rows.columns:
         v[rows[fc].fillna("").astype(str).to_numpy() != ""] = np.nan
     return v
 
 
-def _fmt(v: float, digits: int = 3) -> str:
-    return "–" if v is None or not math.isfinite(v) else f"{v:.{digits}f}"
-
-
-def markdown_summary(results: list[Comparison], base: Run, cand: Run, alpha: float) -> str:
-    regressed = [r for r in results if r.regressed]
-    head = (f"### codecbench compare: {'❌ regression' if regressed else '✅ no regression'}\n\n"
-            f"Baseline `{_tick(base.name)}` vs candidate `{_tick(cand.name)}`; paired per utterance, "
-            f"{100 * (1 - alpha):.0f}% bootstrap CI of the difference, sign-flip permutation p-value; "
-            f"regression = worse by more than the tolerance with p < {alpha:g}, or new failures.\n\n")
-    if regressed:
-        head += "**Regressed:** " + ", ".join(f"`{_tick(r.label)}`" for r in regressed) + "\n\n"
-    gated = [r for r in results if r.tolerance is not None]
-    info = [r for r in results if r.tolerance is None and (r.n > 0 or r.new_failures)]
-    out = head + _md_table(gated) if gated else head + "No gated metric.\n"
-    if info:
-        out += ("\n<details><summary>Other metrics (reported, not gated)</summary>\n\n" + _md_table(info)
-                + "\n</details>\n")
-    return out
-
-
-def _md_table(results: list[Comparison]) -> str:
-    lines = ["| codec | lang | metric | n | baseline | candidate | Δ [CI] | p | tolerance | verdict |",
-             "|---|---|---|---:|---:|---:|---|---:|---:|---|"]
-    for r in results:
-        codec = r.candidate_codec if r.baseline_codec == r.candidate_codec else f"{r.baseline_codec} → {r.candidate_codec}"
-        arrow = "↑" if r.higher_is_better else "↓"
-        tol = "–" if r.tolerance is None else f"{r.tolerance:g}"
-        verdict = ("❌ " + r.reason) if r.regressed else ("⚠️ " + r.warning) if r.warning else \
-            ("✅" if r.tolerance is not None else "info")
-        lines.append(f"| {_md(codec)} | {_md(r.lang)} | {_md(r.metric)} {arrow} | {r.n} | {_fmt(r.baseline_mean)} | "
-                     f"{_fmt(r.candidate_mean)} | {_fmt(r.mean_diff, 4)} [{_fmt(r.ci_low, 4)}, {_fmt(r.ci_high, 4)}] | "
-                     f"{_fmt(r.p_value, 3)} | {tol} | {_md(verdict)} |")
-    return "\n".join(lines) + "\n"
-
-
-def _tick(text: str) -> str:
-    """Text safe inside a markdown code span."""
-    return str(text).replace("`", "'")
-
-
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def junit_xml(results: list[Comparison]) -> str:
-    gated = [r for r in results if r.tolerance is not None]
-    failures = sum(r.regressed for r in gated)
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           f'<testsuites name="codecbench-compare" tests="{len(gated)}" failures="{failures}">',
-           f'  <testsuite name="codecbench-compare" tests="{len(gated)}" failures="{failures}" errors="0">']
-    for r in gated:
-        codec = r.candidate_codec if r.baseline_codec == r.candidate_codec else f"{r.baseline_codec}->{r.candidate_codec}"
-        detail = (f"baseline {_fmt(r.baseline_mean)}, candidate {_fmt(r.candidate_mean)}, diff {_fmt(r.mean_diff, 4)} "
-                  f"[{_fmt(r.ci_low, 4)}, {_fmt(r.ci_high, 4)}], p={_fmt(r.p_value)}, n={r.n}, tolerance {r.tolerance:g}")
-        out.append(f"    <testcase classname={quoteattr('codecbench.' + codec)} name={quoteattr(f'{r.lang}/{r.metric}')}>")
-        if r.regressed:
-            out.append(f"      <failure message={quoteattr(r.reason)}>{escape(detail)}</failure>")
-        else:
-            note = f" (warning: {r.warning})" if r.warning else ""
-            out.append(f"      <system-out>{escape(detail + note)}</system-out>")
-        out.append("    </testcase>")
-    out += ["  </testsuite>", "</testsuites>"]
-    return "\n".join(out) + "\n"
+def _kinds(rows, name: str) -> np.ndarray:
+    """Failure kind per row ('' for a value; 'failed' for a reason without a recorded kind)."""
+    if name not in rows.columns:
+        return np.full(len(rows), FailureKind.UNAVAILABLE.value, dtype=object)
+    reasons = rows[name + FAILURE_SUFFIX].fillna("").astype(str) if name + FAILURE_SUFFIX in rows.columns else \
+        rows[name].map(lambda _: "")
+    kinds = rows[name + KIND_SUFFIX].fillna("").astype(str) if name + KIND_SUFFIX in rows.columns else reasons.map(lambda _: "")
+    out = np.where(reasons.to_numpy() == "", "", kinds.to_numpy())
+    out[(reasons.to_numpy() != "") & (out == "")] = FailureKind.FAILED.value
+    return out.astype(object)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     try:
         base, cand = Run.open(args.baseline), Run.open(args.candidate)
+        parse_labels(args.label, [base, cand])
         pairs = pair_codecs(base, cand, args.codec, args.baseline_codec, args.candidate_codec)
         results = compare_runs(base, cand, pairs, parse_thresholds(args.max_drop), parse_thresholds(args.max_rise),
-                               alpha=args.alpha, metrics=args.metrics, resamples=args.resamples)
+                               alpha=args.alpha, metrics=args.metrics, resamples=args.resamples, min_n=args.min_n,
+                               allow_missing=args.allow_missing)
     except (CompareError, RunError, FileNotFoundError, ValueError, KeyError) as exc:
         print(f"codecbench compare: error: {exc}", file=sys.stderr)
         return 2
+    from codecbench.report.compare_render import junit_xml, markdown_summary
+
     md = markdown_summary(results, base, cand, args.alpha)
     print(md)
     if args.markdown:
@@ -278,9 +292,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.junit:
         Path(args.junit).parent.mkdir(parents=True, exist_ok=True)
         Path(args.junit).write_text(junit_xml(results), encoding="utf-8")
-    for r in results:
-        if r.warning:
-            print(f"warning: {r.label}: {r.warning}", file=sys.stderr)
+    warnings = [r for r in results if r.warning]
+    for r in warnings[:10]:
+        print(f"warning: {r.label}: {r.warning}", file=sys.stderr)
+    if len(warnings) > 10:
+        print(f"warning: {len(warnings) - 10} more pairs worse beyond their tolerance without significance", file=sys.stderr)
+    skipped = [r for r in results if r.gated and r.skipped]
+    if skipped:
+        print(f"skipped {len(skipped)} gated pair(s), e.g. {skipped[0].label}: {skipped[0].skipped}", file=sys.stderr)
     regressed = [r for r in results if r.regressed]
     if regressed:
         print("regression in: " + ", ".join(f"{r.label} ({r.reason})" for r in regressed), file=sys.stderr)
@@ -305,6 +324,12 @@ def register(subparsers) -> None:
     p.add_argument("--metrics", type=_csv, default=None, help="metric outputs to report (default: all with a direction)")
     p.add_argument("--max-drop", default=None, help="tolerated drops of higher-is-better metrics, e.g. pesq_wb=0.05,stoi=0.01")
     p.add_argument("--max-rise", default=None, help="tolerated rises of lower-is-better metrics, e.g. wer=0.02")
+    p.add_argument("--min-n", type=int, default=1,
+                   help="pairs with fewer utterances scored in both runs are skipped, not gated (default 1)")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="a gated metric missing from the candidate is skipped instead of failing the gate")
+    p.add_argument("--label", action="append", default=None, metavar="RUN=NAME",
+                   help="name a run in the output (RUN: its folder or run id); repeatable")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the permutation test (default 0.05)")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples for the CI (default 2000)")
     p.add_argument("--markdown", default=None, help="also write the markdown summary (PR comment) here")

@@ -2,13 +2,17 @@
 
 DIR receives:
   index.html        one file: inline CSS/JS, plots as PNG data URIs, example audio embedded as 16-bit
-                    WAV data URIs at the source rate (so the page can be mailed or attached as a CI
-                    artefact on its own; --examples sets how many utterances per language)
-  leaderboard.md    markdown tables (one per language), leaderboard.tex (booktabs tables)
-  plots/*.png|svg   rate–quality scatter plots, per-language bars, codebook-usage heatmap
+                    WAV data URIs at the source rate with spectrogram thumbnails and each clip's scores
+                    (the page can be mailed or attached as a CI artefact on its own)
+  leaderboard.md    per language the headline metrics, the rest folded; reasons as footnotes
+  leaderboard.tex   one booktabs table for a paper (--latex-metrics; mean ± CI half-width)
+  plots/*.png|svg   per-language rate–quality curves, codec × language heatmaps, codebook usage (PNG at 2×)
 
-Every name and transcript is HTML-escaped; cells whose status is "unreliable" or "failed" (or whose
-metric is unavailable) show the reason, never a number.
+Runs over different utterance sets are refused (their means are not comparable) unless
+``--common-only`` (every run restricted to the shared utterances, summaries recomputed) or
+``--allow-mixed`` (reported as they are, marked on the page, no best value). Utterance counts are of
+unique utterances. Every name and transcript is HTML-escaped; cells without a value show their
+status (n/a apart from failures) and the reason once, in the notes, never a number.
 """
 
 from __future__ import annotations
@@ -16,25 +20,13 @@ from __future__ import annotations
 import argparse
 import base64
 import html
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from codecbench.report.runs import ALL_LANGS, Run, RunError
-from codecbench.report.tables import (
-    Board,
-    build_board,
-    cell_text,
-    fmt_number,
-    latex_tables,
-    markdown_tables,
-    metric_header,
-    rate_text,
-)
-
-MAX_EMBEDDED_AUDIO_BYTES = 3_000_000  # per file; larger examples are listed, not embedded
+from codecbench.report.cells import Footnotes, value_text
+from codecbench.report.examples import choose_examples, examples_section
+from codecbench.report.latex import latex_table
+from codecbench.report.runs import ALL_LANGS, Run, RunError, check_utterance_sets, parse_labels
+from codecbench.report.tables import Board, build_board, markdown_tables, metric_header, rate_text
 
 _ERROR_HOOK = """
 window.__cbErrors = [];
@@ -68,72 +60,10 @@ def e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-@dataclass
-class Example:
-    lang: str
-    utt_id: str
-    text: str
-    reference: Path | None
-    recon: dict[str, Path]  # codec label -> saved reconstruction
-
-
-def choose_examples(board: Board, per_lang: int) -> list[Example]:
-    """Per language, the utterances with saved reconstructions for the most codecs (ties: by id)."""
-    if per_lang <= 0:
-        return []
-    found: dict[tuple[str, str], Example] = {}
-    for run in board.runs:
-        rows = run.rows()
-        if "audio" not in rows.columns:
-            continue
-        labels = {ci["codec"]: lab for lab, ci in board.codec_info.items() if ci["run"] == run.name}
-        utts = run.utterances
-        for rec in rows[rows["audio"].fillna("").astype(str) != ""].to_dict("records"):
-            path = run.audio_file(str(rec["audio"]))
-            label = labels.get(rec["codec"])
-            if path is None or label is None:
-                continue
-            key = (str(rec["lang"]), str(rec["utt_id"]))
-            ex = found.get(key)
-            if ex is None:
-                u = utts.get(rec["utt_id"], {})
-                ex = found[key] = Example(key[0], key[1], str(u.get("text") or ""), run.reference_file(key[1]), {})
-            ex.recon[label] = path
-    out = []
-    for lang in board.langs:
-        cands = sorted((ex for (lg, _), ex in found.items() if lg == lang), key=lambda x: (-len(x.recon), x.utt_id))
-        out += cands[:per_lang]
-    return out
-
-
-def _wav_data_uri(path: Path) -> str | None:
-    """The file as a 16-bit PCM WAV data URI (float WAVs are converted: half the size), or None if too large."""
-    import tempfile
-
-    from codecbench import audio
-
-    wave, sr = audio.load(path)
-    with tempfile.TemporaryDirectory() as tmp:
-        pcm = Path(tmp) / "x.wav"
-        audio.save(pcm, np.clip(wave, -1.0, 1.0), sr, subtype="PCM_16")
-        data = pcm.read_bytes()
-    if len(data) > MAX_EMBEDDED_AUDIO_BYTES:
-        return None
-    return "data:audio/wav;base64," + base64.b64encode(data).decode("ascii")
-
-
-def _audio_tag(path: Path | None) -> str:
-    if path is None:
-        return '<span class="meta">not saved</span>'
-    uri = _wav_data_uri(path)
-    if uri is None:
-        return f'<span class="meta">too large to embed: {e(path.name)}</span>'
-    return f'<audio controls preload="none" src="{uri}"></audio>'
-
-
-def leaderboard_table(board: Board, lang: str) -> str:
-    head = ['<th data-type="text">codec</th>', '<th data-type="text">family</th>', '<th>kbps</th>']
-    for m in board.metrics:
+def leaderboard_table(board: Board, lang: str, metrics: list[str], notes: Footnotes, kind: str) -> str:
+    """One sortable table: codec, family, kbps, n, then ``metrics``; cells without a value link to a note."""
+    head = ['<th data-type="text">codec</th>', '<th data-type="text">family</th>', '<th>kbps</th>', '<th>n</th>']
+    for m in metrics:
         info = board.metric_info.get(m, {})
         tip = ", ".join(f"{k}: {v}" for k, v in info.items() if v not in (None, "") and k != "unavailable")
         head.append(f'<th title="{e(tip)}">{e(metric_header(board, m))}</th>')
@@ -141,24 +71,38 @@ def leaderboard_table(board: Board, lang: str) -> str:
     for codec in board.codecs:
         info = board.codec_info.get(codec, {})
         kbps, _ = board.rate_kbps(codec)
+        gn = board.group_n(codec, lang)
         tds = [f'<td data-sort="{e(codec.lower())}" class="codec">{e(codec)}</td>',
                f'<td data-sort="{e(info.get("family", ""))}">{e(info.get("family", ""))}</td>',
-               f'<td class="num" data-sort="{"" if kbps is None else f"{kbps:.6g}"}">{e(rate_text(board, codec))}</td>']
-        best = {m: board.best(lang, m) for m in board.metrics}
-        for m in board.metrics:
-            c = board.cell(codec, lang, m)
-            if c.has_value:
-                ci = ""
-                if c.ci_low is not None and c.ci_high is not None:
-                    ci = f' <span class="ci">[{e(fmt_number(c.ci_low, c.mean))}, {e(fmt_number(c.ci_high, c.mean))}]</span>'
-                n = f"n={c.n}" + (f", {c.n_failed} failed" if c.n_failed else "")
-                cls = "num best" if best[m] == codec else "num"
-                tds.append(f'<td class="{cls}" data-sort="{c.mean:.9g}" title="{e(n)}">{e(fmt_number(c.mean))}{ci}</td>')
-            else:
-                tds.append(f'<td class="bad" data-sort="" title="{e(c.note)}"><div class="reason">{e(cell_text(c))}</div></td>')
+               f'<td class="num" data-sort="{"" if kbps is None else f"{kbps:.6g}"}">{e(rate_text(board, codec))}</td>',
+               f'<td class="num" data-sort="{gn}">{gn}</td>']
+        for m in metrics:
+            tds.append(_td(board, codec, lang, m, gn, notes))
         rows.append(f'<tr class="codec-row" data-codec="{e(codec)}">' + "".join(tds) + "</tr>")
-    return (f'<div class="table-wrap"><table class="lb" data-lang="{e(lang)}"><thead><tr>{"".join(head)}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>')
+    return (f'<div class="table-wrap"><table class="lb {kind}" data-lang="{e(lang)}"><thead><tr>{"".join(head)}'
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def _td(board: Board, codec: str, lang: str, m: str, group_n: int, notes: Footnotes) -> str:
+    c = board.cell(codec, lang, m)
+    if c.has_value:
+        unit = board.metric_info.get(m, {}).get("unit")
+        text = value_text(c.mean, c.ci_low, c.ci_high, c.n, unit)
+        main, _, ci = text.partition(" [")
+        ci_html = f' <span class="ci">[{e(ci)}</span>' if ci else ""
+        extra = ""
+        if c.n < group_n:
+            k = notes.ref(c.note, "failed") if c.note and c.n_failed else None
+            extra = f' <span class="nsmall">n={c.n}' + (f'<a href="#note-{k}">{k}</a>' if k else "") + "</span>"
+        cls = "num best" if board.best(lang, m) == codec else "num"
+        return f'<td class="{cls}" data-sort="{c.mean:.9g}">{e(main)}{ci_html}{extra}</td>'
+    status = "missing" if c.status == "missing" else c.status
+    cls = {"n/a": "na", "missing": "na", "unreliable": "unrel", "unavailable": "unavail"}.get(status, "bad")
+    link = ""
+    if c.note and status not in ("n/a", "missing"):
+        k = notes.ref(c.note, status)
+        link = f'<sup><a href="#note-{k}">{k}</a></sup>'
+    return f'<td class="{cls}" data-sort="" title="{e(c.note)}">{e(status)}{link}</td>'
 
 
 def provenance_table(board: Board) -> str:
@@ -169,54 +113,53 @@ def provenance_table(board: Board) -> str:
         rows.append("<tr>" + "".join(f"<td>{e(v)}</td>" for v in (
             m, i.get("metric", ""), "higher" if hib is True else "lower" if hib is False else "–", i.get("unit") or "",
             i.get("library") or "", i.get("version") or "", i.get("mode") or "", i.get("model") or "",
-            i.get("sample_rate") or "", i.get("unavailable") or "")) + "</tr>")
+            i.get("sample_rate") or "")) + "</tr>")
     head = "".join(f"<th>{h}</th>" for h in ("output", "metric", "better", "unit", "library", "version", "mode",
-                                            "model", "sample rate", "unavailable"))
+                                            "model", "sample rate"))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def examples_section(board: Board, examples: list[Example]) -> str:
-    if not examples:
-        return '<p class="meta">No saved reconstructions in the run(s) (run with --save-audio N).</p>'
-    parts = []
-    for lang in board.langs:
-        exs = [x for x in examples if x.lang == lang]
-        if not exs:
-            continue
-        head = "<th>codec</th>" + "".join(
-            f'<th>{e(x.utt_id)}<div class="utt-text">{e(x.text)}</div></th>' for x in exs)
-        rows = ["<tr><td>reference</td>" + "".join(f"<td>{_audio_tag(x.reference)}</td>" for x in exs) + "</tr>"]
-        for codec in board.codecs:
-            if not any(codec in x.recon for x in exs):
-                continue
-            rows.append(f"<tr><td>{e(codec)}</td>" + "".join(
-                f"<td>{_audio_tag(x.recon.get(codec))}</td>" for x in exs) + "</tr>")
-        parts.append(f"<h3>{e(lang)}</h3><table class=\"examples\"><thead><tr>{head}</tr></thead>"
-                     f"<tbody>{''.join(rows)}</tbody></table>")
-    return "".join(parts)
+def _notes_html(notes: Footnotes) -> str:
+    if not notes.reasons:
+        return ""
+    items = "".join(f'<li id="note-{k}" value="{k}"><b>{e(kind)}</b>: {e(reason)}</li>' for k, kind, reason in notes.items())
+    return f'<section id="notes"><h2>Notes</h2><ol class="notes">{items}</ol></section>'
 
 
-def render_html(board: Board, plots, examples: list[Example]) -> str:
+def render_html(board: Board, plots, examples) -> str:
     css = (Path(__file__).with_name("leaderboard.css")).read_text(encoding="utf-8")
     js = (Path(__file__).with_name("leaderboard.js")).read_text(encoding="utf-8")
-    n_utts = {}
-    for run in board.runs:
-        for u in run.dataset:
-            n_utts[u.get("lang")] = n_utts.get(u.get("lang"), 0) + 1
-    runs_txt = ", ".join(e(r.name) for r in board.runs)
+    notes = Footnotes()
+    runs_txt = ", ".join(e(r.name) + (f" <code>{e(r.revision)}</code>" if r.revision else "") for r in board.runs)
     nav = " ".join(f'<a href="#lang-{e(lang)}">{e("all languages" if lang == ALL_LANGS else lang)}</a>'
                    for lang in board.langs)
+    headline = board.headline()
+    rest = [m for m in board.metrics if m not in headline]
+    pre = []
+    if board.mixed:
+        pre.append(f'<p class="warn" id="mixed">⚠ {e(board.mixed)}</p>')
+    if board.not_computed:
+        items = []
+        for m, (status, why) in board.not_computed.items():
+            k = notes.ref(why, status) if why else None
+            items.append(f"{e(m)} ({e(status)}" + (f'<sup><a href="#note-{k}">{k}</a></sup>' if k else "") + ")")
+        pre.append(f'<p class="meta" id="not-computed">Not computed: {", ".join(items)}.</p>')
     sections = []
     for lang in board.langs:
         title = "All languages (pooled)" if lang == ALL_LANGS else f"Language: {lang}"
-        sections.append(f'<section id="lang-{e(lang)}"><h2>{e(title)}</h2>{leaderboard_table(board, lang)}</section>')
+        full = ""
+        if rest:
+            full = (f'<details><summary>{len(rest)} more metric{"s" if len(rest) > 1 else ""}</summary>'
+                    f'{leaderboard_table(board, lang, rest, notes, "full")}</details>')
+        sections.append(f'<section id="lang-{e(lang)}"><h2>{e(title)}</h2>'
+                        f'{leaderboard_table(board, lang, headline, notes, "headline")}{full}</section>')
     figs = []
     for p in plots:
         uri = "data:image/png;base64," + base64.b64encode(p.png.read_bytes()).decode("ascii")
         cap = e(p.title) + (f" — {e(p.caption)}" if p.caption else "")
         figs.append(f'<figure><img alt="{e(p.title)}" src="{uri}"><figcaption>{cap} '
                     f'(files: plots/{e(p.png.name)}, plots/{e(p.svg.name)})</figcaption></figure>')
-    utts = ", ".join(f"{e(k)}: {v}" for k, v in sorted(n_utts.items(), key=lambda kv: str(kv[0])))
+    utts = ", ".join(f"{e(k)}: {v}" for k, v in board.n_utterances().items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -226,12 +169,16 @@ def render_html(board: Board, plots, examples: list[Example]) -> str:
 </head><body>
 <pre id="js-errors" hidden></pre>
 <h1>codecbench leaderboard</h1>
-<p class="meta">Runs: {runs_txt}. Utterances per language: {utts}. {len(board.codecs)} codecs.
-Cells: mean with 95% bootstrap CI in brackets; bold = best reliable value; ↑ higher is better, ↓ lower is better.
-Unreliable or failed cells give the reason instead of a number. Click a column header to sort.</p>
+<p class="meta">Runs: {runs_txt}. Unique utterances per language: {utts}. {len(board.codecs)} codecs.
+Cells: mean with 95% bootstrap CI in brackets (none for n &lt; 5); n = utterances of the codec in the language;
+bold = best; ↑ higher is better, ↓ lower is better. Cells without a value give their status and a note number.
+Click a column header to sort.</p>
+{''.join(pre)}
 <nav>{nav} <a href="#plots">plots</a> <a href="#examples">audio examples</a> <a href="#provenance">metrics</a></nav>
 {''.join(sections)}
-<section id="plots"><h2>Plots</h2>{''.join(figs) or '<p class="meta">No plottable values.</p>'}</section>
+{_notes_html(notes)}
+<section id="plots"><h2>Plots</h2>{f'<div class="plots">{"".join(figs)}</div>' if figs else
+                                   '<p class="meta">No plottable values.</p>'}</section>
 <section id="examples"><h2>Audio examples</h2>{examples_section(board, examples)}</section>
 <section id="provenance"><h2>Metrics</h2>{provenance_table(board)}</section>
 <script>{js}</script>
@@ -239,30 +186,50 @@ Unreliable or failed cells give the reason instead of a number. Click a column h
 """
 
 
-def build_report(run_dirs: list[str], out: str | Path, examples: int = 2) -> Path:
+def build_report(run_dirs: list[str], out: str | Path, examples: int = 2, metrics: list[str] | None = None,
+                 langs: list[str] | None = None, labels: list[str] | None = None, common_only: bool = False,
+                 allow_mixed: bool = False, latex_metrics: list[str] | None = None,
+                 all_metrics_plots: bool = False, plots: bool = True) -> Path:
     """Write index.html, leaderboard.md/.tex and plots/ into ``out``; returns the HTML path."""
     from codecbench.report.plots import all_plots
 
     runs = [Run.open(d) for d in run_dirs]
-    board = build_board(runs)
+    parse_labels(labels, runs)
+    if langs:
+        _keep_langs(runs, langs)
+    mixed = check_utterance_sets(runs, common_only=common_only, allow_mixed=allow_mixed)
+    board = build_board(runs, select=metrics, mixed=mixed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    plots = all_plots(board, out / "plots")
+    figures = all_plots(board, out / "plots", all_metrics=all_metrics_plots) if plots else []
     (out / "leaderboard.md").write_text(markdown_tables(board), encoding="utf-8")
-    (out / "leaderboard.tex").write_text(latex_tables(board), encoding="utf-8")
+    (out / "leaderboard.tex").write_text(latex_table(board, latex_metrics), encoding="utf-8")
     page = out / "index.html"
-    page.write_text(render_html(board, plots, choose_examples(board, examples)), encoding="utf-8")
+    page.write_text(render_html(board, figures, choose_examples(board, examples)), encoding="utf-8")
     return page
 
 
+def _keep_langs(runs: list[Run], langs: list[str]) -> None:
+    """Restrict every run to the utterances of ``langs`` (an unknown language is an error)."""
+    have = set().union(*(r.utterance_ids().keys() for r in runs))
+    unknown = [lang for lang in langs if lang not in have]
+    if unknown:
+        raise RunError(f"no utterances in language(s) {', '.join(unknown)} (the runs have: {', '.join(sorted(have))})")
+    for r in runs:
+        ids = r.utterance_ids()
+        r.restrict(set().union(*(ids.get(lang, set()) for lang in langs)))
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    try:
-        page = build_report(args.runs, args.out, examples=args.examples)
-    except RunError as exc:
-        print(f"codecbench report: error: {exc}", file=sys.stderr)
-        return 2
+    page = build_report(args.runs, args.out, examples=args.examples, metrics=args.metrics, langs=args.langs,
+                        labels=args.label, common_only=args.common_only, allow_mixed=args.allow_mixed,
+                        latex_metrics=args.latex_metrics, all_metrics_plots=args.plot_all, plots=not args.no_plots)
     print(page)
     return 0
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
 
 
 def register(subparsers) -> None:
@@ -272,4 +239,16 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--examples", type=int, default=2,
                    help="example utterances per language with audio players (embedded; 0: none; default 2)")
+    p.add_argument("--metrics", type=_csv, default=None, help="outputs or metric names to show (default: all with a value)")
+    p.add_argument("--langs", type=_csv, default=None, help="languages to report (the pooled column pools only these)")
+    p.add_argument("--label", action="append", default=None, metavar="RUN=NAME",
+                   help="display name of a run (RUN: its folder or run id); repeatable")
+    mix = p.add_mutually_exclusive_group()
+    mix.add_argument("--common-only", action="store_true",
+                     help="runs over different utterance sets: score only the utterances every run has")
+    mix.add_argument("--allow-mixed", action="store_true",
+                     help="runs over different utterance sets: report them as they are (marked on the page)")
+    p.add_argument("--latex-metrics", type=_csv, default=None, help="metrics of the LaTeX table (default: headline)")
+    p.add_argument("--plot-all", action="store_true", help="plot every metric with a direction, not only quality")
+    p.add_argument("--no-plots", action="store_true", help="tables and audio only (plots take most of the time)")
     p.set_defaults(func=cmd_report)

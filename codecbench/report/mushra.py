@@ -1,4 +1,5 @@
-"""MUSHRA listening tests (ITU-R BS.1534-3): stimuli + webMUSHRA config, and analysis of the ratings.
+"""MUSHRA listening tests (ITU-R BS.1534-3): stimuli and a webMUSHRA config (written by mushra_config.py);
+the analysis of the ratings is in mushra_analysis.py.
 
 ``codecbench mushra RUN --codecs A,B --items N --out DIR``
 
@@ -10,20 +11,19 @@
 * Loudness: each stimulus is normalised to ``--lufs`` (default -23 LUFS, ITU-R BS.1770 integrated
   loudness via pyloudnorm). Clipping protection lowers the whole item by one common gain when any of
   its stimuli would peak above ``--max-peak`` (default -1 dBFS), so an item's stimuli stay equally loud.
-* Reconstructions come from the run's ``audio/`` folder. One that was not saved is made again by
-  running the codec on the reference (``load_codec(name).reconstruct``) when ``--reencode`` is given;
-  otherwise the command stops and names the missing items.
+* Reconstructions come from the run's ``audio/`` folder. One that was not saved (a default run keeps
+  4 per codec and language) is made again by running the codec on the reference
+  (``load_codec(name).reconstruct``) and marked in mushra_items.json; ``--no-reencode`` stops instead.
+* A training page comes first (BS.1534-3): an utterance that is not a test item where the run saved
+  one for every codec (else the first test item), its conditions named and in order;
+  ``mushra-analyze`` never scores it.
 
 DIR receives ``stimuli/<item>/{reference,anchor35,anchor70,<codec>}.wav``, ``mushra.yaml`` (webMUSHRA
 config: copy DIR into webMUSHRA's ``configs/resources/`` as ``--resource-dir`` says, the YAML into
 ``configs/``) and ``mushra_items.json`` (item -> utterance, language, stimulus -> codec, loudness).
 
 ``codecbench mushra-analyze RATINGS [--items mushra_items.json] [--out DIR]`` reads webMUSHRA's
-``results/<testId>/mushra.csv`` (session_test_id, questionnaire columns, trial_id, rating_stimulus,
-rating_score, ...), drops listeners who rated the hidden reference below 90 for more than 15% of the
-items they rated (BS.1534-3 post-screening), and reports per condition and language the mean score
-with a 95% t-interval (mean ± t(0.975, n-1)·s/√n over all retained ratings, as BS.1534-3 presents
-results), as CSV, markdown and a plot.
+``results/<testId>/mushra.csv``; see codecbench/report/mushra_analysis.py.
 """
 
 from __future__ import annotations
@@ -40,11 +40,12 @@ import numpy as np
 
 from codecbench import audio
 from codecbench.errors import CodecbenchError
-from codecbench.report.runs import ALL_LANGS, Run, RunError
+from codecbench.report.runs import Run, RunError
 from codecbench.store import safe_name
 
 REFERENCE = "reference"  # webMUSHRA's name for the hidden reference in its results
 ANCHORS = {"anchor35": 3500.0, "anchor70": 7000.0}
+TRAINING = "training"  # id of the training page (and its stimulus folder); its ratings are never scored
 MIN_SECONDS = 0.5  # BS.1770 gating needs 400 ms blocks; shorter items cannot be measured
 
 
@@ -95,9 +96,10 @@ def normalise_item(stimuli: dict[str, np.ndarray], sample_rate: int, target_lufs
 
 # -- item choice ---------------------------------------------------------------------------------
 
-def choose_items(run: Run, codecs: list[str], n_items: int, seed: int = 0) -> list[dict[str, Any]]:
-    """``n_items`` utterances stratified by language (even split, remainder to the first languages in
-    sorted order, shortfalls moved to other languages); ones with every codec's audio saved first."""
+def choose_items(run: Run, codecs: list[str], n_items: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """(``n_items`` utterances stratified by language (even split, remainder to the first languages in
+    sorted order, shortfalls moved to other languages), the utterances left over whose reconstructions
+    the run saved for every codec); within a language, ones with every codec's audio saved come first."""
     rows = run.rows()
     saved: dict[str, set[str]] = {}
     for rec in rows[rows["codec"].isin(codecs)].to_dict("records"):
@@ -130,7 +132,9 @@ def choose_items(run: Run, codecs: list[str], n_items: int, seed: int = 0) -> li
     items = [u for lang in langs for u in chosen[lang]]
     if len(items) < n_items:
         print(f"codecbench mushra: only {len(items)} usable items (asked for {n_items})", file=sys.stderr)
-    return items
+    spare = [u for lang in langs for u in by_lang[lang] if u not in chosen[lang]
+             and len(saved.get(u["id"], ())) == len(codecs)]
+    return items, spare
 
 
 # -- stimuli -------------------------------------------------------------------------------------
@@ -159,8 +163,8 @@ def _reconstruction(run: Run, codec: str, utt_id: str, ref: np.ndarray, sr: int,
         wave, wsr = audio.load(path)
         return audio.fit_length(audio.resample(wave, wsr, sr), len(ref)), False
     if not reencode:
-        raise MushraError(f"the run did not save {codec}'s reconstruction of {utt_id}; pass --reencode to run the "
-                          "codec again on it, or re-run with --save-audio all")
+        raise MushraError(f"the run did not save {codec}'s reconstruction of {utt_id} (--no-reencode): drop "
+                          "--no-reencode to run the codec again on it, or re-run with --save-audio all")
     if codec not in loaded:
         from codecbench.codecs.registry import load_codec
 
@@ -171,7 +175,7 @@ def _reconstruction(run: Run, codec: str, utt_id: str, ref: np.ndarray, sr: int,
 
 def make_stimuli(run_dir: str | Path, codecs: list[str], n_items: int, out: str | Path, seed: int = 0,
                  sample_rate: int = 48000, target_lufs: float = -23.0, max_peak_dbfs: float = -1.0,
-                 max_seconds: float | None = 12.0, reencode: bool = False,
+                 max_seconds: float | None = 12.0, reencode: bool = True,
                  resource_dir: str = "configs/resources/codecbench") -> list[Item]:
     run = Run.open(run_dir)
     known = set(run.rows()["codec"].unique())
@@ -184,43 +188,54 @@ def make_stimuli(run_dir: str | Path, codecs: list[str], n_items: int, out: str 
     if clash:
         raise MushraError(f"codec name(s) clash as stimulus names: {', '.join(clash)}")
     out = Path(out)
-    items: list[Item] = []
+    chosen, rest = choose_items(run, codecs, n_items, seed)
     loaded: dict[str, Any] = {}
+    opts = (sample_rate, target_lufs, max_peak_dbfs, max_seconds, reencode)
     try:
-        for k, u in enumerate(choose_items(run, codecs, n_items, seed)):
-            ref_path = run.reference_file(u["id"])
-            ref, sr = audio.load(ref_path)
-            cropped = bool(max_seconds) and len(ref) > int(max_seconds * sr)
-            if cropped:
-                ref = _fade_out(ref[: int(max_seconds * sr)], sr)
-            item = Item(f"{safe_name(str(u.get('lang')))}_{k:02d}", u["id"], str(u.get("lang")), str(u.get("text") or ""))
-            waves = {REFERENCE: audio.resample(ref, sr, sample_rate)}
-            for key, cutoff in ANCHORS.items():
-                waves[key] = lowpass(waves[REFERENCE], sample_rate, cutoff)
-            for c in codecs:
-                rec, again = _reconstruction(run, c, u["id"], ref, sr, reencode, loaded)
-                if again:
-                    item.reencoded.append(c)
-                if cropped:  # the same crop and fade as the reference
-                    rec = _fade_out(audio.fit_length(rec, len(ref)), sr)
-                waves[keys[c]] = audio.fit_length(audio.resample(rec, sr, sample_rate), len(waves[REFERENCE]))
-            waves, item.loudness_before, item.clip_gain_db = normalise_item(waves, sample_rate, target_lufs, max_peak_dbfs)
-            for key, w in waves.items():
-                rel = f"stimuli/{item.id}/{key}.wav"
-                audio.save(out / rel, w, sample_rate)
-                item.files[key] = rel
-                item.loudness_after[key] = loudness(w, sample_rate)
-            item.stimuli = {REFERENCE: REFERENCE, **{a: a for a in ANCHORS}, **{keys[c]: c for c in codecs}}
-            items.append(item)
+        items = [_make_item(run, u, f"{safe_name(str(u.get('lang')))}_{k:02d}", codecs, keys, out, opts, loaded)
+                 for k, u in enumerate(chosen)]
+        # training page (BS.1534-3 asks for one): a saved utterance that is not a test item, else the first item
+        training = _make_item(run, (rest or chosen)[0], TRAINING, codecs, keys, out, opts, loaded)
     finally:
         for codec in loaded.values():
             codec.close()
-    write_config(items, out, codecs, keys, resource_dir)
+    from codecbench.report.mushra_config import write_config
+
+    write_config(items, out, codecs, keys, resource_dir, training)
     (out / "mushra_items.json").write_text(json.dumps({
         "run": run.name, "sample_rate": sample_rate, "target_lufs": target_lufs, "max_peak_dbfs": max_peak_dbfs,
-        "seed": seed, "codecs": codecs, "anchors_hz": ANCHORS,
-        "items": [vars(i) for i in items]}, indent=1, ensure_ascii=False), encoding="utf-8")
+        "seed": seed, "codecs": codecs, "anchors_hz": ANCHORS, "items": [vars(i) for i in items],
+        "training": {**vars(training), "also_a_test_item": not rest}}, indent=1, ensure_ascii=False), encoding="utf-8")
     return items
+
+
+def _make_item(run: Run, u: dict[str, Any], item_id: str, codecs: list[str], keys: dict[str, str], out: Path,
+               opts: tuple, loaded: dict[str, Any]) -> Item:
+    """Reference, anchors and reconstructions of one utterance, loudness-normalised, written as WAV."""
+    sample_rate, target_lufs, max_peak_dbfs, max_seconds, reencode = opts
+    ref, sr = audio.load(run.reference_file(u["id"]))
+    cropped = bool(max_seconds) and len(ref) > int(max_seconds * sr)
+    if cropped:
+        ref = _fade_out(ref[: int(max_seconds * sr)], sr)
+    item = Item(item_id, u["id"], str(u.get("lang")), str(u.get("text") or ""))
+    waves = {REFERENCE: audio.resample(ref, sr, sample_rate)}
+    for key, cutoff in ANCHORS.items():
+        waves[key] = lowpass(waves[REFERENCE], sample_rate, cutoff)
+    for c in codecs:
+        rec, again = _reconstruction(run, c, u["id"], ref, sr, reencode, loaded)
+        if again:
+            item.reencoded.append(c)
+        if cropped:  # the same crop and fade as the reference
+            rec = _fade_out(audio.fit_length(rec, len(ref)), sr)
+        waves[keys[c]] = audio.fit_length(audio.resample(rec, sr, sample_rate), len(waves[REFERENCE]))
+    waves, item.loudness_before, item.clip_gain_db = normalise_item(waves, sample_rate, target_lufs, max_peak_dbfs)
+    for key, w in waves.items():
+        rel = f"stimuli/{item.id}/{key}.wav"
+        audio.save(out / rel, w, sample_rate)
+        item.files[key] = rel
+        item.loudness_after[key] = loudness(w, sample_rate)
+    item.stimuli = {REFERENCE: REFERENCE, **{a: a for a in ANCHORS}, **{keys[c]: c for c in codecs}}
+    return item
 
 
 def _fade_out(wave: np.ndarray, sr: int, seconds: float = 0.05) -> np.ndarray:
@@ -228,189 +243,6 @@ def _fade_out(wave: np.ndarray, sr: int, seconds: float = 0.05) -> np.ndarray:
     w = wave.copy()
     w[len(w) - n:] *= np.linspace(1.0, 0.0, n, dtype=np.float32)
     return w
-
-
-def write_config(items: list[Item], out: Path, codecs: list[str], keys: dict[str, str], resource_dir: str) -> Path:
-    """A webMUSHRA YAML config: a welcome page, one randomised MUSHRA page per item, a finish page
-    whose questionnaire asks for a listener id (the ``name`` column of mushra.csv)."""
-    import yaml
-
-    prefix = resource_dir.rstrip("/")
-    pages: list[Any] = [{
-        "type": "generic", "id": "welcome", "name": "Welcome",
-        "content": "Rate the basic audio quality of each signal against the reference (0-100). "
-                   "Any difference from the reference is an impairment. One of the signals is the reference itself.",
-    }]
-    trials = []
-    for item in items:
-        trials.append({
-            "type": "mushra", "id": item.id, "name": f"Item {item.id}",
-            "content": "Rate every condition against the reference.",
-            "showWaveform": False, "enableLooping": True, "randomize": True, "showConditionNames": False,
-            "reference": f"{prefix}/{item.files[REFERENCE]}",
-            "createAnchor35": False, "createAnchor70": False,
-            "stimuli": {k: f"{prefix}/{item.files[k]}" for k in item.files if k != REFERENCE},
-        })
-    pages.append(["random", *trials])
-    pages.append({
-        "type": "finish", "name": "Thank you", "content": "Thank you for taking part.",
-        "showResults": False, "writeResults": True,
-        "questionnaire": [{"type": "text", "label": "Listener ID", "name": "name"}],
-    })
-    config = {"testname": "codecbench MUSHRA", "testId": "codecbench_mushra", "bufferSize": 2048,
-              "stopOnErrors": True, "showButtonPreviousPage": True, "remoteService": "service/write.php",
-              "pages": pages}
-    path = out / "mushra.yaml"
-    header = (f"# webMUSHRA config written by codecbench: copy {out.name}/stimuli to webMUSHRA/{prefix}/stimuli,\n"
-              "# this file to webMUSHRA/configs/, and open index.html?config=mushra.yaml\n"
-              f"# conditions: {', '.join(f'{keys[c]}={c}' for c in codecs)}; anchors: anchor35 (3.5 kHz), "
-              "anchor70 (7 kHz) low-pass; hidden reference: 'reference'\n")
-    path.write_text(header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
-
-
-# -- analysis ------------------------------------------------------------------------------------
-
-LISTENER_COLUMNS = ("session_uuid", "uuid", "name", "email", "listener", "participant", "listener_id")
-
-
-@dataclass
-class Screening:
-    listener: str
-    items: int
-    items_ref_below: int
-    excluded: bool
-
-
-def post_screen(ratings, listener_col: str, threshold: float = 90.0, max_share: float = 0.15) -> list[Screening]:
-    """BS.1534-3: exclude a listener who rates the hidden reference below ``threshold`` for more than
-    ``max_share`` of the items (trials) they rated."""
-    out = []
-    for listener, df in ratings.groupby(listener_col, sort=True):
-        ref = df[df["rating_stimulus"] == REFERENCE]
-        per_item = ref.groupby("trial_id")["rating_score"].min()
-        n_items = int(df["trial_id"].nunique())
-        below = int((per_item < threshold).sum())
-        out.append(Screening(str(listener), n_items, below, n_items > 0 and below / n_items > max_share))
-    return out
-
-
-def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and its t-interval (NaN bounds for fewer than two values)."""
-    from scipy import stats
-
-    x = np.asarray(values, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if len(x) == 0:
-        return math.nan, math.nan, math.nan
-    m = float(x.mean())
-    if len(x) < 2:
-        return m, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    return m, m - half, m + half
-
-
-def read_ratings(path: str | Path, listener_col: str | None):
-    import pandas as pd
-
-    p = Path(path)
-    if not p.exists():
-        raise MushraError(f"no ratings file at {p}")
-    df = pd.read_csv(p)
-    need = {"trial_id", "rating_stimulus", "rating_score"}
-    if not need <= set(df.columns):
-        raise MushraError(f"{p} is not a webMUSHRA mushra.csv (needs columns {', '.join(sorted(need))})")
-    col = listener_col or next((c for c in LISTENER_COLUMNS if c in df.columns), None)
-    if col is None or col not in df.columns:
-        raise MushraError(f"no listener column in {p} (looked for {', '.join(LISTENER_COLUMNS)}); name it with "
-                          "--listener-column")
-    df = df.copy()
-    df["listener"] = df[col].astype(str)
-    df["rating_score"] = pd.to_numeric(df["rating_score"], errors="coerce")
-    df["trial_id"] = df["trial_id"].astype(str)
-    df["rating_stimulus"] = df["rating_stimulus"].astype(str)
-    return df
-
-
-def analyze(ratings, items_meta: dict[str, Any] | None, threshold: float = 90.0, max_share: float = 0.15):
-    """(screening, scores DataFrame: condition, lang, n, n_listeners, mean, ci_low, ci_high)."""
-    import pandas as pd
-
-    screening = post_screen(ratings, "listener", threshold, max_share)
-    keep = {s.listener for s in screening if not s.excluded}
-    df = ratings[ratings["listener"].isin(keep)].copy()
-    trial_lang, stim_cond = {}, {}
-    for it in (items_meta or {}).get("items", []):
-        trial_lang[it["id"]] = it["lang"]
-        for k, cond in it["stimuli"].items():
-            stim_cond[k] = cond
-    df["lang"] = df["trial_id"].map(lambda t: trial_lang.get(t, ALL_LANGS))
-    df["condition"] = df["rating_stimulus"].map(lambda s: stim_cond.get(s, s))
-    rows = []
-    langs = sorted(set(df["lang"]) - {ALL_LANGS})
-    for cond in sorted(df["condition"].unique(), key=_condition_order):
-        for lang in [*langs, ALL_LANGS]:
-            sel = df[(df["condition"] == cond) & ((df["lang"] == lang) if lang != ALL_LANGS else True)]
-            m, lo, hi = t_interval(sel["rating_score"].to_numpy())
-            rows.append({"condition": cond, "lang": lang, "n": int(sel["rating_score"].notna().sum()),
-                         "n_listeners": int(sel["listener"].nunique()), "mean": m, "ci_low": lo, "ci_high": hi})
-    return screening, pd.DataFrame(rows, columns=["condition", "lang", "n", "n_listeners", "mean", "ci_low", "ci_high"])
-
-
-def _condition_order(c: str) -> tuple[int, str]:
-    return (0 if c == REFERENCE else 2 if c in ANCHORS else 1, c)
-
-
-def scores_markdown(screening: list[Screening], scores, threshold: float, max_share: float) -> str:
-    excluded = [s for s in screening if s.excluded]
-    lines = [f"## MUSHRA results ({len(screening) - len(excluded)} of {len(screening)} listeners kept)", "",
-             f"Post-screening (ITU-R BS.1534-3): listeners who rated the hidden reference below {threshold:g} for more "
-             f"than {100 * max_share:g}% of their items are excluded.", ""]
-    if excluded:
-        lines += ["Excluded: " + ", ".join(f"{s.listener} ({s.items_ref_below}/{s.items} items)" for s in excluded), ""]
-    lines += ["Mean score with 95% t-interval over all retained ratings.", "",
-              "| condition | lang | n | listeners | mean [95% CI] |", "|---|---|---:|---:|---|"]
-    for r in scores.to_dict("records"):
-        ci = "" if not math.isfinite(r["ci_low"]) else f" [{r['ci_low']:.1f}, {r['ci_high']:.1f}]"
-        mean = "–" if not math.isfinite(r["mean"]) else f"{r['mean']:.1f}"
-        lines.append(f"| {_md(r['condition'])} | {_md(r['lang'])} | {r['n']} | {r['n_listeners']} | {mean}{ci} |")
-    return "\n".join(lines) + "\n"
-
-
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def scores_plot(scores, out: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    conds = list(dict.fromkeys(scores["condition"]))
-    langs = list(dict.fromkeys(scores["lang"]))
-    width = 0.8 / max(1, len(langs))
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(conds) * max(1, len(langs)) ** 0.5), 3.8))
-    for j, lang in enumerate(langs):
-        sub = scores[scores["lang"] == lang].set_index("condition").reindex(conds)
-        xs = np.arange(len(conds)) - 0.4 + width * (j + 0.5)
-        m = sub["mean"].to_numpy(dtype=float)
-        lo = np.nan_to_num(m - sub["ci_low"].to_numpy(dtype=float))
-        hi = np.nan_to_num(sub["ci_high"].to_numpy(dtype=float) - m)
-        ax.bar(xs, m, width=width, yerr=[lo, hi], capsize=2, label=lang)
-    ax.set_xticks(range(len(conds)))
-    ax.set_xticklabels(conds, rotation=20, ha="right")
-    ax.set_ylim(0, 100)
-    ax.set_ylabel("MUSHRA score")
-    ax.set_title("MUSHRA: mean and 95% CI per condition and language")
-    ax.legend(fontsize=7)
-    ax.grid(True, axis="y", alpha=0.3)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "mushra_scores.png", out / "mushra_scores.svg"]
-    for p in paths:
-        fig.savefig(p, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return paths
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -430,27 +262,10 @@ def cmd_mushra(args: argparse.Namespace) -> int:
     langs: dict[str, int] = {}
     for it in items:
         langs[it.lang] = langs.get(it.lang, 0) + 1
-    print(f"{len(items)} items ({', '.join(f'{k}: {v}' for k, v in langs.items())}) at {args.sample_rate} Hz, "
-          f"{args.lufs:g} LUFS -> {Path(args.out) / 'mushra.yaml'}")
-    return 0
-
-
-def cmd_mushra_analyze(args: argparse.Namespace) -> int:
-    try:
-        ratings = read_ratings(args.ratings, args.listener_column)
-        meta = json.loads(Path(args.items).read_text(encoding="utf-8")) if args.items else None
-    except (MushraError, OSError, ValueError) as exc:
-        print(f"codecbench mushra-analyze: error: {exc}", file=sys.stderr)
-        return 2
-    screening, scores = analyze(ratings, meta, args.threshold, args.max_share)
-    out = Path(args.out) if args.out else Path(args.ratings).parent
-    out.mkdir(parents=True, exist_ok=True)
-    scores.to_csv(out / "mushra_scores.csv", index=False)
-    md = scores_markdown(screening, scores, args.threshold, args.max_share)
-    (out / "mushra_scores.md").write_text(md, encoding="utf-8")
-    if not scores.empty:
-        scores_plot(scores, out)
-    print(md)
+    again = sum(bool(it.reencoded) for it in items)
+    print(f"{len(items)} items ({', '.join(f'{k}: {v}' for k, v in langs.items())}) + a training page at "
+          f"{args.sample_rate} Hz, {args.lufs:g} LUFS" + (f"; {again} items re-encoded (reconstruction not saved)"
+                                                          if again else "") + f" -> {Path(args.out) / 'mushra.yaml'}")
     return 0
 
 
@@ -466,8 +281,9 @@ def register(subparsers) -> None:
     p.add_argument("--lufs", type=float, default=-23.0, help="loudness target, LUFS (default -23)")
     p.add_argument("--max-peak", type=float, default=-1.0, help="peak ceiling for clipping protection, dBFS")
     p.add_argument("--max-seconds", type=float, default=12.0, help="crop items to this length (0: no crop)")
-    p.add_argument("--reencode", action="store_true",
-                   help="run a codec again on items whose reconstruction the run did not save")
+    p.add_argument("--no-reencode", dest="reencode", action="store_false",
+                   help="stop (instead of running the codec again on the reference) when the run did not save an "
+                        "item's reconstruction")
     p.add_argument("--resource-dir", default="configs/resources/codecbench",
                    help="where the stimuli folder will live inside webMUSHRA (paths in the YAML)")
     p.set_defaults(func=cmd_mushra)
@@ -477,9 +293,15 @@ def register(subparsers) -> None:
     a.add_argument("ratings", help="webMUSHRA results CSV (results/<testId>/mushra.csv)")
     a.add_argument("--items", default=None, help="mushra_items.json written by `codecbench mushra` (languages, codecs)")
     a.add_argument("--out", default=None, help="output folder (default: beside RATINGS)")
-    a.add_argument("--listener-column", default=None, help="column naming the listener (default: first of "
-                   + ", ".join(LISTENER_COLUMNS) + ")")
+    a.add_argument("--listener-column", default=None, help="column naming the listener (default: the first of "
+                   "session_uuid, uuid, name, email, listener, participant, listener_id)")
     a.add_argument("--threshold", type=float, default=90.0, help="hidden-reference score threshold (default 90)")
     a.add_argument("--max-share", type=float, default=0.15,
                    help="largest share of items rated below the threshold a listener may have (default 0.15)")
     a.set_defaults(func=cmd_mushra_analyze)
+
+
+def cmd_mushra_analyze(args: argparse.Namespace) -> int:
+    from codecbench.report.mushra_analysis import run_analysis
+
+    return run_analysis(args)

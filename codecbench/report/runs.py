@@ -13,7 +13,8 @@ from codecbench.store import read_json_file
 
 ALL_LANGS = "all"
 # Metric families that describe cost, not quality: left out of quality plots and of compare's default gate.
-COST_FAMILIES = ("bitrate", "rtf", "throughput")
+# Codebook usage describes the code, not the sound: it is reported, not gated or plotted as quality.
+COST_FAMILIES = ("bitrate", "rtf", "throughput", "codebook")
 
 
 class RunError(CodecbenchError):
@@ -36,6 +37,8 @@ class Run:
     """The parts of one run folder the report commands use (each loaded on first use)."""
 
     dir: Path
+    label: str = ""  # --label RUN=NAME; the run id when not given
+    keep: frozenset[str] | None = None  # utterance ids to keep (report --common-only); None: all
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -49,8 +52,16 @@ class Run:
 
     @property
     def name(self) -> str:
+        """The label given on the command line, else the run id."""
         cfg = self._json("config.json", {})
-        return str(cfg.get("run_id") or self.dir.name)
+        return self.label or str(cfg.get("run_id") or self.dir.name)
+
+    @property
+    def revision(self) -> str:
+        """The git revision the run was made with ('abc123def0', '+dirty' when uncommitted), or ''."""
+        git = self._json("environment.json", {}).get("git") or {}
+        rev = str(git.get("revision") or "")[:10]
+        return rev + ("+dirty" if rev and git.get("dirty") else "")
 
     def _json(self, name: str, default: Any) -> Any:
         if name not in self._cache:
@@ -88,23 +99,39 @@ class Run:
         if "rows" not in self._cache:
             from codecbench.store import load_rows
 
-            self._cache["rows"] = load_rows(self.dir)
+            rows = load_rows(self.dir)
+            if self.keep is not None:
+                rows = rows[rows["utt_id"].astype(str).isin(self.keep)].reset_index(drop=True)
+            self._cache["rows"] = rows
         return self._cache["rows"]
 
+    def restrict(self, utt_ids: set[str]) -> None:
+        """Keep only these utterances: rows are filtered and the summary is recomputed from them."""
+        self.keep = frozenset(utt_ids)
+        for k in ("rows", "summary"):
+            self._cache.pop(k, None)
+
+    def utterance_ids(self) -> dict[str, set[str]]:
+        """Unique utterance ids with a row, per language."""
+        rows = self.rows()
+        return {str(lang): set(g["utt_id"].astype(str)) for lang, g in rows.groupby("lang")}
+
     def summary(self):
-        """summary.csv as a DataFrame; computed from the rows (not written) when a run stopped before it."""
+        """summary.csv as a DataFrame; computed from the rows (not written) when a run stopped before it or
+        is restricted to some utterances."""
         if "summary" not in self._cache:
             import pandas as pd
 
             p = self.dir / "summary.csv"
-            if p.exists():
+            if p.exists() and self.keep is None:
                 df = pd.read_csv(p, keep_default_na=False, na_values=[""])
-            else:
-                try:
-                    from codecbench.summary import summarize
-                except ImportError as exc:
-                    raise RunError(f"{self.dir} has no summary.csv") from exc
+            else:  # a run that stopped before its summary, or restricted to common utterances
+                from codecbench.summary import SUMMARY_COLUMNS, corpus_asr_rows, summarize
+
                 df = summarize(self.rows(), self.metrics, self.codecs)
+                corpus = corpus_asr_rows(self.dir, self.rows(), self.metrics, self.codecs)
+                if corpus:
+                    df = pd.concat([df, pd.DataFrame(corpus, columns=SUMMARY_COLUMNS)], ignore_index=True)
             for c in ("codec", "lang", "metric", "status", "note"):
                 if c in df.columns:
                     df[c] = df[c].astype(object).where(df[c].notna(), "").astype(str)
@@ -143,3 +170,41 @@ def is_number(v: Any) -> bool:
         return v is not None and math.isfinite(float(v))
     except (TypeError, ValueError):
         return False
+
+
+def parse_labels(items: list[str] | None, runs: list[Run]) -> None:
+    """Apply ``--label RUN=NAME`` (RUN: the folder as given, its name or its run id) to ``runs``."""
+    for item in items or []:
+        key, sep, label = item.partition("=")
+        if not sep or not key or not label.strip():
+            raise RunError(f"bad --label {item!r}: expected RUN=NAME")
+        hits = [r for r in runs if key in (str(r.dir), r.dir.name, r.name)]
+        if not hits:
+            raise RunError(f"--label {item!r}: no run {key!r} among {', '.join(str(r.dir) for r in runs)}")
+        for r in hits:
+            r.label = label.strip()
+
+
+def check_utterance_sets(runs: list[Run], common_only: bool = False, allow_mixed: bool = False) -> str:
+    """Refuse runs over different utterance sets (their means are not comparable), unless
+    ``common_only`` (every run restricted to the utterances all of them have) or ``allow_mixed``
+    (returns the note the page shows). Returns '' when the sets agree."""
+    if len(runs) < 2:
+        return ""
+    sets = [set().union(*r.utterance_ids().values()) for r in runs]
+    if all(s == sets[0] for s in sets):
+        return ""
+    common = set.intersection(*sets)
+    desc = "; ".join(f"{r.name}: {len(s)} utterances, {len(s - common)} not in every run" for r, s in zip(runs, sets,
+                                                                                                      strict=True))
+    if common_only:
+        if not common:
+            raise RunError(f"the runs share no utterance ({desc})")
+        for r in runs:
+            r.restrict(common)
+        return ""
+    if allow_mixed:
+        return (f"Mixed utterance sets ({desc}): means of different runs are over different utterances and not "
+                "comparable; no best value is marked.")
+    raise RunError(f"the runs cover different utterance sets ({desc}); use --common-only to score the "
+                   f"{len(common)} utterances they share, or --allow-mixed to report them as they are (marked)")

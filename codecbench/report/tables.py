@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from codecbench.report.runs import ALL_LANGS, Run, is_number
+from codecbench.report.cells import MIN_N_FOR_CI, Footnotes, fmt_number, header_text, status_text, value_text
+from codecbench.report.runs import ALL_LANGS, Run, RunError, is_number
 
 # Metrics shown first when present (the rest follow in the runs' order).
 PREFERRED_ORDER = ("pesq_wb", "pesq_nb", "stoi", "estoi", "visqol", "visqol_speech", "si_sdr", "mel_distance",
                    "speaker_sim", "spk_sim", "wer", "cer", "dnsmos_ovrl")
+KEY_METRICS = ("pesq_wb", "stoi", "visqol_speech", "spk_sim_ecapa", "wer", "cer", "wer_corpus")
 BITRATE_COLUMNS = ("bitrate_measured", "bitrate_kbps", "bitrate")  # first present wins
 _TO_KBPS = {"bit/s": 1e-3, "bps": 1e-3, "b/s": 1e-3, "kbit/s": 1.0, "kbps": 1.0}
 
@@ -43,6 +44,25 @@ class Board:
     metrics: list[str]
     metric_info: dict[str, dict[str, Any]]  # output name -> {higher_is_better, unit, library, ...}
     cells: dict[tuple[str, str, str], Cell]  # (label, lang, metric)
+    not_computed: dict[str, tuple[str, str]] = field(default_factory=dict)  # metric -> (status, reason): no value anywhere
+    mixed: str = ""  # set when runs over different utterance sets are reported together (--allow-mixed)
+
+    def n_utterances(self) -> dict[str, int]:
+        """Unique utterances per language over every run (an utterance in two runs counts once)."""
+        ids: dict[str, set[str]] = {}
+        for r in self.runs:
+            for lang, s in r.utterance_ids().items():
+                ids.setdefault(lang, set()).update(s)
+        return {lang: len(s) for lang, s in sorted(ids.items())}
+
+    def group_n(self, codec: str, lang: str) -> int:
+        """Utterances of the codec in the language (the most any metric saw, failures included)."""
+        return max((c.n + c.n_failed for m in self.metrics if (c := self.cell(codec, lang, m)).status != "missing"),
+                   default=0)
+
+    def headline(self) -> list[str]:
+        """The key metrics shown first (the rest is folded), in KEY_METRICS order."""
+        return [m for m in KEY_METRICS if m in self.metrics] or self.metrics[:6]
 
     def cell(self, codec: str, lang: str, metric: str) -> Cell:
         return self.cells.get((codec, lang, metric)) or Cell(None, None, None, 0, 0, "missing", "not in the run")
@@ -53,14 +73,14 @@ class Board:
         if hib is None:
             return None
         vals = [(self.cell(c, lang, metric).mean, c) for c in self.codecs if self.cell(c, lang, metric).has_value]
-        if len(vals) < 2:
+        if len(vals) < 2 or self.mixed:
             return None
         return (max(vals) if hib else min(vals))[1]
 
-    def rate_kbps(self, codec: str) -> tuple[float | None, str]:
-        """(kbps, source): measured bitrate over all languages when the run has it, else the nominal one."""
+    def rate_kbps(self, codec: str, lang: str = ALL_LANGS) -> tuple[float | None, str]:
+        """(kbps, source): measured bitrate in ``lang`` (default: pooled) when the run has it, else nominal."""
         for m in BITRATE_COLUMNS:
-            c = self.cell(codec, ALL_LANGS, m)
+            c = self.cell(codec, lang, m)
             unit = str(self.metric_info.get(m, {}).get("unit") or "").lower()
             if c.has_value and unit in _TO_KBPS:
                 return c.mean * _TO_KBPS[unit], "measured"
@@ -81,8 +101,10 @@ def _num(v: Any) -> float | None:
     return float(v) if is_number(v) else None
 
 
-def build_board(runs: list[Run]) -> Board:
-    """Join the summaries of the runs; codec names seen in several runs get ' (run)' appended."""
+def build_board(runs: list[Run], select: list[str] | None = None, mixed: str = "") -> Board:
+    """Join the summaries of the runs; codec names seen in several runs get ' (run)' appended.
+
+    ``select``: output or metric names to keep (default: every metric with a value somewhere)."""
     seen: dict[str, int] = {}
     for r in runs:
         for c in r.summary()["codec"].unique():
@@ -132,41 +154,46 @@ def build_board(runs: list[Run]) -> Board:
                         continue
                     for lang in [*langs, ALL_LANGS]:
                         cells.setdefault((label, lang, name), Cell(None, None, None, 0, 0, "unavailable", o.unavailable))
-    present = {m for (_, _, m), c in cells.items() if c.status not in ("n/a", "missing")}  # drop all-n/a columns
+    # a column needs a value somewhere: all-n/a metrics are dropped, all-unavailable/failed ones listed once
+    present = {m for (_, _, m), c in cells.items() if c.status in ("ok", "unreliable")}
+    not_computed = {}
+    for m in metric_order:
+        bad = [c for (_, _, mm), c in cells.items() if mm == m and c.status in ("unavailable", "failed")]
+        if m not in present and bad:
+            not_computed[m] = (bad[0].status, bad[0].note)
+    if select:
+        unknown = [m for m in select if m not in metric_order and not any(i.get("metric") == m for i in metric_info.values())]
+        if unknown:
+            raise RunError(f"unknown metric(s) {', '.join(unknown)} (known: {', '.join(metric_order)})")
+        chosen = [m for m in metric_order if m in select or metric_info.get(m, {}).get("metric") in select]
+        present &= set(chosen)
+        not_computed = {m: r for m, r in not_computed.items() if m in chosen}
     metrics = [m for m in PREFERRED_ORDER if m in present] + [m for m in metric_order if m in present
                                                                and m not in PREFERRED_ORDER]
     langs = sorted(langs) + [ALL_LANGS]
-    return Board(runs, codecs, codec_info, langs, metrics, metric_info, cells)
+    return Board(runs, codecs, codec_info, langs, metrics, metric_info, cells, not_computed, mixed)
 
 
 def _provenance(m: dict[str, Any]) -> dict[str, Any]:
     return {k: m.get(k) for k in ("library", "version", "mode", "model", "sample_rate")}
 
 
-def fmt_number(v: float | None, ref: float | None = None) -> str:
-    if v is None or not math.isfinite(v):
-        return "–"
-    a = abs(ref if ref is not None else v)
-    digits = 1 if a >= 100 else 2 if a >= 10 else 3
-    return f"{v:.{digits}f}"
-
-
-def cell_text(c: Cell, with_ci: bool = True) -> str:
-    """A cell as plain text: 'mean [lo, hi]', or the status with its reason (never a number)."""
+def cell_text(board: Board, c: Cell, metric: str, notes: Footnotes | None = None, with_ci: bool = True) -> str:
+    """A cell as plain text in display units: 'mean [lo, hi]', or the status (its reason as a footnote
+    mark when ``notes`` is given, else written out). Never a number for a cell without a value."""
+    unit = board.metric_info.get(metric, {}).get("unit")
     if c.has_value:
-        if with_ci and c.ci_low is not None and c.ci_high is not None:
-            return f"{fmt_number(c.mean)} [{fmt_number(c.ci_low, c.mean)}, {fmt_number(c.ci_high, c.mean)}]"
-        return fmt_number(c.mean)
-    if c.status == "n/a":  # the metric does not apply (e.g. codebook usage of Opus); the reason is a tooltip
-        return "n/a"
-    if not c.note:
+        return value_text(c.mean, c.ci_low if with_ci else None, c.ci_high if with_ci else None, c.n, unit)
+    if notes is not None:
+        return status_text(c.status, c.note, notes)
+    if c.status == "n/a" or not c.note:
         return c.status
     return c.note if c.note.startswith(c.status) else f"{c.status}: {c.note}"
 
 
 def metric_header(board: Board, metric: str) -> str:
-    hib = board.metric_info.get(metric, {}).get("higher_is_better")
-    return metric + (" ↑" if hib is True else " ↓" if hib is False else "")
+    i = board.metric_info.get(metric, {})
+    return header_text(metric, i.get("unit"), i.get("higher_is_better"))
 
 
 def rate_text(board: Board, codec: str) -> str:
@@ -179,56 +206,44 @@ def rate_text(board: Board, codec: str) -> str:
     return "–"
 
 
+def _md_table(board: Board, lang: str, metrics: list[str], notes: Footnotes) -> list[str]:
+    head = ["codec", "kbps", "n", *[metric_header(board, m) for m in metrics]]
+    out = ["| " + " | ".join(_md(h) for h in head) + " |", "|---|---:|---:|" + "---:|" * len(metrics)]
+    for codec in board.codecs:
+        cells = []
+        for m in metrics:
+            t = _md(cell_text(board, board.cell(codec, lang, m), m, notes))
+            cells.append(f"**{t}**" if board.best(lang, m) == codec else t)
+        out.append("| " + " | ".join([_md(codec), _md(rate_text(board, codec)), str(board.group_n(codec, lang)), *cells])
+                   + " |")
+    return out
+
+
 def markdown_tables(board: Board) -> str:
-    """One markdown table per language: codecs down, metrics across, 'mean [95% CI]' or the reason."""
+    """Per language, the headline metrics; the rest folded; reasons as footnotes (each once)."""
+    notes = Footnotes()
+    counts = ", ".join(f"{k}: {v}" for k, v in board.n_utterances().items())
     out = ["# codecbench leaderboard", "",
-           f"Runs: {', '.join(r.name for r in board.runs)}. Cells: mean [95% bootstrap CI]; "
-           "unreliable or failed cells give the reason instead of a number. ↑ higher is better, ↓ lower is better.", ""]
+           f"Runs: {', '.join(r.name for r in board.runs)}. Unique utterances per language: {counts}. Cells: mean "
+           f"[95% bootstrap CI] (no CI for n < {MIN_N_FOR_CI}); bold = best; ↑ higher is better, ↓ lower is better; "
+           "cells without a value give their status, the reason is a footnote.", ""]
+    if board.mixed:
+        out += [f"> **Warning:** {_md(board.mixed)}", ""]
+    if board.not_computed:
+        out += ["Not computed: " + ", ".join(f"{m} ({status_text(st, why, notes)})"
+                                            for m, (st, why) in board.not_computed.items()) + ".", ""]
+    head = board.headline()
+    rest = [m for m in board.metrics if m not in head]
     for lang in board.langs:
-        out += [f"## {'All languages' if lang == ALL_LANGS else 'Language: ' + lang}", ""]
-        head = ["codec", "kbps", *[metric_header(board, m) for m in board.metrics]]
-        out.append("| " + " | ".join(_md(h) for h in head) + " |")
-        out.append("|" + "---|" * len(head))
-        for codec in board.codecs:
-            cells = []
-            for m in board.metrics:
-                t = _md(cell_text(board.cell(codec, lang, m)))
-                cells.append(f"**{t}**" if board.best(lang, m) == codec else t)
-            out.append("| " + " | ".join([_md(codec), _md(rate_text(board, codec)), *cells]) + " |")
-        out.append("")
-    return "\n".join(out)
+        out += [f"## {'All languages (pooled)' if lang == ALL_LANGS else 'Language: ' + lang}", ""]
+        out += _md_table(board, lang, head, notes) + [""]
+        if rest:
+            out += [f"<details><summary>{len(rest)} more metric{'s' if len(rest) > 1 else ''}</summary>", ""]
+            for k in range(0, len(rest), 6):
+                out += _md_table(board, lang, rest[k:k + 6], notes) + [""]
+            out += ["</details>", ""]
+    return "\n".join(out + notes.markdown()) + "\n"
 
 
 def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
-
-
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "<": r"\textless{}", ">": r"\textgreater{}", "↑": r"$\uparrow$", "↓": r"$\downarrow$",
-                  "–": "--"}
-
-
-def latex_escape(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
-
-
-def latex_tables(board: Board) -> str:
-    """One booktabs table per language (needs \\usepackage{booktabs})."""
-    out = ["% codecbench leaderboard; needs \\usepackage{booktabs}. Cells: mean [95% bootstrap CI]."]
-    for lang in board.langs:
-        title = "all languages" if lang == ALL_LANGS else f"language {lang}"
-        out += [r"\begin{table}[t]", r"\centering", r"\small",
-                rf"\caption{{Codec leaderboard, {latex_escape(title)} (mean [95\% CI]).}}",
-                rf"\label{{tab:codecbench-{latex_escape(lang)}}}",
-                r"\begin{tabular}{l r " + "l " * len(board.metrics) + "}", r"\toprule",
-                " & ".join(["Codec", "kbps", *[latex_escape(metric_header(board, m)) for m in board.metrics]]) + r" \\",
-                r"\midrule"]
-        for codec in board.codecs:
-            cells = []
-            for m in board.metrics:
-                t = latex_escape(cell_text(board.cell(codec, lang, m)))
-                cells.append(rf"\textbf{{{t}}}" if board.best(lang, m) == codec else t)
-            out.append(" & ".join([latex_escape(codec), latex_escape(rate_text(board, codec)), *cells]) + r" \\")
-        out += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
-    return "\n".join(out)

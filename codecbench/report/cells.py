@@ -1,0 +1,116 @@
+"""How a summary figure is written as text: units, digits, CIs and footnoted reasons.
+
+One formatter serves summary.md, the end-of-run table, the report's markdown/LaTeX/HTML and compare.
+Measurement decisions recorded here:
+
+* bit rates are shown in kbps; seconds per audio second (RTF) as "× real time" (1 / mean RTF, the
+  CI bounds transformed the same way, so the interval stays the interval of the same mean); values in
+  seconds as ms;
+* digits follow the magnitude (3 significant-ish digits: 0.912, 3.21, 12.3, 123);
+* no CI is shown for fewer than ``MIN_N_FOR_CI`` values (a bootstrap of 2-4 values is not an interval
+  worth printing) nor when it has zero width (a constant such as a nominal bitrate);
+* a cell without a value says its status and points at a footnote holding the reason, so a reason
+  repeated over many cells is written once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+MIN_N_FOR_CI = 5
+SHOWN_UNITS = ("kbps", "ms", "× real time", "dB", "bit")  # others (MOS-LQO, cosine, ratio) go in the metrics table
+STATUSES = ("ok", "unreliable", "unavailable", "n/a", "failed", "missing")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """How values of one output are displayed: ``shown = scale * value`` (or ``scale / value``)."""
+
+    label: str
+    scale: float = 1.0
+    reciprocal: bool = False
+
+    def convert(self, v: float | None) -> float | None:
+        if v is None or not math.isfinite(v):
+            return None
+        if self.reciprocal:
+            return self.scale / v if v > 0 else None
+        return self.scale * v
+
+
+_UNITS = {"bit/s": Unit("kbps", 1e-3), "bps": Unit("kbps", 1e-3), "b/s": Unit("kbps", 1e-3),
+          "s/s": Unit("× real time", 1.0, reciprocal=True), "s": Unit("ms", 1e3)}
+
+
+def display_unit(unit: Any) -> Unit:
+    """The display unit of a stored unit string (unknown units are shown as they are)."""
+    u = str(unit or "") if not (isinstance(unit, float) and math.isnan(unit)) else ""
+    return _UNITS.get(u.strip().lower(), Unit(u))
+
+
+def fmt_number(v: float | None, ref: float | None = None) -> str:
+    """``v`` with digits chosen from the magnitude of ``ref`` (default ``v``); '–' when absent."""
+    if v is None or not math.isfinite(v):
+        return "–"
+    a = abs(ref if ref is not None and math.isfinite(ref) else v)
+    digits = 0 if a >= 100 else 1 if a >= 10 else 2 if a >= 1 else 3
+    return f"{v:.{digits}f}"
+
+
+def value_text(mean: float | None, lo: float | None, hi: float | None, n: int, unit: Any = "") -> str:
+    """'3.21 [3.05, 3.36]' in display units; the CI only for n >= MIN_N_FOR_CI and a non-zero width."""
+    u = display_unit(unit)
+    m = u.convert(mean)
+    text = fmt_number(m) + ("×" if u.reciprocal and m is not None else "")
+    a, b = u.convert(lo), u.convert(hi)
+    if n >= MIN_N_FOR_CI and a is not None and b is not None and a != b:
+        a, b = min(a, b), max(a, b)
+        text += f" [{fmt_number(a, m)}, {fmt_number(b, m)}]"
+    return text
+
+
+def header_text(name: str, unit: Any = "", higher_is_better: bool | None = None) -> str:
+    """'bitrate_measured (kbps)', 'pesq_wb ↑'; an RTF's arrow follows its display (higher = faster)."""
+    u = display_unit(unit)
+    hib = (not higher_is_better if higher_is_better is not None else None) if u.reciprocal else higher_is_better
+    arrow = " ↑" if hib is True else " ↓" if hib is False else ""
+    shown = u.label if u.label in SHOWN_UNITS else ""
+    return f"{name}{f' ({shown})' if shown else ''}{arrow}"
+
+
+@dataclass
+class Footnotes:
+    """Reasons numbered in order of first use; each distinct reason is written once."""
+
+    reasons: dict[str, int] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+
+    def ref(self, reason: str, kind: str = "") -> int:
+        key = " ".join(str(reason).split())
+        if key not in self.reasons:
+            self.reasons[key] = len(self.reasons) + 1
+            self.kinds[key] = kind
+        return self.reasons[key]
+
+    def items(self) -> list[tuple[int, str, str]]:
+        """(number, kind, reason) in number order."""
+        return [(k, self.kinds[r], r) for r, k in self.reasons.items()]
+
+    def markdown(self) -> list[str]:
+        """GitHub-style footnote definitions (``[^3]: unavailable: reason``)."""
+        return [f"[^{k}]: {kind + ': ' if kind else ''}{_one_line(r).replace('<', '&lt;').replace('>', '&gt;')}"
+                for k, kind, r in self.items()]
+
+
+def status_text(status: str, note: str, notes: Footnotes | None, marker: str = "md") -> str:
+    """A cell without a value: the status, and a footnote mark for its reason (n/a keeps no mark)."""
+    if status == "n/a" or not note or notes is None:
+        return status
+    k = notes.ref(note, status)
+    return f"{status}[^{k}]" if marker == "md" else f"{status} ({k})"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())

@@ -1,0 +1,181 @@
+"""``codecbench mushra-analyze``: post-screen webMUSHRA ratings and report scores with 95% t-intervals.
+
+Listeners who rated the hidden reference below ``--threshold`` (90) for more than ``--max-share``
+(15%) of the items they rated are excluded (ITU-R BS.1534-3 post-screening). The training page
+(trial id "training") is never scored. Per condition and language: mean ± t(0.975, n-1)·s/√n over
+all retained ratings, as BS.1534-3 presents results; CSV, markdown and a plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codecbench.report.mushra import ANCHORS, REFERENCE, TRAINING, MushraError
+from codecbench.report.runs import ALL_LANGS
+
+LISTENER_COLUMNS = ("session_uuid", "uuid", "name", "email", "listener", "participant", "listener_id")
+
+
+@dataclass
+class Screening:
+    listener: str
+    items: int
+    items_ref_below: int
+    excluded: bool
+
+
+def post_screen(ratings, listener_col: str, threshold: float = 90.0, max_share: float = 0.15) -> list[Screening]:
+    """BS.1534-3: exclude a listener who rates the hidden reference below ``threshold`` for more than
+    ``max_share`` of the items (trials) they rated."""
+    out = []
+    for listener, df in ratings.groupby(listener_col, sort=True):
+        ref = df[df["rating_stimulus"] == REFERENCE]
+        per_item = ref.groupby("trial_id")["rating_score"].min()
+        n_items = int(df["trial_id"].nunique())
+        below = int((per_item < threshold).sum())
+        out.append(Screening(str(listener), n_items, below, n_items > 0 and below / n_items > max_share))
+    return out
+
+
+def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and its t-interval (NaN bounds for fewer than two values)."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return math.nan, math.nan, math.nan
+    m = float(x.mean())
+    if len(x) < 2:
+        return m, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    return m, m - half, m + half
+
+
+def read_ratings(path: str | Path, listener_col: str | None):
+    import pandas as pd
+
+    p = Path(path)
+    if not p.exists():
+        raise MushraError(f"no ratings file at {p}")
+    df = pd.read_csv(p)
+    need = {"trial_id", "rating_stimulus", "rating_score"}
+    if not need <= set(df.columns):
+        raise MushraError(f"{p} is not a webMUSHRA mushra.csv (needs columns {', '.join(sorted(need))})")
+    col = listener_col or next((c for c in LISTENER_COLUMNS if c in df.columns), None)
+    if col is None or col not in df.columns:
+        raise MushraError(f"no listener column in {p} (looked for {', '.join(LISTENER_COLUMNS)}); name it with "
+                          "--listener-column")
+    df = df.copy()
+    df["listener"] = df[col].astype(str)
+    df["rating_score"] = pd.to_numeric(df["rating_score"], errors="coerce")
+    df["trial_id"] = df["trial_id"].astype(str)
+    df["rating_stimulus"] = df["rating_stimulus"].astype(str)
+    return df
+
+
+def analyze(ratings, items_meta: dict[str, Any] | None, threshold: float = 90.0, max_share: float = 0.15):
+    """(screening, scores DataFrame: condition, lang, n, n_listeners, mean, ci_low, ci_high)."""
+    import pandas as pd
+
+    ratings = ratings[ratings["trial_id"].astype(str) != TRAINING]
+    screening = post_screen(ratings, "listener", threshold, max_share)
+    keep = {s.listener for s in screening if not s.excluded}
+    df = ratings[ratings["listener"].isin(keep)].copy()
+    trial_lang, stim_cond = {}, {}
+    for it in (items_meta or {}).get("items", []):
+        trial_lang[it["id"]] = it["lang"]
+        for k, cond in it["stimuli"].items():
+            stim_cond[k] = cond
+    df["lang"] = df["trial_id"].map(lambda t: trial_lang.get(t, ALL_LANGS))
+    df["condition"] = df["rating_stimulus"].map(lambda s: stim_cond.get(s, s))
+    rows = []
+    langs = sorted(set(df["lang"]) - {ALL_LANGS})
+    for cond in sorted(df["condition"].unique(), key=_condition_order):
+        for lang in [*langs, ALL_LANGS]:
+            sel = df[(df["condition"] == cond) & ((df["lang"] == lang) if lang != ALL_LANGS else True)]
+            m, lo, hi = t_interval(sel["rating_score"].to_numpy())
+            rows.append({"condition": cond, "lang": lang, "n": int(sel["rating_score"].notna().sum()),
+                         "n_listeners": int(sel["listener"].nunique()), "mean": m, "ci_low": lo, "ci_high": hi})
+    return screening, pd.DataFrame(rows, columns=["condition", "lang", "n", "n_listeners", "mean", "ci_low", "ci_high"])
+
+
+def _condition_order(c: str) -> tuple[int, str]:
+    return (0 if c == REFERENCE else 2 if c in ANCHORS else 1, c)
+
+
+def scores_markdown(screening: list[Screening], scores, threshold: float, max_share: float) -> str:
+    excluded = [s for s in screening if s.excluded]
+    lines = [f"## MUSHRA results ({len(screening) - len(excluded)} of {len(screening)} listeners kept)", "",
+             f"Post-screening (ITU-R BS.1534-3): listeners who rated the hidden reference below {threshold:g} for more "
+             f"than {100 * max_share:g}% of their items are excluded.", ""]
+    if excluded:
+        lines += ["Excluded: " + ", ".join(f"{s.listener} ({s.items_ref_below}/{s.items} items)" for s in excluded), ""]
+    lines += ["Mean score with 95% t-interval over all retained ratings.", "",
+              "| condition | lang | n | listeners | mean [95% CI] |", "|---|---|---:|---:|---|"]
+    for r in scores.to_dict("records"):
+        ci = "" if not math.isfinite(r["ci_low"]) else f" [{r['ci_low']:.1f}, {r['ci_high']:.1f}]"
+        mean = "–" if not math.isfinite(r["mean"]) else f"{r['mean']:.1f}"
+        lines.append(f"| {_md(r['condition'])} | {_md(r['lang'])} | {r['n']} | {r['n_listeners']} | {mean}{ci} |")
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def scores_plot(scores, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    conds = list(dict.fromkeys(scores["condition"]))
+    langs = list(dict.fromkeys(scores["lang"]))
+    width = 0.8 / max(1, len(langs))
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(conds) * max(1, len(langs)) ** 0.5), 3.8))
+    for j, lang in enumerate(langs):
+        sub = scores[scores["lang"] == lang].set_index("condition").reindex(conds)
+        xs = np.arange(len(conds)) - 0.4 + width * (j + 0.5)
+        m = sub["mean"].to_numpy(dtype=float)
+        lo = np.nan_to_num(m - sub["ci_low"].to_numpy(dtype=float))
+        hi = np.nan_to_num(sub["ci_high"].to_numpy(dtype=float) - m)
+        ax.bar(xs, m, width=width, yerr=[lo, hi], capsize=2, label=lang)
+    ax.set_xticks(range(len(conds)))
+    ax.set_xticklabels(conds, rotation=20, ha="right")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("MUSHRA score")
+    ax.set_title("MUSHRA: mean and 95% CI per condition and language")
+    ax.legend(fontsize=7)
+    ax.grid(True, axis="y", alpha=0.3)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "mushra_scores.png", out / "mushra_scores.svg"]
+    for p in paths:
+        fig.savefig(p, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def run_analysis(args: argparse.Namespace) -> int:
+    try:
+        ratings = read_ratings(args.ratings, args.listener_column)
+        meta = json.loads(Path(args.items).read_text(encoding="utf-8")) if args.items else None
+    except (OSError, ValueError) as exc:
+        raise MushraError(f"cannot read the ratings or items: {exc}") from exc
+    screening, scores = analyze(ratings, meta, args.threshold, args.max_share)
+    out = Path(args.out) if args.out else Path(args.ratings).parent
+    out.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(out / "mushra_scores.csv", index=False)
+    md = scores_markdown(screening, scores, args.threshold, args.max_share)
+    (out / "mushra_scores.md").write_text(md, encoding="utf-8")
+    if not scores.empty:
+        scores_plot(scores, out)
+    print(md)
+    return 0
