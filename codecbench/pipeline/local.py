@@ -11,6 +11,7 @@ only the item that crashes is recorded as failed, with the signal named.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sys
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -30,8 +31,14 @@ from codecbench.types import CodecInfo, Failure
 _WORKER_METRICS: list[Metric] = []  # set by the pool initializer in each worker process of one run
 
 
-def _init_worker(metrics: list[Metric], workdir: str) -> None:
+def _init_worker(metrics: list[Metric], workdir: str, quiet: bool = True) -> None:
+    """Set up a worker's metrics. ``quiet``: native libraries' log lines (e.g. TFLite's "Created
+    TensorFlow Lite XNNPACK delegate") go to ``<run>/workers.log`` instead of over the progress bar."""
     global _WORKER_METRICS
+    if quiet:
+        log = os.open(os.path.join(workdir, "workers.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+        os.dup2(log, 2)
+        os.close(log)
     for m in metrics:
         m.setup("cpu", workdir)
     _WORKER_METRICS = metrics
@@ -79,7 +86,7 @@ class _Inline:
     """A stand-in for the pool when workers=0: runs at submit time in this process."""
 
     def __init__(self, metrics: list[Metric], workdir: str):
-        _init_worker(metrics, workdir)
+        _init_worker(metrics, workdir, quiet=False)
 
     def submit(self, fn, *args) -> Future:
         f: Future = Future()
