@@ -29,6 +29,7 @@ BUILTIN_MODULES = (
     "codecbench.metrics.speaker",
     "codecbench.metrics.asr",
     "codecbench.metrics.dnsmos",
+    "codecbench.metrics.abx",
 )
 
 _METRICS: dict[str, Metric] | None = None

@@ -265,8 +265,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         base, cand = Run.open(args.baseline), Run.open(args.candidate)
         pairs = pair_codecs(base, cand, args.codec, args.baseline_codec, args.candidate_codec)
-        results = compare_runs(base, cand, pairs, parse_thresholds(args.max_drop), parse_thresholds(args.max_rise),
+        max_drop, max_rise = parse_thresholds(args.max_drop), parse_thresholds(args.max_rise)
+        contrast_rise = {k: v for k, v in max_rise.items() if k.startswith("abx_loss:")}  # minimal-pair ABX gate
+        max_rise = {k: v for k, v in max_rise.items() if k not in contrast_rise}
+        results = compare_runs(base, cand, pairs, max_drop, max_rise,
                                alpha=args.alpha, metrics=args.metrics, resamples=args.resamples)
+        if contrast_rise:
+            from codecbench.report.contrast_gate import gate_contrast_loss
+
+            results = gate_contrast_loss(base, cand, pairs, contrast_rise, results, not (max_drop or max_rise),
+                                         alpha=args.alpha, resamples=args.resamples)
     except (CompareError, RunError, FileNotFoundError, ValueError, KeyError) as exc:
         print(f"codecbench compare: error: {exc}", file=sys.stderr)
         return 2
@@ -304,7 +312,8 @@ def register(subparsers) -> None:
     p.add_argument("--candidate-codec", default=None, help="... with this codec of the candidate run")
     p.add_argument("--metrics", type=_csv, default=None, help="metric outputs to report (default: all with a direction)")
     p.add_argument("--max-drop", default=None, help="tolerated drops of higher-is-better metrics, e.g. pesq_wb=0.05,stoi=0.01")
-    p.add_argument("--max-rise", default=None, help="tolerated rises of lower-is-better metrics, e.g. wer=0.02")
+    p.add_argument("--max-rise", default=None, help="tolerated rises of lower-is-better metrics, e.g. wer=0.02; "
+                   "abx_loss:CONTRAST=0.05 (or abx_loss:all) gates minimal-pair contrast loss (docs/abx.md)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the permutation test (default 0.05)")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples for the CI (default 2000)")
     p.add_argument("--markdown", default=None, help="also write the markdown summary (PR comment) here")

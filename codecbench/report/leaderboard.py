@@ -196,7 +196,7 @@ def examples_section(board: Board, examples: list[Example]) -> str:
     return "".join(parts)
 
 
-def render_html(board: Board, plots, examples: list[Example]) -> str:
+def render_html(board: Board, plots, examples: list[Example], contrast_html: str = "") -> str:
     css = (Path(__file__).with_name("leaderboard.css")).read_text(encoding="utf-8")
     js = (Path(__file__).with_name("leaderboard.js")).read_text(encoding="utf-8")
     n_utts = {}
@@ -231,6 +231,7 @@ Cells: mean with 95% bootstrap CI in brackets; bold = best reliable value; ↑ h
 Unreliable or failed cells give the reason instead of a number. Click a column header to sort.</p>
 <nav>{nav} <a href="#plots">plots</a> <a href="#examples">audio examples</a> <a href="#provenance">metrics</a></nav>
 {''.join(sections)}
+{f'<section id="contrasts"><h2>Minimal-pair ABX per contrast</h2>{contrast_html}</section>' if contrast_html else ''}
 <section id="plots"><h2>Plots</h2>{''.join(figs) or '<p class="meta">No plottable values.</p>'}</section>
 <section id="examples"><h2>Audio examples</h2>{examples_section(board, examples)}</section>
 <section id="provenance"><h2>Metrics</h2>{provenance_table(board)}</section>
@@ -241,17 +242,19 @@ Unreliable or failed cells give the reason instead of a number. Click a column h
 
 def build_report(run_dirs: list[str], out: str | Path, examples: int = 2) -> Path:
     """Write index.html, leaderboard.md/.tex and plots/ into ``out``; returns the HTML path."""
+    from codecbench.report import contrasts
     from codecbench.report.plots import all_plots
 
     runs = [Run.open(d) for d in run_dirs]
-    board = build_board(runs)
+    board, abx = contrasts.split_board(build_board(runs))  # ABX rows get their own contrast tables
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    plots = all_plots(board, out / "plots")
-    (out / "leaderboard.md").write_text(markdown_tables(board), encoding="utf-8")
+    plots = all_plots(board, out / "plots") + contrasts.contrast_plots(board, abx, out / "plots")
+    (out / "leaderboard.md").write_text(markdown_tables(board) + contrasts.markdown_section(board, abx), encoding="utf-8")
     (out / "leaderboard.tex").write_text(latex_tables(board), encoding="utf-8")
     page = out / "index.html"
-    page.write_text(render_html(board, plots, choose_examples(board, examples)), encoding="utf-8")
+    page.write_text(render_html(board, plots, choose_examples(board, examples), contrasts.html_section(board, abx)),
+                    encoding="utf-8")
     return page
 
 
