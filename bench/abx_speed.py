@@ -60,8 +60,7 @@ def main() -> None:
         for u in ds.utterances:
             wave, sr = audio.load(u.path)
             rec = codec.reconstruct(wave[None], np.array([len(wave)]), sr)
-            f_ref, f_deg = word_features(wave, rec.item(0), sr)
-            save_features(feature_path(run_dir, args.codec, u.id), f_ref, f_deg)
+            save_features(feature_path(run_dir, args.codec, u.id), *word_features(wave, rec.item(0), sr))
         t_items = time.perf_counter() - t0
         tokens = tokens_from_dataset([{"id": u.id, "lang": u.lang, "speaker": u.speaker, "extra": u.extra}
                                       for u in ds.utterances])

@@ -13,13 +13,13 @@ import pytest
 from codecbench.metrics.abx import OUTPUT, Abx, feature_path
 from codecbench.metrics.abx_corpus import Token, abx_summary_rows, make_triplets, triplet_errors
 from codecbench.metrics.base import MetricInput
-from codecbench.metrics.dtw import cosine_distances, dtw_distances
+from codecbench.metrics.dtw import cosine_distances, dtw_distances, hamming_distances
 from codecbench.types import CodecInfo, Utterance
 
 
-def brute_force_dtw(a: np.ndarray, b: np.ndarray) -> float:
+def brute_force_dtw(a: np.ndarray, b: np.ndarray, frame_cost=cosine_distances) -> float:
     """Minimum over every monotone path of the symmetric2-weighted cost, divided by n + m (no DP)."""
-    cost = cosine_distances(a, b)
+    cost = frame_cost(a, b)
     n, m = cost.shape
     best = np.inf
 
@@ -49,6 +49,9 @@ def test_vectorised_dtw_matches_brute_force():
     a, b = pairs[2]
     assert dtw_distances([(a, b)])[0] == pytest.approx(dtw_distances([(b, a)])[0])  # symmetric
     assert dtw_distances([(a, a)])[0] == pytest.approx(0.0, abs=1e-12)
+    tokens = [(rng.integers(0, 3, size=(n, 4)), rng.integers(0, 3, size=(m, 4))) for n, m in [(3, 5), (4, 2), (1, 3)]]
+    np.testing.assert_allclose(dtw_distances(tokens, chunk=2, cost="hamming"),
+                               [brute_force_dtw(a, b, hamming_distances) for a, b in tokens], rtol=1e-12)
 
 
 def _tok(uid: str, word: str, speaker: str, pair: str = "p0", contrast: str = "c") -> Token:
@@ -112,17 +115,23 @@ def test_summary_rows_from_feature_files(tmp_path):
             deg = ref + 0.01 * rng.normal(size=len(ref)).astype(np.float32)
             u = Utterance(uid, lang="hi", speaker=spk, extra={"word": word, "contrast": "retroflex_dental", "pair": "p"})
             values = metric.compute(MetricInput(ref=ref, deg=deg, sample_rate=16000, utterance=u, codec=info))
+            codes = tmp_path / "codes" / "fake" / f"{uid}.npz"  # as the runner saves them: one array per level
+            codes.parent.mkdir(parents=True, exist_ok=True)
+            second = 7 if word == "ta" else 9
+            np.savez(codes, np.array([1] * 5 + [2] * 5), np.array([3] * 5 + [second] * 5))
             assert values[OUTPUT] >= 0 and feature_path(tmp_path, "fake", uid).exists()
             dataset.append({"id": uid, "lang": "hi", "speaker": spk, "extra": u.extra})
             rows.append({"codec": "fake", "utt_id": uid, "lang": "hi", OUTPUT: values[OUTPUT]})
     (tmp_path / "dataset.json").write_text(json.dumps(dataset))
     meta = {"abx": metric.info().to_dict()}
-    out = pd.DataFrame(abx_summary_rows(tmp_path, pd.DataFrame(rows), meta, {}))
+    codecs = {"fake": {"family": "test", "codebooks": [{"size": 16, "frame_rate": 25.0}] * 2}}
+    out = pd.DataFrame(abx_summary_rows(tmp_path, pd.DataFrame(rows), meta, codecs))
     by = out.set_index(["lang", "metric"])
     assert by.loc[("hi", "abx_floor:retroflex_dental"), "mean"] == 0.0
     assert by.loc[("hi", "abx_error:retroflex_dental"), "n"] == 2 * 3 * 2 * 1  # directions x A x X x B
     assert by.loc[("hi", "abx_loss:retroflex_dental"), "status"] == "ok"
     assert ("all", "abx_error:all") in by.index
+    assert by.loc[("hi", "abx_token_error:retroflex_dental"), "mean"] == 0.0  # the words' second halves differ
     tri = pd.read_parquet(tmp_path / "abx_triplets.parquet")
     assert len(tri) == 12 and set(tri["contrast"]) == {"retroflex_dental"}
 

@@ -3,7 +3,8 @@
 ABX is corpus-level (``codecbench.metrics.abx_corpus``), but the pipeline scores items one at a
 time. So the per-item ``compute`` extracts the features of the reference and of the reconstruction
 and, when the metric was set up with a run folder, writes them atomically to
-``<run>/abx_features/<codec>/<utt>.npz`` (arrays ``ref`` and ``deg``); the summary step then forms
+``<run>/abx_features/<codec>/<utt>.npz`` (arrays ``ref``, ``deg`` and the speech ``span`` in
+seconds); the summary step then forms
 the triplets. The per-item value is ``abx_dtw_distance``: the DTW distance (below) between the
 reference's and the reconstruction's features — how far the codec moved this word in feature space.
 
@@ -70,37 +71,40 @@ def _finish(log_mel: np.ndarray, kind: str) -> np.ndarray:
 
 
 def word_features(ref: np.ndarray, deg: np.ndarray | None, sample_rate: int,
-                  kind: str = "mfcc") -> tuple[np.ndarray, np.ndarray | None]:
-    """Features of the reference and (optionally) the reconstruction, cut to the reference's speech."""
+                  kind: str = "mfcc") -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Features of the reference and (optionally) the reconstruction, cut to the reference's speech,
+    and that speech span in seconds [start, end] (token-space ABX cuts the codec's tokens there)."""
     if kind not in FEATURES:
         raise ValueError(f"unknown ABX features {kind!r}; choose from {', '.join(FEATURES)}")
     lm_ref = _log_mel(audio.resample(ref, sample_rate, FEAT_SR))
     span = _speech_span(lm_ref)
+    seconds = np.array([span.start * HOP, (span.stop - 1) * HOP + WIN]) / FEAT_SR
     f_ref = _finish(lm_ref[span], kind)
     if deg is None:
-        return f_ref, None
+        return f_ref, None, seconds
     lm_deg = _log_mel(audio.resample(deg, sample_rate, FEAT_SR))
     if len(lm_deg) < span.stop:
         lm_deg = np.pad(lm_deg, ((0, span.stop - len(lm_deg)), (0, 0)), constant_values=np.log(1e-10))
-    return f_ref, _finish(lm_deg[span], kind)
+    return f_ref, _finish(lm_deg[span], kind), seconds
 
 
 def feature_path(run_dir: str | Path, codec: str, utt_id: str) -> Path:
     return Path(run_dir) / FEATURE_DIR / safe_name(codec) / f"{safe_name(utt_id)}.npz"
 
 
-def save_features(path: Path, ref: np.ndarray, deg: np.ndarray) -> None:
+def save_features(path: Path, ref: np.ndarray, deg: np.ndarray, span: np.ndarray) -> None:
     """Write atomically (a killed run never leaves half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
     os.close(fd)
-    np.savez(tmp, ref=ref, deg=deg)
+    np.savez(tmp, ref=ref, deg=deg, span=span)
     os.replace(tmp, path)
 
 
-def load_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def load_features(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(reference features, reconstruction features, speech span in seconds)."""
     with np.load(path) as z:
-        return z["ref"], z["deg"]
+        return z["ref"], z["deg"], z["span"]
 
 
 class Abx(Metric):
@@ -131,9 +135,9 @@ class Abx(Metric):
     def compute(self, x: MetricInput) -> dict[str, float]:
         if len(x.ref) < WIN * x.sample_rate / FEAT_SR:
             raise MetricFailure("too short for ABX features (under one 25 ms frame)")
-        f_ref, f_deg = word_features(x.ref, x.deg, x.sample_rate, self.features)
+        f_ref, f_deg, span = word_features(x.ref, x.deg, x.sample_rate, self.features)
         if self.run_dir is not None and x.codec is not None:
-            save_features(feature_path(self.run_dir, x.codec.name, x.utterance.id), f_ref, f_deg)
+            save_features(feature_path(self.run_dir, x.codec.name, x.utterance.id), f_ref, f_deg, span)
         return {OUTPUT: float(dtw_distances([(f_ref, f_deg)])[0])}
 
 

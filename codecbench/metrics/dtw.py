@@ -1,6 +1,7 @@
 """Vectorised dynamic time warping for ABX: many (a, b) feature-sequence pairs at once.
 
-Frame distance: cosine distance ``1 - cos(a_i, b_j)`` (0 for identical directions, at most 2).
+Frame distance: cosine distance ``1 - cos(a_i, b_j)`` (0 for identical directions, at most 2), or
+for integer token frames [n, levels] the Hamming share ``mean_l(a_il != b_jl)`` (token-space ABX).
 Recursion (symmetric, "symmetric2" weights): ``D[i, j] = min(D[i-1, j-1] + 2 d, D[i-1, j] + d,
 D[i, j-1] + d)``. Every monotone path from (0, 0) to (n-1, m-1) then carries total weight n + m, so
 ``D[n-1, m-1] / (n + m)`` is the minimum over paths of the weighted mean frame distance: a
@@ -24,6 +25,14 @@ def cosine_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - an @ np.swapaxes(bn, -1, -2), 0.0, 2.0)
 
 
+def hamming_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[..., n, m] share of codebook levels whose tokens differ, for a [..., n, L] and b [..., m, L]."""
+    return (a[..., :, None, :] != b[..., None, :, :]).mean(axis=-1)
+
+
+COSTS = {"cosine": cosine_distances, "hamming": hamming_distances}
+
+
 def dtw_from_costs(cost: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray:
     """Normalised DTW distance per item from padded frame costs [B, N, M] and true lengths n, m [B]."""
     bsz, big_n, big_m = cost.shape
@@ -43,8 +52,8 @@ def dtw_from_costs(cost: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray
     return acc[np.arange(bsz), n - 1, m - 1] / (n + m)
 
 
-def dtw_distances(pairs: list[tuple[np.ndarray, np.ndarray]], chunk: int = CHUNK) -> np.ndarray:
-    """Normalised cosine-DTW distance for each (a [n, F], b [m, F]) pair.
+def dtw_distances(pairs: list[tuple[np.ndarray, np.ndarray]], chunk: int = CHUNK, cost: str = "cosine") -> np.ndarray:
+    """Normalised DTW distance (frame cost ``cosine`` or ``hamming``) for each (a [n, F], b [m, F]) pair.
 
     Pairs are sorted by size and padded per chunk, so similar lengths share a block.
     """
@@ -59,10 +68,11 @@ def dtw_distances(pairs: list[tuple[np.ndarray, np.ndarray]], chunk: int = CHUNK
         if (n == 0).any() or (m == 0).any():
             raise ValueError("DTW of an empty feature sequence")
         dim = pairs[idx[0]][0].shape[1]
-        a = np.zeros((len(idx), n.max(), dim))
-        b = np.zeros((len(idx), m.max(), dim))
+        dtype = pairs[idx[0]][0].dtype if cost == "hamming" else np.float64
+        a = np.zeros((len(idx), n.max(), dim), dtype=dtype)
+        b = np.zeros((len(idx), m.max(), dim), dtype=dtype)
         for r, p in enumerate(idx):
             a[r, : n[r]] = pairs[p][0]
             b[r, : m[r]] = pairs[p][1]
-        out[idx] = dtw_from_costs(cosine_distances(a, b), n, m)
+        out[idx] = dtw_from_costs(COSTS[cost](a, b), n, m)
     return out

@@ -5,7 +5,8 @@ The corpus-level rows ``abx_floor|abx_error|abx_loss:<contrast>`` of summary.csv
 metrics) and shown here: per language, one row per contrast class (and ``all``), the floor (error
 on the original audio) and, per codec, its error with the contrast loss (error - floor, paired 95%
 CI) beneath. Each codec's loss is against the floor on its own triplets (the same triplets unless
-the codec failed items); the floor column shows the first codec's.
+the codec failed items); the floor column shows the first codec's. Token codecs also show
+``abx_token_error`` (the same triplets on the codec's tokens).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def html_section(board: Board, abx: list[str]) -> str:
     e = html.escape
     parts = ['<p class="meta">Minimal-pair ABX error (lower is better; 0.5 = chance) per contrast class: floor = '
              "error on the original audio; per codec its error and, beneath, the contrast loss (codec − original, "
-             "paired 95% bootstrap CI over triplets).</p>"]
+             "paired 95% bootstrap CI over triplets) and, for token codecs, the error in the codec's token space "
+             "(what a speech LM sees).</p>"]
     for lang in board.langs:
         classes = _classes(board, abx, lang)
         if not classes:
@@ -78,8 +80,10 @@ def html_section(board: Board, abx: list[str]) -> str:
             for codec in codecs:
                 err = board.cell(codec, lang, f"abx_error:{contrast}")
                 loss = board.cell(codec, lang, f"abx_loss:{contrast}")
+                tok = board.cell(codec, lang, f"abx_token_error:{contrast}")
+                tok_div = f'<div class="ci">tokens {e(cell_text(tok))}</div>' if tok.has_value else ""
                 tds.append(f'<td class="num" title="n={err.n} triplets; {e(loss.note)}">{e(cell_text(err))}'
-                           f'<div class="ci">{e(_loss_text(loss))}</div></td>')
+                           f'<div class="ci">{e(_loss_text(loss))}</div>{tok_div}</td>')
             rows.append("<tr>" + "".join(tds) + "</tr>")
         title = "all languages" if lang == ALL_LANGS else lang
         parts.append(f'<h3>{e(title)}</h3><div class="table-wrap"><table class="contrasts" data-lang="{e(lang)}">'
@@ -91,8 +95,9 @@ def markdown_section(board: Board, abx: list[str]) -> str:
     codecs = _codecs(board, abx)
     if not abx or not codecs:
         return ""
-    out = ["## Minimal-pair ABX per contrast class", "",
-           "ABX error (0.5 = chance); floor = original audio; per codec: error, then contrast loss [95% CI].", ""]
+    out = ["", "## Minimal-pair ABX per contrast class", "",
+           "ABX error (0.5 = chance); floor = original audio; per codec: error, then contrast loss [95% CI], "
+           "then (token codecs) the error in the codec's token space.", ""]
     for lang in board.langs:
         classes = _classes(board, abx, lang)
         if not classes:
@@ -103,7 +108,9 @@ def markdown_section(board: Board, abx: list[str]) -> str:
             cells = [cell_text(_floor(board, codecs, lang, contrast))]
             for codec in codecs:
                 err = board.cell(codec, lang, f"abx_error:{contrast}")
-                cells.append(f"{cell_text(err)}; {_loss_text(board.cell(codec, lang, f'abx_loss:{contrast}'))}")
+                tok = board.cell(codec, lang, f"abx_token_error:{contrast}")
+                cells.append(f"{cell_text(err)}; {_loss_text(board.cell(codec, lang, f'abx_loss:{contrast}'))}"
+                             + (f"; tokens {cell_text(tok)}" if tok.has_value else ""))
             out.append("| " + " | ".join([contrast, *cells]).replace("\n", " ") + " |")
         out.append("")
     return "\n".join(out)
@@ -133,6 +140,7 @@ def contrast_plots(board: Board, abx: list[str], out: Path) -> list[Plot]:
             hi = [c.ci_high - c.mean if c.ci_high is not None else 0.0 for _, c in pts]
             ax.bar(xs, ys, width=width, yerr=[lo, hi], capsize=2, label=label, color=color)
         ax.axhline(0.5, color="k", lw=0.8, ls="--")
+        ax.set_ylim(0, max(0.55, ax.get_ylim()[1]))
         ax.set_xticks(range(len(classes)))
         ax.set_xticklabels(classes, rotation=20, ha="right", fontsize=7)
         ax.set_ylabel("ABX error ↓ (0.5 = chance)")
