@@ -301,6 +301,11 @@ def write_summaries(run_dir: str | Path) -> pd.DataFrame:
         atomic_write_json(run_dir / "asr_reliability.json", reliability(records))
     if corpus:
         summary = pd.concat([summary, pd.DataFrame(corpus, columns=SUMMARY_COLUMNS)], ignore_index=True)
+    from codecbench.metrics.abx_corpus import abx_summary_rows
+
+    abx = abx_summary_rows(run_dir, rows, metrics_meta, codecs_meta)
+    if abx:
+        summary = pd.concat([summary, pd.DataFrame(abx, columns=SUMMARY_COLUMNS)], ignore_index=True)
     codebook = codebook_table(run_dir, rows, codecs_meta)
     atomic_write_text(run_dir / "summary.csv", summary.to_csv(index=False))
     atomic_write_text(run_dir / "codebook.csv", codebook.to_csv(index=False))

@@ -176,11 +176,15 @@ def detect_format(path: Path) -> str:
 
 
 def load_dataset(spec: str | None, fmt: str = "auto", lang: str | None = None) -> Dataset:
-    """Read a dataset; ``None`` is the embedded espeak-ng default set (built on first use)."""
+    """Read a dataset; ``None`` is the embedded espeak-ng default set, ``contrasts:LANG`` the minimal pairs."""
     if spec is None:
         from codecbench.data.synthetic import default_dataset
 
         return default_dataset()
+    if spec == "contrasts" or spec.startswith("contrasts:"):
+        from codecbench.data.contrasts import contrast_dataset
+
+        return contrast_dataset(spec)
     path = Path(spec)
     fmt = detect_format(path) if fmt == "auto" else fmt
     readers = {

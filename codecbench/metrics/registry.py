@@ -32,6 +32,7 @@ BUILTIN_MODULES = (
     "codecbench.metrics.speaker",
     "codecbench.metrics.asr",
     "codecbench.metrics.dnsmos",
+    "codecbench.metrics.abx",
 )
 
 # A family name selects several metrics (`--metrics pesq`).

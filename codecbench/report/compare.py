@@ -276,9 +276,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
         base, cand = Run.open(args.baseline), Run.open(args.candidate)
         parse_labels(args.label, [base, cand])
         pairs = pair_codecs(base, cand, args.codec, args.baseline_codec, args.candidate_codec)
-        results = compare_runs(base, cand, pairs, parse_thresholds(args.max_drop), parse_thresholds(args.max_rise),
-                               alpha=args.alpha, metrics=args.metrics, resamples=args.resamples, min_n=args.min_n,
-                               allow_missing=args.allow_missing)
+        max_drop, max_rise = parse_thresholds(args.max_drop), parse_thresholds(args.max_rise)
+        contrast_rise = {k: v for k, v in max_rise.items() if k.startswith("abx_loss:")}  # minimal-pair ABX gate
+        max_rise = {k: v for k, v in max_rise.items() if k not in contrast_rise}
+        results = compare_runs(base, cand, pairs, max_drop, max_rise, alpha=args.alpha, metrics=args.metrics,
+                               resamples=args.resamples, min_n=args.min_n, allow_missing=args.allow_missing)
+        if contrast_rise:
+            from codecbench.report.contrast_gate import gate_contrast_loss
+
+            results = gate_contrast_loss(base, cand, pairs, contrast_rise, results, not (max_drop or max_rise),
+                                         alpha=args.alpha, resamples=args.resamples)
     except (CompareError, RunError, FileNotFoundError, ValueError, KeyError) as exc:
         print(f"codecbench compare: error: {exc}", file=sys.stderr)
         return 2
@@ -323,7 +330,8 @@ def register(subparsers) -> None:
     p.add_argument("--candidate-codec", default=None, help="... with this codec of the candidate run")
     p.add_argument("--metrics", type=_csv, default=None, help="metric outputs to report (default: all with a direction)")
     p.add_argument("--max-drop", default=None, help="tolerated drops of higher-is-better metrics, e.g. pesq_wb=0.05,stoi=0.01")
-    p.add_argument("--max-rise", default=None, help="tolerated rises of lower-is-better metrics, e.g. wer=0.02")
+    p.add_argument("--max-rise", default=None, help="tolerated rises of lower-is-better metrics, e.g. wer=0.02; "
+                   "abx_loss:CONTRAST=0.05 (or abx_loss:all) gates minimal-pair contrast loss (docs/abx.md)")
     p.add_argument("--min-n", type=int, default=1,
                    help="pairs with fewer utterances scored in both runs are skipped, not gated (default 1)")
     p.add_argument("--allow-missing", action="store_true",

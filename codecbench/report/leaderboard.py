@@ -126,7 +126,7 @@ def _notes_html(notes: Footnotes) -> str:
     return f'<section id="notes"><h2>Notes</h2><ol class="notes">{items}</ol></section>'
 
 
-def render_html(board: Board, plots, examples) -> str:
+def render_html(board: Board, plots, examples, contrast_html: str = "") -> str:
     css = (Path(__file__).with_name("leaderboard.css")).read_text(encoding="utf-8")
     js = (Path(__file__).with_name("leaderboard.js")).read_text(encoding="utf-8")
     notes = Footnotes()
@@ -177,6 +177,7 @@ Click a column header to sort.</p>
 <nav>{nav} <a href="#plots">plots</a> <a href="#examples">audio examples</a> <a href="#provenance">metrics</a></nav>
 {''.join(sections)}
 {_notes_html(notes)}
+{f'<section id="contrasts"><h2>Minimal-pair ABX per contrast</h2>{contrast_html}</section>' if contrast_html else ''}
 <section id="plots"><h2>Plots</h2>{f'<div class="plots">{"".join(figs)}</div>' if figs else
                                    '<p class="meta">No plottable values.</p>'}</section>
 <section id="examples"><h2>Audio examples</h2>{examples_section(board, examples)}</section>
@@ -191,6 +192,7 @@ def build_report(run_dirs: list[str], out: str | Path, examples: int = 2, metric
                  allow_mixed: bool = False, latex_metrics: list[str] | None = None,
                  all_metrics_plots: bool = False, plots: bool = True) -> Path:
     """Write index.html, leaderboard.md/.tex and plots/ into ``out``; returns the HTML path."""
+    from codecbench.report import contrasts
     from codecbench.report.plots import all_plots
 
     runs = [Run.open(d) for d in run_dirs]
@@ -198,14 +200,17 @@ def build_report(run_dirs: list[str], out: str | Path, examples: int = 2, metric
     if langs:
         _keep_langs(runs, langs)
     mixed = check_utterance_sets(runs, common_only=common_only, allow_mixed=allow_mixed)
-    board = build_board(runs, select=metrics, mixed=mixed)
+    board, abx = contrasts.split_board(build_board(runs, select=metrics, mixed=mixed))  # ABX: own tables
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    figures = all_plots(board, out / "plots", all_metrics=all_metrics_plots) if plots else []
-    (out / "leaderboard.md").write_text(markdown_tables(board), encoding="utf-8")
+    figures = (all_plots(board, out / "plots", all_metrics=all_metrics_plots)
+               + contrasts.contrast_plots(board, abx, out / "plots")) if plots else []
+    (out / "leaderboard.md").write_text(markdown_tables(board) + contrasts.markdown_section(board, abx),
+                                        encoding="utf-8")
     (out / "leaderboard.tex").write_text(latex_table(board, latex_metrics), encoding="utf-8")
     page = out / "index.html"
-    page.write_text(render_html(board, figures, choose_examples(board, examples)), encoding="utf-8")
+    page.write_text(render_html(board, figures, choose_examples(board, examples), contrasts.html_section(board, abx)),
+                    encoding="utf-8")
     return page
 
 
