@@ -77,7 +77,8 @@ def whisper_base_dir(shared_dir: Path) -> Path:
     try:
         out = subprocess.run([str(script)], check=True, capture_output=True, text=True, timeout=900)
     except (subprocess.SubprocessError, OSError) as exc:
-        pytest.skip(f"prepare-test-models failed: {exc}")
+        err = (getattr(exc, "stderr", None) or "").strip().splitlines()[-1:]
+        pytest.skip(f"prepare-test-models failed: {exc} {' '.join(err)}".strip())
     path = Path(out.stdout.strip().splitlines()[-1]) / "whisper-base-ct2"
     if not (path / "model.bin").exists():
         pytest.skip(f"no Whisper base model at {path}")
