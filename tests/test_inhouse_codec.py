@@ -9,17 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("safetensors")
-
-from codecbench import audio  # noqa: E402
-from codecbench.codecs import inhouse as adapter  # noqa: E402
-from codecbench.codecs.registry import all_specs, load_codec  # noqa: E402
-from codecbench.inhouse import checkpoint as ckpt  # noqa: E402
-from codecbench.inhouse.config import CheckpointMismatch, ModelConfig  # noqa: E402
-from codecbench.inhouse.model import InhouseModel  # noqa: E402
-from codecbench.inhouse.train import main as train_main  # noqa: E402
+from codecbench import audio
+from codecbench.codecs import inhouse as adapter
+from codecbench.codecs.registry import all_specs, load_codec
+from codecbench.inhouse import checkpoint as ckpt
+from codecbench.inhouse.config import CheckpointMismatch, ModelConfig
+from codecbench.inhouse.model import InhouseModel
+from codecbench.inhouse.train import main as train_main
+from codecbench.testing import check_codec, inhouse_margins
 
 # Exact equalities below compare two computations on the same machine (reload vs original, resumed vs
 # straight training, batched vs single items) with one torch thread, so they hold on any CPU: oneDNN/MKL
@@ -164,14 +163,13 @@ def test_adapter_lengths_codes_and_batching(trained, name, sr):
     assert rec.wave.shape == batch.shape and list(rec.lengths) == list(lengths)
     for b, n in enumerate(lengths):
         assert np.all(rec.wave[b, n:] == 0)
-        single = codec.reconstruct(items[b][None], np.array([n]), sr)
-        np.testing.assert_allclose(single.item(0), rec.item(b), atol=1e-5)
         if kind != "vae":
             native = audio.resampled_length(int(n), sr, 16000)
             assert [len(c) for c in rec.codes[b]] == [math.ceil(native / 320)] * len(codec.info.codebooks)
             sizes = [lvl.size for lvl in codec.info.codebooks]
             assert all(0 <= c.min() and c.max() < s for c, s in zip(rec.codes[b], sizes, strict=True))
-            assert all(np.array_equal(a, s) for a, s in zip(rec.codes[b], single.codes[0], strict=True))
+    if sr == 16000:  # batched == single (codes may flip only at near ties), lengths, resampling
+        check_codec(f"{name}:{trained[kind]}", margins=None if kind == "vae" else inhouse_margins)
     if kind == "vae":
         assert rec.codes is None and codec.info.latent_dim == 8 and codec.info.latent_rate == 8 * 50
 
@@ -209,9 +207,9 @@ def test_manifest_slices(manifest):
 
 @pytest.mark.parametrize("kind", ["rvq", "fsq", "vae"])
 def test_bundled_checkpoints_load_by_default(kind):
-    folder = adapter.bundled_checkpoint(kind)
-    if not (folder / "model.safetensors").is_file():
-        pytest.skip(f"no bundled checkpoint at {folder}")
+    folder = adapter.bundled_checkpoint(kind)  # shipped in the package: never skipped
+    for name in ("model.safetensors", "config.json", "TRAINING.md"):
+        assert (folder / name).is_file(), f"shipped checkpoint file missing: {folder / name}"
     assert sum(p.stat().st_size for p in folder.iterdir()) <= 10 * 2**20
     assert (folder / "TRAINING.md").is_file()
     codec = load_codec(f"ours-{kind}", device="cpu")

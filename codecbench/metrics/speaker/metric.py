@@ -197,6 +197,8 @@ class SpeakerSimilarity(Metric):
             if len(x.ref) < MIN_SECONDS * x.sample_rate:
                 out[i] = fail_all(self, Failure.failed(
                     f"too short for a speaker embedding ({x.duration:.2f} s < {MIN_SECONDS} s)"))
+            elif not (np.all(np.isfinite(x.ref)) and np.all(np.isfinite(x.deg))):
+                out[i] = fail_all(self, Failure.failed("reference or reconstruction has NaN or Inf samples"))
             elif not np.any(x.ref) or not np.any(x.deg):
                 out[i] = fail_all(self, Failure.failed("reference or reconstruction is digital silence"))
             else:
