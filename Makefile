@@ -23,8 +23,8 @@ run: $(STAMP)
 # and the benchmark scripts are smoke-tested on a tiny input.
 test: $(STAMP)
 	WITH_BROWSER=1 ./scripts/install-system-deps
-	$(PY) -m pytest -q
 	if [ "$${CODECBENCH_STRICT:-0}" != 0 ]; then $(MAKE) bench-smoke; fi
+	$(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check codecbench tests bench
