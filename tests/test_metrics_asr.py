@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from codecbench.audio import load, resample
-from codecbench.metrics.asr import backends, checks, errors, model_specs, reliability
+from codecbench.metrics.asr import backends, checks, errors, model_specs, reliability, routing
 from codecbench.metrics.base import Failure, MetricInput
 from codecbench.metrics.registry import create
 from codecbench.store import RunStore
@@ -114,10 +114,10 @@ def test_missing_model_is_unavailable_with_a_reason(tmp_path):
                     utterance=Utterance(id="u", lang="en", text="hi"))
     (v,) = m.compute_batch([x])
     assert isinstance(v["wer"], Failure) and v["wer"].kind == "unavailable"
-    assert "unknown ASR backend" in backends.backend_unavailable("nope", "base")
+    assert "unknown ASR backend" in backends.backend_unavailable(routing.AsrModel("base", "nope"))
     info = create("wer").info()
     assert info.batched and info.model == "whisper-base" and info.library == "faster-whisper"
-    assert [o.name for o in info.outputs] == ["wer", "cer", "dwer", "dcer"]
+    assert [o.name for o in info.outputs] == ["wer", "cer", "dwer", "dcer", "asr_exact_match"]
     names = {s.name for s in model_specs.models()}
     assert {"whisper-base", "openai-whisper-base", "whisper-large-v3"} <= names
 
