@@ -93,6 +93,35 @@ def build_ctc(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def build_mms(folder: Path, seed: int = 0) -> Path:
+    """An MMS-style wav2vec2-CTC model with per-language adapters (``adapter.hin/tam.safetensors``) and a
+    per-language vocabulary (Devanagari for hin, Tamil for tam)."""
+    import torch
+    from safetensors.torch import save_file
+    from transformers import Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC
+
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    base = ["<pad>", "<s>", "</s>", "<unk>", "|"]
+    vocab = {"hin": {c: i for i, c in enumerate(base + DEVANAGARI[:20])},
+             "tam": {c: i for i, c in enumerate(base + list("கஙசஞடணதநபமயரலவழளறன"))}}
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    cfg = Wav2Vec2Config(vocab_size=len(vocab["hin"]), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32, conv_dim=(16, 16, 16), conv_stride=(5, 4, 4), conv_kernel=(10, 4, 4),
+                         feat_extract_norm="layer", do_stable_layer_norm=True, num_conv_pos_embeddings=16,
+                         num_conv_pos_embedding_groups=2, pad_token_id=0, adapter_attn_dim=8)
+    model = Wav2Vec2ForCTC(cfg)
+    model.save_pretrained(folder)
+    Wav2Vec2CTCTokenizer(str(folder / "vocab.json"), target_lang="hin").save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, do_normalize=True,
+                             return_attention_mask=True).save_pretrained(folder)
+    for lang, v in vocab.items():
+        weights = {k: torch.randn_like(w) * 0.5 for k, w in model._get_adapters().items()}
+        weights.update({"lm_head.weight": torch.randn(len(v), 16), "lm_head.bias": torch.zeros(len(v))})
+        save_file(weights, str(folder / f"adapter.{lang}.safetensors"))
+    return folder
+
+
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("asr-models")
@@ -124,6 +153,20 @@ def test_transformers_backends_batched_equals_single(tiny_models):
     assert all(set(t) <= set(DEVANAGARI) | {" "} for t in ctc.transcribe(waves, ["hi"] * 3))  # no <s>, no blanks
     whisper = TransformersBackend(str(tiny_models["whisper"]), None, "cpu")
     assert whisper.forces_language("hi") and not whisper.forces_language("ta")  # no <|ta|> token: not forced
+
+
+def test_mms_loads_each_languages_adapter(tmp_path):
+    from codecbench.metrics.asr.hf_backend import TransformersBackend
+    from codecbench.metrics.base import MetricUnavailable
+
+    b = TransformersBackend(str(build_mms(tmp_path / "mms-random")), None, "cpu")
+    waves = _waves((1.0, 1.2, 0.8))
+    hi1, ta, hi2 = b.transcribe(waves, ["hi", "ta", "hi"])
+    assert hi1 and set(hi1 + hi2) <= set(DEVANAGARI) | {" "}
+    assert ta and all("\u0b80" <= c <= "\u0bff" or c == " " for c in ta)  # the Tamil adapter and vocabulary
+    assert b.transcribe(waves[:1], ["hi"]) == [hi1] and b.forces_language("ta")
+    with pytest.raises(MetricUnavailable, match="no adapter for bn"):
+        b.transcribe(waves[:1], ["bn"])
 
 
 def test_whisper_long_form_over_30_seconds(tiny_models):
