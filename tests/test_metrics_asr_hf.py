@@ -34,9 +34,10 @@ def _byte_chars() -> list[str]:
     return [chr(c) for c in keep] + [chr(256 + i) for i in range(len(extra))]
 
 
-def build_whisper(folder: Path, seed: int = 0) -> Path:
+def build_whisper(folder: Path, seed: int = 0, stale: bool = False) -> Path:
     """A 2-layer, 16-wide multilingual Whisper (languages en, hi) with byte-level tokens and timestamp
-    tokens, its feature extractor (80 mels) and generation config (max 16 tokens)."""
+    tokens, its feature extractor (80 mels) and generation config (max 16 tokens; ``stale``: without
+    language and task tokens, as 2022 fine-tunes ship it)."""
     import torch
     from transformers import (
         GenerationConfig,
@@ -61,11 +62,12 @@ def build_whisper(folder: Path, seed: int = 0) -> Path:
                         max_source_positions=1500, max_target_positions=64, pad_token_id=eot, bos_token_id=eot,
                         eos_token_id=eot, decoder_start_token_id=sot)
     model = WhisperForConditionalGeneration(cfg)
-    model.generation_config = GenerationConfig(
-        decoder_start_token_id=sot, eos_token_id=eot, pad_token_id=eot, bos_token_id=eot, max_length=16,
+    langs = {} if stale else dict(
         is_multilingual=True, lang_to_id={"<|en|>": vocab["<|en|>"], "<|hi|>": vocab["<|hi|>"]},
         task_to_id={"transcribe": vocab["<|transcribe|>"], "translate": vocab["<|translate|>"]},
         no_timestamps_token_id=vocab["<|notimestamps|>"])
+    model.generation_config = GenerationConfig(decoder_start_token_id=sot, eos_token_id=eot, pad_token_id=eot,
+                                               bos_token_id=eot, max_length=16, **langs)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     WhisperFeatureExtractor(feature_size=80).save_pretrained(folder)
@@ -167,6 +169,17 @@ def test_mms_loads_each_languages_adapter(tmp_path):
     assert b.transcribe(waves[:1], ["hi"]) == [hi1] and b.forces_language("ta")
     with pytest.raises(MetricUnavailable, match="no adapter for bn"):
         b.transcribe(waves[:1], ["bn"])
+
+
+def test_old_whisper_generation_config_is_completed_from_the_tokenizer(tmp_path):
+    from codecbench.metrics.asr.hf_backend import TransformersBackend
+
+    b = TransformersBackend(str(build_whisper(tmp_path / "stale", stale=True)), None, "cpu", beam_size=1)
+    assert b.forces_language("hi") and not b.forces_language("ta")
+    gc = b.load()[0].generation_config
+    assert set(gc.lang_to_id) == {"<|en|>", "<|hi|>"} and set(gc.task_to_id) == {"transcribe", "translate"}
+    (wave,) = _waves((1.0,))
+    assert len(b.transcribe([wave], ["hi"])) == 1
 
 
 def test_whisper_long_form_over_30_seconds(tiny_models):

@@ -6,8 +6,9 @@ Measurement decisions:
   the ``pipeline``, whose audio paths may import torchaudio);
 - decoding is deterministic: beam search (``beam``) without sampling for seq2seq models, greedy
   argmax for CTC; float32 on CPU, float16 on CUDA;
-- Whisper: the language is forced when the model's generation config knows its token (else the model
-  detects it, and ``language_forced`` says so in the transcript record); clips up to 30 s are decoded
+- Whisper: the language is forced when the model knows its token (old fine-tunes' generation configs
+  are completed from the tokenizer); else the model detects it, and ``language_forced`` in the
+  transcript record says so; clips up to 30 s are decoded
   in batches, longer ones one at a time as Whisper long-form transcription;
 - CTC: a batch is zero-padded with an attention mask and each item's logits are cut to its own frame
   count; models whose feature extractor takes no attention mask (group-norm wav2vec2) are run one clip
@@ -17,6 +18,7 @@ Measurement decisions:
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -78,7 +80,10 @@ class TransformersBackend(AsrBackend):
             cls = AutoModelForSpeechSeq2Seq if cfg.is_encoder_decoder else AutoModelForCTC
             dtype = torch.float16 if str(self.device).startswith("cuda") else torch.float32
             model = cls.from_pretrained(folder, dtype=dtype).to(self.device).eval()
-            self._loaded = (model, AutoFeatureExtractor.from_pretrained(folder), AutoTokenizer.from_pretrained(folder))
+            tok = AutoTokenizer.from_pretrained(folder)
+            if cfg.model_type == "whisper":
+                complete_generation_config(model.generation_config, tok)
+            self._loaded = (model, AutoFeatureExtractor.from_pretrained(folder), tok)
         return self._loaded
 
     @property
@@ -182,6 +187,29 @@ class TransformersBackend(AsrBackend):
         tok.set_target_lang(code)
         model.load_adapter(code, local_files_only=True)
         self._adapter = code
+
+
+LANG_TOKEN = re.compile(r"<\|[a-z]{2,3}\|>")  # Whisper's language tokens: <|hi|>, <|haw|>
+
+
+def complete_generation_config(gc: Any, tok: Any) -> None:
+    """Whisper fine-tunes from before transformers 4.27 (e.g. the 2022 fine-tuning event's) ship a
+    generation config without language and task tokens, so ``generate(language=...)`` would refuse to
+    force the language; fill them in from the tokenizer's own special tokens (never overriding a
+    config that has them)."""
+    if getattr(gc, "lang_to_id", None):
+        return
+    vocab = tok.get_vocab()
+    langs = {t: i for t, i in vocab.items() if LANG_TOKEN.fullmatch(t)}
+    if not langs or "<|transcribe|>" not in vocab:
+        return
+    gc.lang_to_id = langs
+    gc.task_to_id = {"transcribe": vocab["<|transcribe|>"], **({"translate": vocab["<|translate|>"]}
+                                                                 if "<|translate|>" in vocab else {})}
+    gc.is_multilingual = True
+    if getattr(gc, "no_timestamps_token_id", None) is None and "<|notimestamps|>" in vocab:
+        gc.no_timestamps_token_id = vocab["<|notimestamps|>"]
+    gc.forced_decoder_ids = None  # superseded by language/task; an old value would fight them
 
 
 def ctc_decode(tok: Any, ids: list[int]) -> str:
