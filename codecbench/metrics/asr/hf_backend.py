@@ -112,21 +112,33 @@ class TransformersBackend(AsrBackend):
             groups[lang].append(i)
         with torch.inference_mode():
             for lang, idx in groups.items():
-                step = self._step(lang, [waves[i] for i in idx])
+                step = self._step(lang)
                 for k in range(0, len(idx), BATCH):
                     part = idx[k:k + BATCH]
                     for i, text in zip(part, step([np.asarray(waves[i], np.float32) for i in part]), strict=True):
                         out[i] = text.strip()
         return out
 
-    def _step(self, lang: str | None, waves: list[np.ndarray]):
+    def _step(self, lang: str | None):
+        """The function that transcribes one batch of ``lang``."""
         kind = self.kind
         if kind == "ctc":
             self._set_adapter(lang)
             return self._ctc
-        if kind == "whisper" and any(len(w) > WHISPER_CHUNK for w in waves):
-            return lambda ws: [t for w in ws for t in self._whisper([w], lang, long_form=len(w) > WHISPER_CHUNK)]
-        return lambda ws: self._whisper(ws, lang) if kind == "whisper" else self._seq2seq(ws)
+        if kind == "seq2seq":
+            return self._seq2seq
+        return lambda ws: self._whisper_any(ws, lang)
+
+    def _whisper_any(self, waves: list[np.ndarray], lang: str | None) -> list[str]:
+        """Clips up to 30 s in one batch, longer ones one at a time (long-form)."""
+        out = [""] * len(waves)
+        short = [i for i, w in enumerate(waves) if len(w) <= WHISPER_CHUNK]
+        if short:
+            for i, text in zip(short, self._whisper([waves[i] for i in short], lang), strict=True):
+                out[i] = text
+        for i in sorted(set(range(len(waves))) - set(short)):
+            (out[i],) = self._whisper([waves[i]], lang, long_form=True)
+        return out
 
     def _whisper(self, waves: list[np.ndarray], lang: str | None, long_form: bool = False) -> list[str]:
         model, fe, tok = self.load()

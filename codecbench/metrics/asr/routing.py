@@ -125,13 +125,13 @@ def model_for(table: dict[str, AsrModel], lang: str | None) -> AsrModel | None:
     return table.get(DEFAULT)
 
 
-# ISO 639-1 -> ISO 639-3, for models with per-language adapters or vocabularies (MMS).
+# ISO 639-1 -> ISO 639-3, for models with per-language adapters or vocabularies (MMS uses 639-3
+# codes; a manifest may also give a 3-letter code directly).
 ISO3 = {
     "en": "eng", "hi": "hin", "ta": "tam", "te": "tel", "kn": "kan", "ml": "mal", "bn": "ben", "mr": "mar",
     "gu": "guj", "pa": "pan", "or": "ory", "as": "asm", "ur": "urd", "ne": "npi", "sa": "san", "si": "sin",
     "fr": "fra", "de": "deu", "es": "spa", "it": "ita", "pt": "por", "nl": "nld", "pl": "pol", "ru": "rus",
-    "uk": "ukr", "ar": "ara", "fa": "pes", "tr": "tur", "vi": "vie", "zh": "cmn", "ja": "jpn", "ko": "kor",
-    "sw": "swh", "id": "ind", "th": "tha",
+    "uk": "ukr", "tr": "tur", "vi": "vie", "ja": "jpn", "ko": "kor", "id": "ind", "th": "tha",
 }
 
 
