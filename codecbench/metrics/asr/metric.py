@@ -117,7 +117,7 @@ class AsrMetric(Metric):
         if "faster-whisper" in backends:
             mode += f", {self._opt('compute_type')}, {self._opt('threads')} thread(s)"
         if "transformers" in backends:
-            mode += f", transformers {'float16' if self._device.startswith('cuda') else 'float32'} (CTC: greedy)"
+            mode += ", transformers float32 on CPU / float16 on GPU (CTC: greedy)"  # metadata precedes setup()
         if len(specs) == 1 and set(table) == {DEFAULT}:
             model, revision = _short(specs[0]), specs[0].revision
         else:
