@@ -79,7 +79,7 @@ class TransformersBackend(AsrBackend):
             cfg = AutoConfig.from_pretrained(folder)
             cls = AutoModelForSpeechSeq2Seq if cfg.is_encoder_decoder else AutoModelForCTC
             dtype = torch.float16 if str(self.device).startswith("cuda") else torch.float32
-            model = cls.from_pretrained(folder, dtype=dtype).to(self.device).eval()
+            model = cls.from_pretrained(folder).to(self.device, dtype).eval()
             tok = AutoTokenizer.from_pretrained(folder)
             if cfg.model_type == "whisper":
                 complete_generation_config(model.generation_config, tok)
