@@ -314,3 +314,32 @@ def test_models_lists_and_downloads_configured_asr_models(tiny_models, tmp_path,
     bench.write_text("codecs: [opus-6kbps]\nmetrics: [{name: wer, model: none, per_lang: {hi: someone/whisper-hi}}]\n")
     assert main(["models", "download", "--config", str(bench)]) == 1
     assert "someone/whisper-hi" in capsys.readouterr().err
+
+
+def test_hub_id_loads_from_the_cache_offline_and_records_the_commit(tiny_models, tmp_path, monkeypatch):
+    """A hub id at an unpinned revision resolves, offline, to the cached snapshot; the record names its commit."""
+    import shutil
+
+    import huggingface_hub.constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--someone--w2v2-hi"
+    shutil.copytree(tiny_models["ctc"], repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    m = create("wer", {"model": "none", "per_lang": {"hi": "someone/w2v2-hi"}})
+    assert m.info().languages["hi"] == {"model": "someone/w2v2-hi", "backend": "transformers", "revision": "main"}
+    assert m.unavailable_reason() is None
+    m.setup("cpu", str(tmp_path / "run"))
+    (wave,) = _waves((1.0,))
+    x = MetricInput(ref=wave, deg=wave, sample_rate=16000, utterance=Utterance(id="u", lang="hi", text="क"))
+    (values,) = m.compute_batch([x])
+    (rec,) = RunStore(tmp_path / "run").records("asr_transcripts")
+    assert rec["model_id"] == "someone/w2v2-hi" and rec["revision"] == "main" and rec["commit"] == commit
+    (other,) = m.compute_batch([MetricInput(ref=wave, deg=wave, sample_rate=16000,
+                                            utterance=Utterance(id="v", lang="en", text="a"))])
+    assert other["wer"].kind == "not_applicable" and "no ASR model for language 'en'" in other["wer"].reason
+    missing = create("wer", {"model": "none", "per_lang": {"ta": "someone/not-cached"}})
+    assert "someone/not-cached" in missing.unavailable_reason() and "(ASR model for ta)" in missing.unavailable_reason()

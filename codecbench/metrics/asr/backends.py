@@ -32,6 +32,11 @@ class AsrBackend(ABC):
         """Short model name for messages, file names and records ('faster-whisper base')."""
         return AsrModel(self.model, self.backend, self.revision).label
 
+    @property
+    def commit(self) -> str | None:
+        """The hub commit the loaded weights came from, when known (an unpinned ``main`` resolves here)."""
+        return None
+
     def forces_language(self, lang: str | None) -> bool:
         """Whether decoding is told the language (Whisper backends always force it)."""
         return lang is not None

@@ -87,6 +87,13 @@ class TransformersBackend(AsrBackend):
         return self._loaded
 
     @property
+    def commit(self) -> str | None:
+        if self._folder is None or os.path.isdir(self.model):
+            return None
+        parent, name = os.path.split(os.path.normpath(self._folder))
+        return name if os.path.basename(parent) == "snapshots" else None
+
+    @property
     def kind(self) -> str:
         model = self.load()[0]
         return "whisper" if model.config.model_type == "whisper" else \

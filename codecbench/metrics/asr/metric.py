@@ -243,7 +243,7 @@ class AsrMetric(Metric):
         ref_norm, hyp_norm = textnorm.normalize(ref_asr), textnorm.normalize(hyp)
         rec: dict[str, Any] = {
             "codec": x.codec.name if x.codec else None, "utt_id": x.utterance.id, "lang": lang, "model": tr.label,
-            "model_id": spec.model, "revision": spec.revision, "backend": spec.backend,
+            "model_id": spec.model, "revision": spec.revision, "commit": tr.backend.commit, "backend": spec.backend,
             "language_forced": tr.backend.forces_language(lang),
             "text": x.utterance.text, "reference_asr": ref_asr, "hypothesis": hyp,
             "reference_check": asdict(ref_check), "hypothesis_check": asdict(check_transcript(hyp, lang)),
