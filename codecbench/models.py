@@ -1,7 +1,9 @@
 """Every pretrained model a metric or codec needs: where it comes from and where it is cached.
 
 Modules listed in ``MODEL_MODULES`` expose ``models() -> list[ModelSpec]``; ``codecbench models``
-lists them and ``codecbench models download NAMES`` prefetches them for offline clusters.
+lists them and ``codecbench models download NAMES`` prefetches them for offline clusters; ``--config FILE`` lists
+(``codecbench models --config``) or downloads (``models download --config``) what a run config uses,
+e.g. each language's ASR model.
 ``HF_HUB_OFFLINE=1`` (or ``--offline``) makes every load use the local cache only.
 """
 
@@ -158,6 +160,9 @@ def configured_models(config_path: str | None, metric_names: list[str] | None = 
     rows = []
     for spec in cfg.metrics or []:
         m = create(spec.name, spec.options)
+        if hasattr(m, "model_rows"):  # a metric with several models (wer: one per language)
+            rows += m.model_rows()
+            continue
         info = m.info()
         if not info.model:
             continue
@@ -204,11 +209,41 @@ def cmd_models(args) -> int:
     return 0
 
 
+def download_configured(config_path: str | None, metric_names: list[str] | None, cache: Path | None) -> int:
+    """Prefetch the models a run config names (e.g. each language's ASR model, at its revision)."""
+    import sys
+
+    from codecbench.config import BenchConfig, MetricSpec, resolve
+    from codecbench.metrics.registry import create
+
+    cfg = BenchConfig.load(config_path) if config_path else BenchConfig()
+    if metric_names:
+        cfg = cfg.override(metrics=[MetricSpec(n) for n in metric_names])
+    failed = 0
+    for spec in resolve(cfg).metrics or []:
+        m = create(spec.name, spec.options)
+        if not hasattr(m, "prefetch"):
+            continue
+        try:
+            for label, path in m.prefetch(cache):
+                print(f"{m.name}: {label}: {path}")
+        except ModelMissing as exc:
+            failed += 1
+            print(f"{m.name}: missing: {exc}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_models_download(args) -> int:
     import sys
 
     if args.offline:
         set_offline()
+    if args.config or args.metrics:
+        if args.names:
+            raise ModelMissing("give model names or --config/--metrics, not both")
+        return download_configured(args.config, args.metrics, Path(args.cache_dir) if args.cache_dir else None)
+    if not args.names:
+        raise ModelMissing("name the models to download (`codecbench models` lists them), 'all', or --config FILE")
     specs = all_models()
     names = [n for arg in args.names for n in arg.split(",") if n]
     names = list(specs) if names == ["all"] else names
@@ -244,7 +279,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_models)
     sub = p.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
     d = sub.add_parser("download", help="prefetch models for offline use: NAMES (comma or space separated) or 'all'")
-    d.add_argument("names", nargs="+", help="model names from `codecbench models`, or 'all'")
+    d.add_argument("names", nargs="*", help="model names from `codecbench models`, or 'all'")
+    d.add_argument("--config", default=None, help="download the models this run config uses (each language's "
+                   "ASR model at its revision, MMS adapters of its languages)")
+    d.add_argument("--metrics", type=lambda v: [x.strip() for x in v.split(",") if x.strip()], default=None,
+                   help="with or without --config: the models these metrics would use")
     d.add_argument("--cache-dir", default=None, help="download into this hub cache folder (default: the HF cache; "
                    "point HF_HUB_CACHE at it on the offline machine)")
     d.add_argument("--offline", action="store_true", help="only check the local cache (HF_HUB_OFFLINE=1)")

@@ -59,7 +59,8 @@ def test_resolution_fills_options_and_reads_the_environment_once(monkeypatch):
     cfg = resolve(BenchConfig(codecs=["opus-6kbps"], metrics=["pesq", "wer"], device="cpu"))
     assert [m.name for m in cfg.metrics] == ["pesq_wb", "pesq_nb", "wer"]  # a family expands
     wer = cfg.metrics[2].options
-    assert wer == {"backend": "faster-whisper", "model": "base", "compute_type": "int8", "beam": 3, "threads": 1}
+    assert wer == {"backend": "auto", "model": "base", "revision": "", "per_lang": {}, "compute_type": "int8",
+                   "beam": 3, "threads": 1}
     monkeypatch.setenv("CODECBENCH_ASR_BEAM", "7")  # read at resolution, never inside the metric
     from codecbench.metrics.registry import create
 

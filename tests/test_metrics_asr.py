@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from codecbench.audio import load, resample
-from codecbench.metrics.asr import backends, checks, errors, metric, model_specs, reliability
+from codecbench.metrics.asr import backends, checks, errors, metric, model_specs, reliability, routing
 from codecbench.metrics.base import Failure, MetricInput
 from codecbench.metrics.registry import create
 from codecbench.store import RunStore
@@ -85,10 +85,12 @@ def stand_in(monkeypatch, tmp_path) -> StandIn:
             state.calls.append(len(waves))
             return [state.texts[_key(w)] for w in waves]
 
+    monkeypatch.setattr(backends, "BACKENDS", (*backends.BACKENDS, "stand-in"))
     real_check, real_make = metric.backend_unavailable, metric.make_backend
-    monkeypatch.setattr(metric, "backend_unavailable", lambda b, m: None if b == "stand-in" else real_check(b, m))
-    monkeypatch.setattr(metric, "make_backend",
-                        lambda b, m, device, *a: Backend(m, device) if b == "stand-in" else real_make(b, m, device, *a))
+    monkeypatch.setattr(metric, "backend_unavailable",
+                        lambda spec: None if spec.backend == "stand-in" else real_check(spec))
+    monkeypatch.setattr(metric, "make_backend", lambda spec, device, *a: Backend(spec.model, device)
+                        if spec.backend == "stand-in" else real_make(spec, device, *a))
     return state
 
 
@@ -109,7 +111,7 @@ def _reliability(workdir) -> dict:
 ], ids=["arabic", "latin", "loop", "empty", "punctuation-only"])
 def test_unreliable_reference_asr_makes_every_output_unreliable(stand_in, ref_asr, why):
     (v,) = stand_in.scores([stand_in.item(ref_asr)])
-    assert set(v) == {"wer", "cer", "dwer", "dcer"}
+    assert set(v) == {"wer", "cer", "dwer", "dcer", "asr_exact_match"}
     for out in v.values():
         assert isinstance(out, Failure) and out.kind == "unreliable", out
         assert out.reason.startswith(f"reference ASR ({LABEL}) {why}"), out.reason
@@ -120,7 +122,7 @@ def test_devanagari_reference_asr_is_scored(stand_in):
     one_wrong = stand_in.item(HI_TEXT.replace("आकर्षक", "आकर्शक"))
     code_switched = stand_in.item("कोविड vaccine लगवाने के लिए लोग केंद्र पर पहुँचे")  # 17.5% Latin letters < 20%
     a, b, c = stand_in.scores([exact, one_wrong, code_switched])
-    assert a == {"wer": 0.0, "cer": 0.0, "dwer": 0.0, "dcer": 0.0}
+    assert a == {"wer": 0.0, "cer": 0.0, "dwer": 0.0, "dcer": 0.0, "asr_exact_match": 1.0}
     assert b["wer"] == pytest.approx(1 / 8) and b["dwer"] == 0.0  # identity codec: dWER 0 whatever the ASR wrote
     assert all(isinstance(x, float) for x in c.values())
 
@@ -207,10 +209,10 @@ def test_missing_model_is_unavailable_with_a_reason(tmp_path):
                     utterance=Utterance(id="u", lang="en", text="hi"))
     (v,) = m.compute_batch([x])
     assert isinstance(v["wer"], Failure) and v["wer"].kind == "unavailable"
-    assert "unknown ASR backend" in backends.backend_unavailable("nope", "base")
+    assert "unknown ASR backend" in backends.backend_unavailable(routing.AsrModel("base", "nope"))
     info = create("wer").info()
     assert info.batched and info.model == "whisper-base" and info.library == "faster-whisper"
-    assert [o.name for o in info.outputs] == ["wer", "cer", "dwer", "dcer"]
+    assert [o.name for o in info.outputs] == ["wer", "cer", "dwer", "dcer", "asr_exact_match"]
     names = {s.name for s in model_specs.models()}
     assert {"whisper-base", "openai-whisper-base", "whisper-large-v3"} <= names
 
@@ -260,7 +262,7 @@ def test_real_whisper_on_hindi_is_flagged_or_scored_never_both(testdata, manifes
     xs = [_item(testdata, manifest, p) for p in paths]
     values = wer.compute_batch(xs)  # wer, cer, dwer, dcer from one transcription of each clip
     records = {r["utt_id"]: r for r in errors.load_transcripts(tmp_path)}
-    label = wer.transcriber().label
+    label = next(iter(records.values()))["model"]  # the backend's label, as reasons name it
     flagged = 0
     for path, v in zip(paths, values, strict=True):
         ref_asr = records[path]["reference_asr"]

@@ -1,6 +1,7 @@
-"""ASR metrics: checks (reliability of a transcript), errors (WER/CER counts, corpus rates), backends
-(faster-whisper, openai-whisper), transcriber (caches), metric (``wer``), reliability (figures per
-model and language), model_specs (``codecbench models`` entries)."""
+"""ASR metrics: routing (which model reads which language), backends (faster-whisper, openai-whisper;
+hf_backend: transformers Whisper/seq2seq and CTC/MMS), checks (reliability of a transcript), errors
+(WER/CER counts, corpus rates), transcriber (caches), metric (``wer``), reliability (figures per model
+and language), model_specs (``codecbench models`` entries and downloads of configured models)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from codecbench.metrics.asr.routing import AsrModel
 from codecbench.metrics.base import MetricUnavailable
 from codecbench.models import ModelMissing, offline
 
@@ -24,12 +25,21 @@ class AsrBackend(ABC):
 
     backend: str = ""
     model: str = ""
+    revision: str | None = None
 
     @property
     def label(self) -> str:
-        """Short model name for messages and file names ('faster-whisper base')."""
-        name = os.path.basename(self.model.rstrip("/")) if os.path.isdir(self.model) else self.model
-        return f"{self.backend} {name}"
+        """Short model name for messages, file names and records ('faster-whisper base')."""
+        return AsrModel(self.model, self.backend, self.revision).label
+
+    @property
+    def commit(self) -> str | None:
+        """The hub commit the loaded weights came from, when known (an unpinned ``main`` resolves here)."""
+        return None
+
+    def forces_language(self, lang: str | None) -> bool:
+        """Whether decoding is told the language (Whisper backends always force it)."""
+        return lang is not None
 
     @abstractmethod
     def transcribe(self, waves: list[np.ndarray], langs: list[str | None]) -> list[str]: ...
@@ -41,8 +51,9 @@ class FasterWhisperBackend(AsrBackend):
     backend = "faster-whisper"
 
     def __init__(self, model: str, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 1,
-                 beam_size: int = 5):
+                 beam_size: int = 5, revision: str | None = None):
         self.model = model
+        self.revision = revision
         self.device = "cuda" if str(device).startswith("cuda") else "cpu"
         self.device_index = int(str(device).split(":")[1]) if str(device).startswith("cuda:") else 0
         self.compute_type = compute_type
@@ -57,14 +68,14 @@ class FasterWhisperBackend(AsrBackend):
             try:
                 self._model = WhisperModel(self.model, device=self.device, device_index=self.device_index,
                                            compute_type=self.compute_type, cpu_threads=self.cpu_threads,
-                                           local_files_only=offline() and not os.path.isdir(self.model))
+                                           revision=self.revision, local_files_only=offline() and not os.path.isdir(self.model))
             except Exception as exc:
                 if os.path.isdir(self.model):
                     raise
                 raise ModelMissing(
                     f"Whisper model '{self.model}' for faster-whisper is not available ({type(exc).__name__}); "
-                    "run `codecbench models download whisper-" + self.model + "` where the hub is reachable, "
-                    "or give the metric option model=<local CTranslate2 folder>") from exc
+                    "run `codecbench models download whisper-" + self.model + "` (or `--config CONFIG`) where the "
+                    "hub is reachable, or give the metric option model=<local CTranslate2 folder>") from exc
         return self._model
 
     def transcribe(self, waves: list[np.ndarray], langs: list[str | None]) -> list[str]:
@@ -130,15 +141,20 @@ class OpenAIWhisperBackend(AsrBackend):
         return [t or "" for t in out]
 
 
-BACKENDS = {"faster-whisper": FasterWhisperBackend, "openai-whisper": OpenAIWhisperBackend}
+BACKENDS = ("faster-whisper", "openai-whisper", "transformers")
 
 
-def backend_unavailable(backend: str, model: str) -> str | None:
-    """Why (backend, model) cannot run here, or None. May look in the hub cache (never downloads offline)."""
+def backend_unavailable(spec: AsrModel) -> str | None:
+    """Why ``spec`` cannot run here, or None. May look in the hub cache (never downloads offline)."""
+    backend, model = spec.backend, spec.model
     if backend not in BACKENDS:
         return f"unknown ASR backend {backend!r} (known: {', '.join(BACKENDS)})"
     if importlib.util.find_spec("jiwer") is None:
         return "jiwer is not installed: pip install jiwer"
+    if backend == "transformers":
+        from codecbench.metrics.asr.hf_backend import transformers_unavailable
+
+        return transformers_unavailable(model, spec.revision)
     if backend == "openai-whisper":
         if importlib.util.find_spec("whisper") is None:
             return "openai-whisper is not installed: pip install openai-whisper"
@@ -146,7 +162,8 @@ def backend_unavailable(backend: str, model: str) -> str | None:
     if importlib.util.find_spec("faster_whisper") is None:
         return "faster-whisper is not installed: pip install faster-whisper"
     if os.path.isdir(model):
-        return None if os.path.exists(os.path.join(model, "model.bin")) else f"no model.bin in {model}"
+        return None if os.path.exists(os.path.join(model, "model.bin")) else \
+            f"no model.bin in {model} (a CTranslate2 Whisper folder; transformers checkpoints have config.json)"
     from faster_whisper.utils import _MODELS
 
     repo = _MODELS.get(model, model if "/" in model else None)
@@ -155,17 +172,24 @@ def backend_unavailable(backend: str, model: str) -> str | None:
     try:
         from huggingface_hub import snapshot_download
 
-        snapshot_download(repo, local_files_only=offline(),
-                          allow_patterns=["config.json", "preprocessor_config.json", "model.bin",
-                                          "tokenizer.json", "vocabulary.*"])
+        snapshot_download(repo, revision=spec.revision, local_files_only=offline(),
+                          allow_patterns=list(FASTER_WHISPER_FILES))
     except Exception as exc:
         return (f"Whisper model '{model}' ({repo}) is not cached and cannot be downloaded ({type(exc).__name__}): "
-                f"run `codecbench models download whisper-{model}` or give the metric option model=<local folder>")
+                f"run `codecbench models download --config CONFIG` or give a local folder")
     return None
 
 
-def make_backend(backend: str, model: str, device: str, compute_type: str, threads: int, beam: int) -> AsrBackend:
-    """A backend from resolved metric options (see ``codecbench.metrics.asr.metric.OPTIONS``)."""
-    if backend == "openai-whisper":
-        return OpenAIWhisperBackend(model, device, beam_size=beam)
-    return FasterWhisperBackend(model, device, compute_type=compute_type, cpu_threads=threads, beam_size=beam)
+FASTER_WHISPER_FILES = ("config.json", "preprocessor_config.json", "model.bin", "tokenizer.json", "vocabulary.*")
+
+
+def make_backend(spec: AsrModel, device: str, compute_type: str, threads: int, beam: int) -> AsrBackend:
+    """A backend for one configured model (options resolved by ``codecbench.config``)."""
+    if spec.backend == "transformers":
+        from codecbench.metrics.asr.hf_backend import TransformersBackend
+
+        return TransformersBackend(spec.model, spec.revision, device, beam_size=beam)
+    if spec.backend == "openai-whisper":
+        return OpenAIWhisperBackend(spec.model, device, beam_size=beam)
+    return FasterWhisperBackend(spec.model, device, compute_type=compute_type, cpu_threads=threads, beam_size=beam,
+                                revision=spec.revision)

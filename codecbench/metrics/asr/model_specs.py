@@ -1,11 +1,13 @@
-"""Whisper checkpoints for ``codecbench models`` (download / list) for the ASR metric."""
+"""ASR models for ``codecbench models``: the Whisper sizes by name (``models()``), and the models a run
+config names, per language (``fetch``, used by ``codecbench models download --config``)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from codecbench.models import ModelMissing, ModelSpec
+from codecbench.metrics.asr.routing import AsrModel
+from codecbench.models import ModelMissing, ModelSpec, hub_snapshot
 
 WHISPER_SIZES = ("tiny", "base", "small", "medium", "large-v3", "turbo")
 
@@ -35,3 +37,23 @@ def models() -> list[ModelSpec]:
             f"openai-whisper-{size}", f"Whisper {size}, PyTorch checkpoint for openai-whisper (checksummed URL)",
             ("wer",), fetch=_openai_fetch(size if size != "turbo" else "turbo")))
     return specs
+
+
+def fetch(spec: AsrModel, langs: list[str], cache_dir: Path | None = None) -> Path:
+    """Download one configured model (at its revision) into the hub cache, or into ``cache_dir``; MMS
+    adapters only for ``langs``. A local folder is returned as is."""
+    if spec.local:
+        return Path(spec.model)
+    if spec.backend == "transformers":
+        from codecbench.metrics.asr.hf_backend import hub_folder
+
+        return Path(hub_folder(spec.model, spec.revision, langs, cache_dir))
+    if spec.backend == "openai-whisper":
+        return _openai_fetch(spec.model)(cache_dir)
+    from codecbench.metrics.asr.backends import FASTER_WHISPER_FILES
+
+    try:
+        from faster_whisper.utils import _MODELS
+    except ImportError as exc:
+        raise ModelMissing("faster-whisper is not installed: pip install faster-whisper") from exc
+    return Path(hub_snapshot(_MODELS.get(spec.model, spec.model), spec.revision, FASTER_WHISPER_FILES, cache_dir))

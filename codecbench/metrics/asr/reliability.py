@@ -1,5 +1,8 @@
 """ASR reliability figures per (model, language), computed from the run's transcript records.
 
+Each model (its label in the records: backend, id and revision) lists its languages, so a run with a
+model per language gets each language's checks under the model that read it.
+
 For each language: the uncompressed references (each utterance once) and each codec's reconstructions,
 with the share of transcripts in a wrong script, in a repetition loop, empty, or unreliable at all.
 Written to ``<run>/asr_reliability.json`` by the summary, so a resumed run's figures cover exactly its
@@ -29,11 +32,14 @@ def _tally(checks: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def reliability(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """``{model: {"thresholds", "languages": {lang: {"reference" | codec: figures}}}}``."""
+    """``{model: {"model_id", "revision", "backend", "thresholds", "languages": {lang: {"reference" |
+    codec: figures}}}}``."""
     refs: dict[tuple, dict] = {}
     hyps: dict[tuple, list] = defaultdict(list)
+    about: dict[Any, dict[str, Any]] = {}
     for rec in records:
         model, lang = rec.get("model"), rec.get("lang") or "unknown"
+        about.setdefault(model, {k: rec.get(k) for k in ("model_id", "revision", "backend")})
         refs[(model, lang, rec.get("utt_id"))] = rec.get("reference_check") or {}
         hyps[(model, lang, rec.get("codec") or "reconstruction")].append(rec.get("hypothesis_check") or {})
     out: dict[str, Any] = {}
@@ -41,7 +47,7 @@ def reliability(records: list[dict[str, Any]]) -> dict[str, Any]:
     for (model, lang, _), chk in refs.items():
         by_ref[(model, lang)].append(chk)
     for (model, lang), checks in by_ref.items():
-        entry = out.setdefault(model, {"thresholds": {"wrong_script_share": WRONG_SCRIPT_THRESHOLD,
+        entry = out.setdefault(model, {**about[model], "thresholds": {"wrong_script_share": WRONG_SCRIPT_THRESHOLD,
                                                       "compression_ratio": COMPRESSION_RATIO_THRESHOLD},
                                        "languages": {}})
         entry["languages"].setdefault(lang, {})["reference"] = {
