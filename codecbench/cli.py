@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("deg", nargs="?", default=None)
     s.add_argument("--out", default=None, help="run folder for a pair list (default: results/<run-id>)")
     s.add_argument("--label", default=None, help="the pairs' name in the codec column (default: DEG's name)")
-    s.add_argument("--workers", type=int, default=None, help="CPU metric worker processes (default: all cores)")
+    s.add_argument("--workers", type=int, default=None, help="CPU metric worker processes (default: every core for signal metrics, else cores - 1)")
     s.add_argument("--device", default=None, help="for model metrics: auto (default), cpu, cuda, ...")
     s.add_argument("--max-duration", type=float, default=None, help="longer files are failures (default 300 s)")
     s.add_argument("--run-id", default=None, help="name of the run (default: derived from the configuration)")
