@@ -1,6 +1,7 @@
 """Pair scoring (``codecbench score REF DEG --out DIR``): wav.scp lists end to end then ``report``;
 folders and JSONL with unmatched ids; kill and resume; another configuration refused; values equal
-to single-pair ``score`` calls; signal-only runs never import torch (in any process)."""
+to single-pair ``score`` calls; bad degraded files fail their rows; signal-only runs (pairs or a
+codec) never import torch in any process."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import pytest
 
 from codecbench import audio
 from codecbench.cli import main
-from codecbench.config import BenchConfig, ConfigError
+from codecbench.config import BenchConfig, ConfigError, resolve
+from codecbench.pipeline import run
 from codecbench.scoring import score_files
 from codecbench.store import FAILURE_SUFFIX, KEY_COLUMNS, KIND_SUFFIX, RunStore, load_rows
 
@@ -169,22 +171,49 @@ def test_kill_then_resume_keeps_rows_and_refuses_another_configuration(testdata,
     assert rows.read_text() == after
 
 
-def test_signal_only_pair_scoring_never_imports_torch(testdata, tmp_path):
-    """A stand-in ``torch`` first on the path records every process that imports it."""
-    ref_scp, deg_scp = _write_scp_pairs(tmp_path, _clips(testdata, 2, seconds=2.0), 0, 0)
+@pytest.mark.parametrize("command", ["score", "run"])
+def test_signal_only_runs_never_import_torch(testdata, tmp_path, command):
+    """A stand-in ``torch`` first on the path records every process (main and workers) importing it."""
     stub = tmp_path / "stub" / "torch"
     stub.mkdir(parents=True)
     marker = tmp_path / "torch-imported"
     stub.joinpath("__init__.py").write_text(
         f"import os\nopen({str(marker)!r}, 'a').write(str(os.getpid()) + '\\n')\nraise ImportError('torch blocked')\n")
+    if command == "score":
+        ref_scp, deg_scp = _write_scp_pairs(tmp_path, _clips(testdata, 2, seconds=2.0), 0, 0)
+        args = ["score", str(ref_scp), str(deg_scp)]  # the default score metrics
+    else:
+        args = ["run", "--codecs", "opus-12kbps", "--metrics", "pesq_wb,stoi,si_sdr", "--dataset",
+                str(testdata / "manifest.json"), "--langs", "en", "--limit", "2"]
     env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'stub'}{os.pathsep}{ROOT}"}
-    res = subprocess.run([sys.executable, "-m", "codecbench", "score", str(ref_scp), str(deg_scp), "--out",
-                          str(tmp_path / "run"), "--workers", "2", "-q"], env=env, capture_output=True, text=True,
-                         timeout=600)
+    res = subprocess.run([sys.executable, "-m", "codecbench", *args, "--out", str(tmp_path / "run"), "--workers", "2",
+                          "-q"], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     assert not marker.exists(), f"torch imported by processes {marker.read_text().split()}"
     rows = RunStore(tmp_path / "run").rows()
-    assert len(rows) == 2 and all(r["si_sdr__kind"] == "" for r in rows)  # the default score metrics ran
+    assert len(rows) == 2 and all(r["si_sdr__kind"] == "" for r in rows)
+    subprocess.run([sys.executable, "-c", "import torch"], env=env, capture_output=True, timeout=60)
+    assert marker.exists()  # control: the stand-in does record an import
+
+
+def test_bad_degraded_files_fail_their_rows_and_signal_runs_use_every_core(testdata, tmp_path):
+    (x,) = _clips(testdata, 1, seconds=2.0)
+    audio.save(tmp_path / "r.wav", x, SR)
+    audio.save(tmp_path / "nan.wav", np.full(len(x), np.nan, np.float32), SR, subtype="FLOAT")
+    (tmp_path / "junk.wav").write_bytes(b"not audio at all")
+    (tmp_path / "ref.scp").write_text("".join(f"{u} {tmp_path / 'r.wav'}\n" for u in ("ok", "gone", "nan", "junk")))
+    (tmp_path / "deg.scp").write_text(f"ok {tmp_path / 'r.wav'}\ngone {tmp_path / 'missing.wav'}\n"
+                                      f"nan {tmp_path / 'nan.wav'}\njunk {tmp_path / 'junk.wav'}\n")
+    cfg = BenchConfig(dataset=str(tmp_path / "ref.scp"), degraded=str(tmp_path / "deg.scp"), metrics=["stoi"])
+    assert resolve(cfg).workers == max(1, os.cpu_count() or 2)  # the main process only reads files
+    run(BenchConfig(dataset=str(tmp_path / "ref.scp"), degraded=str(tmp_path / "deg.scp"), metrics=["stoi"],
+                    workers=0), out=tmp_path / "run", progress=False)
+    rows = {r["utt_id"]: r for r in RunStore(tmp_path / "run").rows()}
+    assert rows["ok"]["status"] == "ok" and rows["ok"]["stoi"] == pytest.approx(1.0)
+    assert rows["gone"]["status"] == "failed" and "degraded file: missing file" in rows["gone"]["error"]
+    assert rows["nan"]["status"] == "failed" and "NaN or Inf" in rows["nan"]["error"]
+    assert rows["junk"]["status"] == "failed" and "degraded file: cannot decode" in rows["junk"]["error"]
+    assert all(r["stoi__failure"] == r["error"] for r in rows.values() if r["status"] == "failed")
 
 
 def test_pair_scoring_usage_errors(tmp_path, capsys):
