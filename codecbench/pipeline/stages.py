@@ -129,7 +129,7 @@ def load_degraded(info: CodecInfo, items: list[Work], max_duration: float) -> tu
         path = w.utt.extra["deg_path"]
         try:
             seconds = audio.info(path)[1] if os.path.isfile(path) else 0.0
-        except Exception:  # noqa: BLE001 - audio.load below says why the file cannot be read
+        except Exception:  # audio.load below says why the file cannot be read
             seconds = 0.0
         try:
             if seconds > max_duration:
