@@ -7,11 +7,13 @@ WAV files with ``wav.scp`` lists, so both sides read the same files. Degraded fi
 reference's length (no alignment question here; see tests/test_core_alignment.py for that).
 
 The serial side reads each pair with soundfile and calls ``pesq.pesq`` and ``pystoi.stoi`` twice
-(classic, extended), one utterance after the other. The codecbench side is ``score_codecbench``:
-until ``codecbench score REF.scp DEG.scp --out DIR`` is wired, it scores the pairs with the metric
-objects in a pool of ``--workers`` processes (the runner's signal-metric path); switch that one
-function to the CLI call once pair scoring lands. Prints both wall times, the ratio, the speed-up
-and the largest value difference.
+(classic, extended), one utterance after the other, in this (warmed-up) process. The codecbench side
+is the real command, started as a fresh process (start-up, imports and the worker pool included):
+``codecbench score REF.scp DEG.scp --out DIR --metrics pesq_wb,stoi,estoi -q``, values read back from
+``DIR/rows.jsonl``. While it runs, /proc is sampled every 0.2 s to measure how busy the CPU pool
+is: the share of the pool's lifetime each worker had work (on a CPU, or runnable and waiting for
+one while other users' processes ran: /proc/PID/schedstat), and the share it spent on a CPU. Prints both
+wall and CPU times, the ratios, the pool utilisation, the machine's load and the largest value gap.
 
     OMP_NUM_THREADS=1 python bench/vs_serial.py [--workers 2] [--limit N]
 """
@@ -23,7 +25,6 @@ import os
 import resource
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -79,54 +80,91 @@ def _scp(path: Path) -> list[tuple[str, str]]:
     return [tuple(line.split(maxsplit=1)) for line in path.read_text().splitlines() if line.strip()]
 
 
-def score_serial(ref_scp: Path, deg_scp: Path) -> Scores:
-    """The reference libraries, one utterance after the other (VERSA's scorer loop)."""
+def score_serial(ref_scp: Path, deg_scp: Path) -> tuple[Scores, float]:
+    """The reference libraries, one utterance after the other (VERSA's scorer loop); returns the
+    values and the CPU seconds spent inside ``pesq`` (which codecbench calls too)."""
     import soundfile as sf
     from pesq import pesq
     from pystoi import stoi
 
     degs = dict(_scp(deg_scp))
     out: Scores = {}
+    pesq_cpu = 0.0
     for uid, ref_path in _scp(ref_scp):
         ref, sr = sf.read(ref_path, dtype="float32")
         deg, _ = sf.read(degs[uid], dtype="float32")
-        out[uid] = {"pesq_wb": float(pesq(sr, ref, deg, "wb")), "stoi": float(stoi(ref, deg, sr)),
-                    "estoi": float(stoi(ref, deg, sr, extended=True))}
+        c0 = time.process_time()
+        wb = float(pesq(sr, ref, deg, "wb"))
+        pesq_cpu += time.process_time() - c0
+        out[uid] = {"pesq_wb": wb, "stoi": float(stoi(ref, deg, sr)), "estoi": float(stoi(ref, deg, sr, extended=True))}
+    return out, pesq_cpu
+
+
+def _schedstat(pid: int) -> tuple[float, float] | None:
+    """(seconds on a CPU, seconds runnable but waiting for one) of a process, None when it is gone."""
+    try:
+        on_cpu, waiting, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+    except (OSError, ValueError):
+        return None
+    return int(on_cpu) / 1e9, int(waiting) / 1e9
+
+
+def _pool_workers(pid: int) -> list[int]:
+    """The metric pool's worker processes: spawned children of ``pid`` (not the resource tracker)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (d / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and b"spawn_main" in cmd:
+            out.append(int(d.name))
     return out
 
 
-def _score_chunk(chunk: list[tuple[str, str, str]]) -> Scores:
-    from codecbench.metrics.base import MetricInput, safe_compute
-    from codecbench.metrics.registry import select
-    from codecbench.types import Utterance
+def score_codecbench(ref_scp: Path, deg_scp: Path, out_dir: Path, workers: int) -> tuple[Scores, dict[str, float]]:
+    """codecbench's side: the pair-scoring command; returns (values, CPU pool figures)."""
+    import json
+    import subprocess
+    import sys
 
-    metrics = select(list(METRICS))
+    cmd = [sys.executable, "-m", "codecbench", "score", str(ref_scp), str(deg_scp), "--out", str(out_dir),
+           "--metrics", ",".join(METRICS), "--workers", str(workers), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    first: dict[int, tuple[float, float, float]] = {}  # worker pid -> (time, on CPU, waiting) when first seen
+    last: dict[int, tuple[float, float, float]] = {}
+    main_cpu = 0.0
+    while proc.poll() is None:
+        now = time.perf_counter()
+        for pid in _pool_workers(proc.pid):
+            st = _schedstat(pid)
+            if st is not None:
+                first.setdefault(pid, (now, *st))
+                last[pid] = (now, *st)
+        main_cpu = (_schedstat(proc.pid) or (main_cpu, 0.0))[0]
+        time.sleep(0.2)
+    if proc.returncode != 0:
+        raise SystemExit(f"codecbench score failed with status {proc.returncode}")
+    spans = [(last[p][0] - first[p][0], last[p][1] - first[p][1], last[p][2] - first[p][2])
+             for p in first if last[p][0] > first[p][0]]
+    pool = {"workers_seen": len(spans), "main_cpu": main_cpu,
+            "on_cpu": sum(c for _, c, _ in spans) / max(sum(t for t, _, _ in spans), 1e-9),
+            "demand": sum(c + w for _, c, w in spans) / max(sum(t for t, _, _ in spans), 1e-9)}
     out: Scores = {}
-    for uid, ref_path, deg_path in chunk:
-        ref, sr = audio.load(ref_path)
-        deg, sr_deg = audio.load(deg_path)
-        x = MetricInput(ref=ref, deg=audio.resample(deg, sr_deg, sr), sample_rate=sr, utterance=Utterance(uid))
-        values: dict[str, float] = {}
-        for m in metrics:
-            values.update(safe_compute(m, x))
-        out[uid] = values
-    return out
+    for line in (out_dir / "rows.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        out[row["utt_id"]] = {m: float(row[m]) for m in METRICS}
+    return out, pool
 
 
-def score_codecbench(ref_scp: Path, deg_scp: Path, out_dir: Path, workers: int) -> Scores:
-    """codecbench's side. Today: metric objects in a process pool over pair chunks. Once pair
-    scoring is wired, replace the body with ``codecbench score REF.scp DEG.scp --out out_dir
-    --metrics pesq_wb,stoi,estoi`` and read the values back from ``out_dir/rows.jsonl``."""
-    from codecbench.data.pairs import load_pairs
-
-    pairs = load_pairs(ref_scp, deg_scp).items
-    jobs = [(p.id, p.ref, p.deg) for p in pairs]
-    chunks = [jobs[i:i + 4] for i in range(0, len(jobs), 4)]  # small chunks keep both workers busy
-    out: Scores = {}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for part in pool.map(_score_chunk, chunks):
-            out.update(part)
-    return out
+def _first(ref_scp: Path, deg_scp: Path, folder: Path) -> tuple[Path, Path]:
+    """One-pair lists (for warming up)."""
+    for name, scp in (("ref1.scp", ref_scp), ("deg1.scp", deg_scp)):
+        (folder / name).write_text(scp.read_text().splitlines()[0] + "\n")
+    return folder / "ref1.scp", folder / "deg1.scp"
 
 
 def _cpu() -> float:
@@ -146,12 +184,13 @@ def main() -> None:
         ref_scp, deg_scp = build_pairs(Path(tmp), args.limit)
         n = len(_scp(ref_scp))
         seconds = sum(audio.info(path)[1] for _, path in _scp(deg_scp))
-        _score_chunk([next(iter((u, r, d) for (u, r), (_, d) in zip(_scp(ref_scp), _scp(deg_scp), strict=True)))])
+        score_serial(*_first(ref_scp, deg_scp, Path(tmp)))  # warm up the serial side's imports
+        load0 = os.getloadavg()[0]
         t0, c0 = time.perf_counter(), _cpu()
-        ours = score_codecbench(ref_scp, deg_scp, Path(tmp) / "run", args.workers)
+        ours, pool = score_codecbench(ref_scp, deg_scp, Path(tmp) / "run", args.workers)
         t_ours, c_ours = time.perf_counter() - t0, _cpu() - c0
         t0, c0 = time.perf_counter(), _cpu()
-        serial = score_serial(ref_scp, deg_scp)
+        serial, pesq_cpu = score_serial(ref_scp, deg_scp)
         t_serial, c_serial = time.perf_counter() - t0, _cpu() - c0
     gaps = {m: max(abs(ours[u][m] - serial[u][m]) for u in serial) for m in METRICS}
     print(f"{n} pairs, {seconds:.0f} s of degraded speech; metrics {', '.join(METRICS)}; {args.workers} workers")
@@ -163,6 +202,14 @@ def main() -> None:
     ideal = c_ours / args.workers
     print(f"with {args.workers} free cores: codecbench / serial = {ideal / c_serial:.3f} (x{c_serial / ideal:.2f}), "
           f"CPU-time ratio {c_ours / c_serial:.3f}; load average now {os.getloadavg()[0]:.1f}")
+    # A worker that has work is on a CPU or waiting in the run queue for one (other users' load):
+    # "had work" near 100% means the pool is saturated; "on a CPU" is what the machine granted it.
+    print(f"CPU pool ({pool['workers_seen']} workers, sampled from /proc/PID/schedstat): had work "
+          f"{pool['demand']:.0%} of the time, on a CPU {pool['on_cpu']:.0%}; main process {pool['main_cpu']:.1f} s CPU; "
+          f"load average before the runs {load0:.1f} on {os.cpu_count()} cores")
+    # codecbench calls the same pesq library for identical values: its CPU time is a floor
+    print(f"pesq alone: {pesq_cpu:.2f} s CPU = {pesq_cpu / c_serial:.0%} of the serial loop's; calling it, no scorer on "
+          f"{args.workers} free cores beats x{args.workers * c_serial / pesq_cpu:.2f}")
     print("max |codecbench - reference|: " + ", ".join(f"{m} {g:.1e}" for m, g in gaps.items()))
 
 

@@ -72,10 +72,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from codecbench.scoring import score_files
+    from codecbench.errors import CodecbenchError
+    from codecbench.scoring import is_audio_file, pairs_config, score_files
 
-    result = score_files(args.ref, args.deg, args.metrics, args.metric_opt or [])
-    print(json.dumps(result, indent=1, ensure_ascii=False))
+    if args.deg is not None and is_audio_file(args.ref) and is_audio_file(args.deg):
+        if args.out or args.label:
+            raise CodecbenchError("--out and --label are for pair lists (wav.scp, folders, JSONL); two audio files "
+                                  "are scored to JSON on stdout")
+        result = score_files(args.ref, args.deg, args.metrics, args.metric_opt or [])
+        print(json.dumps(result, indent=1, ensure_ascii=False))
+        return 0
+    from codecbench.pipeline import run
+
+    cfg = pairs_config(args.ref, args.deg, args.label, args.metrics, args.metric_opt,
+                       workers=args.workers, device=args.device, max_duration=args.max_duration, run_id=args.run_id)
+    print(run(cfg, out=args.out, progress=not args.quiet))
     return 0
 
 
@@ -157,9 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("score", help="score one reference/degraded pair of files and print JSON")
+    s = sub.add_parser("score", help="score reference/degraded pairs without a codec: two audio files (JSON on "
+                                     "stdout) or two pair lists (run folder)",
+                       description="REF and DEG: two audio files (scores printed as JSON), or two Kaldi wav.scp "
+                                   "files / folders matched by utterance id (a run folder like `run` writes; "
+                                   "resumable). REF alone: a JSONL of id, ref, deg[, lang, text].")
     s.add_argument("ref")
-    s.add_argument("deg")
+    s.add_argument("deg", nargs="?", default=None)
+    s.add_argument("--out", default=None, help="run folder for a pair list (default: results/<run-id>)")
+    s.add_argument("--label", default=None, help="the pairs' name in the codec column (default: DEG's name)")
+    s.add_argument("--workers", type=int, default=None, help="CPU metric worker processes (default: every core for signal metrics, else cores - 1)")
+    s.add_argument("--device", default=None, help="for model metrics: auto (default), cpu, cuda, ...")
+    s.add_argument("--max-duration", type=float, default=None, help="longer files are failures (default 300 s)")
+    s.add_argument("--run-id", default=None, help="name of the run (default: derived from the configuration)")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.add_argument("--metrics", type=_csv_nonempty("--metrics"), default=None,
                    help="metric, column or family names (default: signal metrics)")
     s.add_argument("--metric-opt", action="append", default=None, metavar="NAME.OPTION=VALUE",

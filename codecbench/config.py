@@ -48,7 +48,11 @@ class BenchConfig:
     """What a run computes (and, for the execution keys, how). Field names are the YAML keys."""
 
     dataset: str | None = None  # manifest, folder or built-in set; None: the embedded espeak-ng demo set
-    dataset_format: str = "auto"
+    dataset_format: str = "auto"  # "pairs": dataset is a JSONL of id/ref/deg (or a reference side, see degraded)
+    # Pair scoring: the degraded side (Kaldi wav.scp or folder) matched by id to the dataset (the
+    # reference side); the run scores these files instead of running codecs, and ``codecs`` holds
+    # the one label of its ``codec`` column.
+    degraded: str | None = None
     langs: list[str] | None = None
     limit: int | None = None  # at most N utterances per language
     codecs: list[str] | None = None  # NAME or NAME:ARG (e.g. ours-rvq:/path/to/ckpt); None: default set
@@ -176,8 +180,15 @@ class BenchConfig:
             m = re.fullmatch(r"(\d+)/(\d+)", str(self.shard))
             if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
                 raise bad("shard", f"must be K/N with 1 <= K <= N, not {self.shard!r}")
-        if self.dataset_format not in ("auto", "manifest", "folder", "commonvoice", "fleurs", "librispeech"):
+        if self.dataset_format not in ("auto", "manifest", "folder", "commonvoice", "fleurs", "librispeech", "pairs"):
             raise bad("dataset_format", f"unknown format {self.dataset_format!r}")
+        if self.degraded is not None and self.dataset_format not in ("auto", "pairs"):
+            raise bad("degraded", f"scores pairs: dataset_format must be auto or pairs, not {self.dataset_format!r}")
+        if self.dataset_format == "pairs" or self.degraded is not None:
+            if not self.dataset:
+                raise bad("dataset", "must name the reference side (wav.scp, folder or pairs JSONL) for pair scoring")
+            if self.codecs is not None and len(self.codecs) != 1:
+                raise bad("codecs", f"holds the one label of scored pairs, not {len(self.codecs)} names")
 
     # -- writing -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -208,7 +219,7 @@ def resolve(cfg: BenchConfig) -> BenchConfig:
     """Defaults, environment fallbacks, device and every metric option filled in; user errors raise
     here (one line each), before any work."""
     from codecbench.codecs.base import resolve_device
-    from codecbench.metrics.registry import default_names
+    from codecbench.metrics.registry import default_names, get_metric
 
     out = copy.deepcopy(cfg)
     if out.require_metrics is None:
@@ -219,6 +230,14 @@ def resolve(cfg: BenchConfig) -> BenchConfig:
     out.device = device
     if out.dataset and ":" not in out.dataset and Path(out.dataset).exists():
         out.dataset = str(Path(out.dataset).resolve())  # config.yaml re-runs from any folder
+    if out.degraded is not None:
+        out.dataset_format = "pairs"
+        if Path(out.degraded).exists():
+            out.degraded = str(Path(out.degraded).resolve())
+    if out.dataset_format == "pairs" and out.codecs is None:
+        from codecbench.pipeline.plan import pair_label
+
+        out.codecs = [pair_label(out.degraded or out.dataset or "")]
     if out.codecs is None:
         from codecbench.pipeline.plan import default_codecs
 
@@ -229,7 +248,10 @@ def resolve(cfg: BenchConfig) -> BenchConfig:
     specs = cfg.metrics if cfg.metrics is not None else [MetricSpec(n) for n in default_names()]
     out.metrics = resolve_metrics(specs, device)
     if out.workers is None:
-        out.workers = max(1, (os.cpu_count() or 2) - 1)
+        # The main process runs codecs and model metrics; scoring pairs with signal metrics only, it
+        # just reads files, so the pool gets every core.
+        busy = out.dataset_format != "pairs" or any(get_metric(s.name).info().batched for s in out.metrics)
+        out.workers = max(1, (os.cpu_count() or 2) - int(busy))
     return out
 
 

@@ -1,4 +1,10 @@
-"""Score one reference/degraded pair without any codec (``codecbench score``)."""
+"""Scoring without a codec (``codecbench score``): one pair of audio files to compact JSON, or a pair
+list (Kaldi wav.scp files, folders, or a JSONL of id/ref/deg) to a run folder.
+
+A pair list is a run like any other (``BenchConfig.degraded``): the same plan, stages, local
+executor, resume and run folder as ``codecbench run``, with the degraded files loaded where a codec
+would run (``pipeline.stages.load_degraded``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from typing import Any
 
 from codecbench import audio
 from codecbench.config import BenchConfig, MetricSpec, resolve_metrics
+from codecbench.data.loaders import AUDIO_EXTENSIONS
 from codecbench.metrics.base import MetricInput
 from codecbench.metrics.registry import create
 from codecbench.pipeline.evaluate import evaluate
@@ -72,3 +79,23 @@ def score_files(ref: str, deg: str, metric_names: list[str] | None = None,
     specs = resolve_metrics(cfg.metrics or [], "cpu")
     x, notes = prepare_pair(ref, deg)
     return {"ref": str(ref), "deg": str(deg), **notes, **score_pair(x, specs)}
+
+
+def is_audio_file(path: str | Path) -> bool:
+    """Whether a ``score`` argument names one audio file (not a pair list)."""
+    return Path(path).suffix.lower() in AUDIO_EXTENSIONS
+
+
+def pairs_config(ref: str, deg: str | None, label: str | None = None, metric_names: list[str] | None = None,
+                 metric_opts: list[str] | None = None, **execution: Any) -> BenchConfig:
+    """The run config of a pair list: REF and DEG lists (or REF alone: a JSONL of id/ref/deg).
+
+    Without ``metric_names`` the signal metrics of ``DEFAULT_SCORE_METRICS`` are scored, and one that
+    cannot run here is recorded as unavailable (named metrics that cannot run stop the run).
+    """
+    cfg = BenchConfig(dataset=str(ref), degraded=None if deg is None else str(deg), dataset_format="pairs",
+                      codecs=[label] if label else None,
+                      metrics=[MetricSpec(n) for n in metric_names or DEFAULT_SCORE_METRICS],
+                      require_metrics=bool(metric_names), **{k: v for k, v in execution.items() if v is not None})
+    cfg.validate("command line")
+    return cfg.with_metric_options(metric_opts) if metric_opts else cfg

@@ -25,6 +25,7 @@ are counted in a warning.
 A row holds: run_id, codec, utt_id, lang, speaker, duration, source_sr, batch_size, status
 ("ok" | "failed"), error (why the whole row failed), computed_at, audio (relative path or ""),
 flags (notes on the reference that do not fail it, e.g. samples beyond full scale; see checks.py),
+length_note (``audio.length_note``: reference and degraded lengths differ beyond the tolerance),
 and per metric output ``<name>`` (float, NaN when failed) plus ``<name>__failure`` (reason or "") and
 ``<name>__kind`` (a ``FailureKind`` value: failed, unavailable, unreliable, not_applicable; or "").
 """
@@ -48,7 +49,7 @@ from codecbench.lock import FolderLock
 FAILURE_SUFFIX = "__failure"
 KIND_SUFFIX = "__kind"
 KEY_COLUMNS = ("run_id", "codec", "utt_id", "lang", "speaker", "duration", "source_sr", "batch_size",
-               "status", "error", "computed_at", "audio", "flags")
+               "status", "error", "computed_at", "audio", "flags", "length_note")
 
 
 def atomic_write_text(path: Path, text: str) -> None:

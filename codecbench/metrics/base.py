@@ -14,6 +14,7 @@ folder (for side records and caches) before first use.
 from __future__ import annotations
 
 import copy
+import functools
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -179,6 +180,7 @@ def safe_compute(metric: Metric, x: MetricInput) -> Values:
     return out
 
 
+@functools.cache
 def package_version(dist: str) -> str:
     try:
         return version(dist)

@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from codecbench.codecs.registry import get_spec, load_codec
+from codecbench.codecs.registry import load_codec
 from codecbench.metrics.base import Metric, MetricInput, Values
 from codecbench.pipeline import stages
 from codecbench.pipeline.evaluate import evaluate
@@ -122,7 +122,7 @@ class LocalExecutor:
         for name, reason in plan.not_applicable.items():
             self.fixed.update({o: Failure.not_applicable(reason) for o in self.outputs_of[name]})
         self.pending: list[tuple[dict[str, Any], Values, Future, Work, list[str]]] = []
-        self.codec_infos: dict[str, CodecInfo] = {name: get_spec(name).info for name in plan.codecs}
+        self.codec_infos: dict[str, CodecInfo] = {name: plan.codec_info(name) for name in plan.codecs}
 
     def todo(self) -> dict[str, list[Work]]:
         """Per codec, the (codec, utterance) work still to do and which metrics each needs."""
@@ -158,13 +158,14 @@ class LocalExecutor:
         try:
             for codec_name, items in work.items():
                 self.bar.set_postfix_str(f"loading {codec_name}")
-                codec = load_codec(codec_name, self.cfg.device)
-                self.codec_infos[codec_name] = codec.info
+                codec = None if self.plan.pairs else load_codec(codec_name, self.cfg.device)  # pairs: no codec
+                self.codec_infos[codec_name] = codec.info if codec else self.codec_infos[codec_name]
                 self.bar.set_postfix_str(codec_name)
                 for batch in stages.make_batches(items, self.cfg.batch_size, self.cfg.max_batch_seconds):
                     self._batch(codec, codec_name, batch)
                     self._drain(limit=4 * max(1, int(self.cfg.workers or 0)) * self.cfg.batch_size)
-                codec.close()
+                if codec:
+                    codec.close()
             self._drain(limit=0)
         finally:
             self.pool.shutdown(wait=True, cancel_futures=False)
@@ -185,7 +186,11 @@ class LocalExecutor:
     def _batch(self, codec, codec_name: str, batch: list[Work]) -> None:
         n = len(batch)
         loaded, failed = stages.load(batch, self.cfg.min_duration, self.cfg.max_duration)
-        rec, codec_failed = stages.reconstruct(codec, self.codec_infos[codec_name], loaded) if loaded else ([], [])
+        info = self.codec_infos[codec_name]
+        if codec is None:  # pair scoring: the degraded files stand in for the codec's output
+            rec, codec_failed = stages.load_degraded(info, loaded, self.cfg.max_duration)
+        else:
+            rec, codec_failed = stages.reconstruct(codec, info, loaded) if loaded else ([], [])
         self._append([stages.failed_row(self.plan.run_id, w, reason, self.all_outputs, n)
                       for w, reason in failed + codec_failed])
         if not rec:

@@ -1,6 +1,11 @@
 """The plan stage: a resolved config becomes utterances × codecs × fresh metric instances, a run id and
 an opened run folder, with every user error raised before any work.
 
+Pair scoring (``dataset_format: pairs``, set by ``degraded``) is a plan without a codec: the
+utterances come from a ref/deg pair list (``codecbench.data.pairs``), each with its degraded file in
+``extra["deg_path"]``; the one "codec" is the pairs' label (``pair_label``); ids found on one side
+only are listed on stderr and in ``unmatched.json``.
+
 The run id is ``<dataset>-<hash>`` of the config's identity (every option that can change a value)
 and the utterance ids. A run folder keeps ``config.yaml`` (the resolved config, in the schema a user
 writes) and ``config.json`` (run id, identity, counts); resuming it with another identity is refused,
@@ -21,10 +26,11 @@ from typing import Any
 from codecbench import __version__
 from codecbench.config import BenchConfig, ConfigError, identity_diff
 from codecbench.data import DatasetError, filter_langs, load_dataset
+from codecbench.data.loaders import Dataset, probe
 from codecbench.metrics.base import Metric
 from codecbench.metrics.registry import create, get_metric
 from codecbench.store import ConfigMismatch, RunStore, safe_name
-from codecbench.types import Utterance
+from codecbench.types import CodecInfo, Utterance
 
 DEFAULT_CODECS = ("opus-6kbps", "opus-12kbps", "opus-24kbps", "ours-rvq", "ours-fsq", "ours-vae")
 
@@ -76,6 +82,57 @@ class Plan:
     def n_work(self) -> int:
         return sum(self.in_shard(c, u.id) for c in self.codecs for u in self.utterances)
 
+    @property
+    def pairs(self) -> bool:
+        """Scoring given ref/deg pairs: the degraded side is loaded, no codec runs."""
+        return self.config.dataset_format == "pairs"
+
+    def codec_info(self, name: str) -> CodecInfo:
+        if self.pairs:
+            rates = sorted({u.source_sr for u in self.utterances if u.source_sr})
+            return CodecInfo(name=name, family="pairs", sample_rate=rates[-1] if rates else 0,
+                             description=f"degraded files given by the user ({self.config.degraded or self.config.dataset})")
+        from codecbench.codecs.registry import get_spec
+
+        return get_spec(name).info
+
+
+def pair_label(degraded: str) -> str:
+    """The default ``codec`` label of scored pairs: the degraded list's name (``x/recon.scp`` -> recon;
+    a Kaldi ``x/recon/wav.scp`` -> recon; a folder -> its name; ``pairs.jsonl`` -> pairs)."""
+    p = Path(degraded)
+    name = p.name if p.is_dir() else p.stem
+    return (p.resolve().parent.name if name == "wav" else name) or "pairs"
+
+
+UNMATCHED_SHOWN = 10  # unmatched ids printed on stderr; all of them are in unmatched.json
+
+
+def _pair_dataset(cfg: BenchConfig) -> tuple[Dataset, dict[str, list[str]]]:
+    """The pairs as a dataset of reference utterances (degraded path in extra), and the unmatched ids."""
+    from codecbench.data.pairs import load_pairs
+
+    pairs = load_pairs(cfg.dataset or "", cfg.degraded)
+    utts = []
+    for item in pairs.items:
+        u = item.utterance()
+        u.path = str(Path(u.path or "").absolute())
+        u.extra["deg_path"] = str(Path(u.extra["deg_path"]).absolute())
+        utts.append(probe(u))
+    unmatched = {"reference_only": pairs.unmatched_ref, "degraded_only": pairs.unmatched_deg}
+    shown = 0
+    for side, ids in (("reference", pairs.unmatched_ref), ("degraded", pairs.unmatched_deg)):
+        for uid in ids:
+            if shown < UNMATCHED_SHOWN:
+                print(f"codecbench: unmatched: {uid} has no {'degraded' if side == 'reference' else 'reference'} "
+                      f"file (only in the {side} list)", file=sys.stderr)
+            shown += 1
+    if shown > UNMATCHED_SHOWN:
+        print(f"codecbench: unmatched: {shown - UNMATCHED_SHOWN} more ids (all listed in unmatched.json of the run "
+              "folder)", file=sys.stderr)
+    name = f"pairs-{(cfg.codecs or ['pairs'])[0]}"
+    return Dataset(name, pairs.source, utts), unmatched
+
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
@@ -96,11 +153,15 @@ def make_plan(cfg: BenchConfig, out: str | Path | None = None, explicit_metrics:
     """
     from codecbench.codecs.registry import require_available
 
-    ds = load_dataset(cfg.dataset, cfg.dataset_format)
+    unmatched = None
+    if cfg.dataset_format == "pairs":
+        ds, unmatched = _pair_dataset(cfg)
+    else:
+        ds = load_dataset(cfg.dataset, cfg.dataset_format)
     utts = filter_langs(ds, cfg.langs, cfg.limit)
     if not utts:
         raise DatasetError(f"dataset {ds.name!r} has no utterances to run")
-    for name in cfg.codecs or []:
+    for name in [] if unmatched is not None else cfg.codecs or []:
         require_available(name)
     metrics = [create(s.name, s.options) for s in cfg.metrics or []]
     unavailable = {m.name: r for m in metrics if (r := m.unavailable_reason())}
@@ -129,6 +190,8 @@ def make_plan(cfg: BenchConfig, out: str | Path | None = None, explicit_metrics:
                 [m for m in metrics if m.name not in unavailable and m.name not in not_applicable],
                 unavailable, not_applicable, resuming, store)
     _write_metadata(store, plan, metrics)
+    if unmatched is not None:
+        store.write_json("unmatched.json", unmatched)
     return plan
 
 

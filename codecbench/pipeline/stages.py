@@ -1,6 +1,7 @@
 """The stages of a run over one batch, knowing nothing of how they are scheduled:
 
     load (audio, checks) ─► reconstruct (codec, batched) ─► model metrics ─► signal metrics ─► sink
+                            └ load_degraded (pair scoring: the user's degraded files instead) ┘
 
 Each stage is a plain function; executors (``local.py``, ``ray_engine.py``) decide where and when
 they run. A ``Work`` item is one (codec, utterance) and the metrics still to compute for it.
@@ -118,6 +119,34 @@ def reconstruct(codec, info: CodecInfo, items: list[Work]) -> tuple[list[Work], 
     return ok, failed
 
 
+def load_degraded(info: CodecInfo, items: list[Work], max_duration: float) -> tuple[list[Work], list[tuple[Work, str]]]:
+    """Pair scoring's stand-in for ``reconstruct``: each item's degraded file (``extra["deg_path"]``),
+    resampled to the reference's rate (``audio.resample``). Lengths stay as given: self-aligning
+    metrics (PESQ, ViSQOL) score them so; equal-length metrics align them (``audio.align_lengths``) and
+    the row's ``length_note`` records a difference beyond the tolerance."""
+    ok, failed = [], []
+    for w in items:
+        path = w.utt.extra["deg_path"]
+        try:
+            seconds = audio.info(path)[1] if os.path.isfile(path) else 0.0
+        except Exception:  # audio.load below says why the file cannot be read
+            seconds = 0.0
+        try:
+            if seconds > max_duration:
+                raise ValueError(f"too long: {seconds:.1f} s > max_duration {max_duration:g} s")
+            deg, sr_deg = audio.load(path)
+        except (ValueError, audio.AudioError) as exc:
+            failed.append((w, f"degraded file: {exc}"))
+            continue
+        if not np.all(np.isfinite(deg)):
+            failed.append((w, "degraded audio contains NaN or Inf samples"))
+            continue
+        w.x = MetricInput(ref=w.wave, deg=audio.resample(deg, sr_deg, w.sr), sample_rate=w.sr,
+                          utterance=light(w.utt), codec=info)
+        ok.append(w)
+    return ok, failed
+
+
 def light(u: Utterance) -> Utterance:
     """The utterance without in-memory audio (cheap to send to workers)."""
     return Utterance(id=u.id, path=u.path, lang=u.lang, text=u.text, speaker=u.speaker, source_sr=u.source_sr,
@@ -135,7 +164,8 @@ def base_row(run_id: str, w: Work, batch_size: int) -> dict[str, Any]:
     u = w.utt
     return {"run_id": run_id, "codec": w.codec, "utt_id": u.id, "lang": u.lang or "", "speaker": u.speaker or "",
             "duration": u.duration, "source_sr": u.source_sr, "batch_size": batch_size, "status": "ok", "error": "",
-            "computed_at": "", "audio": "", "flags": u.extra.get("flags", "")}
+            "computed_at": "", "audio": "", "flags": u.extra.get("flags", ""),
+            "length_note": "" if w.x is None else audio.length_note(len(w.x.ref), len(w.x.deg), w.x.sample_rate)}
 
 
 def fill(row: dict[str, Any], values: Values, outputs: list[str]) -> dict[str, Any]:
