@@ -205,7 +205,8 @@ class LocalExecutor(Executor):
         t = time.perf_counter()
         model = [m for m in self.model_metrics if m.name in rec[0].metrics]
         results = evaluate(model, [w.x for w in rec])
-        self.timed("model_metrics", time.perf_counter() - t)
+        if model:
+            self.timed("model_metrics", time.perf_counter() - t)
         for w, values in zip(rec, results, strict=True):
             row = stages.base_row(self.plan.run_id, w, n)
             stages.save_artifacts(self.store, w, w.utt.id in self.keep_audio and w.row is None, row)
