@@ -60,3 +60,20 @@ def test_ray_engine_without_ray_is_one_line(monkeypatch, capsys, tmp_path):
                  "--out", str(tmp_path / "r"), "-q"])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "codecbench[ray]" in err
+
+
+def test_ray_model_metric_actors_equal_local(testdata, ray_instance, tmp_path):
+    """A model (batched) metric runs in its actor pool and gives the local engine's values."""
+    args = ["run", "--codecs", "opus-12kbps", "--langs", "hi", "--limit", "3", "--metrics", "spk_sim_ge2e,si_sdr",
+            "--dataset", str(testdata / "manifest.json"), "--batch-size", "2", "-q"]
+    from codecbench.metrics.registry import get_metric
+
+    if (reason := get_metric("spk_sim_ge2e").unavailable_reason()) is not None:
+        pytest.skip(f"spk_sim_ge2e cannot run here: {reason}")
+    assert main([*args, "--engine", "ray", "--out", str(tmp_path / "ray")]) == 0
+    assert main([*args, "--workers", "1", "--out", str(tmp_path / "local")]) == 0
+    a, b = values(tmp_path / "ray"), values(tmp_path / "local")
+    assert len(a) == 3 and a["spk_sim_ge2e"].notna().all()
+    pd.testing.assert_frame_equal(a, b)
+    stages = json.loads((tmp_path / "ray" / "timings.json").read_text())["stage_seconds"]
+    assert {"reconstruct", "model_metrics", "signal_metrics"} <= set(stages)
