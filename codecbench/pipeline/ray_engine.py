@@ -210,7 +210,13 @@ class RayExecutor(Executor):
 
         cfg = self.cfg
         resources = ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0)) if str(cfg.device).startswith("cuda") else 0
+        on_gpu = str(cfg.device).startswith("cuda")
+        gpus = int(resources.get("GPU", 0)) if on_gpu else 0
+        if on_gpu and not gpus:
+            raise RayUnavailable(f"device {cfg.device!r}, but the Ray cluster has no GPUs (use --device cpu, or "
+                                 "start the Ray nodes with their GPUs)")
+        # Ray gives each GPU actor its own CUDA_VISIBLE_DEVICES: inside it, its GPU is "cuda".
+        device = "cuda" if on_gpu else cfg.device
         pool = max(1, gpus) if gpus else max(1, int(resources.get("CPU", 1)) // 4)
         actor = {"num_cpus": ACTOR_CPUS, "num_gpus": GPU_SHARE if gpus else 0,
                  "compute": ActorPoolStrategy(min_size=1, max_size=pool), "batch_size": 1}
@@ -218,11 +224,11 @@ class RayExecutor(Executor):
         ds = ray.data.from_items([{"job": pickle.dumps(j, protocol=pickle.HIGHEST_PROTOCOL)} for j in jobs],
                                  override_num_blocks=len(jobs))
         keep = stages.audio_keep(self.plan.utterances, str(cfg.save_audio))
-        ds = ds.map_batches(CodecStage, fn_constructor_args=(cfg.device, self.workdir, self.plan.run_id,
+        ds = ds.map_batches(CodecStage, fn_constructor_args=(device, self.workdir, self.plan.run_id,
                                                              self.all_outputs, keep, cfg.min_duration,
                                                              cfg.max_duration), **actor)
         if self.model_metrics:
-            ds = ds.map_batches(ModelStage, fn_constructor_args=(self.model_metrics, cfg.device, self.workdir),
+            ds = ds.map_batches(ModelStage, fn_constructor_args=(self.model_metrics, device, self.workdir),
                                 **actor)
         if self.signal_metrics:
             key = ",".join(f"{m.name}:{sorted(m.opts.items())}" for m in self.signal_metrics)
@@ -236,6 +242,7 @@ def _init(ray, address: str | None) -> bool:
     when this call started it (and the run shuts it down)."""
     ray.data.DataContext.get_current().enable_progress_bars = False  # the run has its own progress bar
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "progress bars disabled"
     if ray.is_initialized():
         return False
     kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
