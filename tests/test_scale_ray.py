@@ -60,6 +60,7 @@ def test_ray_engine_without_ray_is_one_line(monkeypatch, capsys, tmp_path):
                  "--out", str(tmp_path / "r"), "-q"])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "codecbench[ray]" in err
+    assert not (tmp_path / "r").exists()  # refused before any work
 
 
 def test_ray_model_metric_actors_equal_local(testdata, ray_instance, tmp_path):

@@ -20,6 +20,10 @@ def run(cfg: BenchConfig, out: str | os.PathLike | None = None, progress: bool =
 
         set_offline()
     resolved = resolve(cfg)
+    if resolved.engine == "ray":
+        from codecbench.pipeline.ray_engine import require_ray
+
+        require_ray()  # before the run folder is made
     plan = make_plan(resolved, out, explicit_metrics=bool(resolved.require_metrics))
     if resolved.engine == "ray":
         from codecbench.pipeline.ray_engine import RayExecutor
