@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	./scripts/install-system-deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e '.[all,dev]'
+	$(PIP) install -q -c constraints.txt -e '.[all,dev,ray]'
 	touch $(STAMP)
 
 run: $(STAMP)

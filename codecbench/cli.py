@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "codecbench.report.leaderboard",
     "codecbench.report.compare",
     "codecbench.report.mushra",
+    "codecbench.pipeline.merge",
 )
 
 

@@ -11,9 +11,10 @@ DEFAULT_SEED = 0
 def bootstrap_ci(
     values: np.ndarray, level: float = 0.95, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
 ) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean. NaN bounds for fewer than two values."""
+    """Percentile bootstrap CI of the mean. NaN bounds for fewer than two values. The values are sorted
+    first, so the CI does not depend on the order rows were written in (worker completion, shards)."""
     x = np.asarray(values, dtype=np.float64)
-    x = x[np.isfinite(x)]
+    x = np.sort(x[np.isfinite(x)])
     if len(x) < 2:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)

@@ -11,6 +11,8 @@ Layout of ``results/<run-id>/``::
     utterances.parquet   the same rows as a table (rewritten atomically)
     summary.csv/.md      mean and 95% bootstrap CI per (codec, language, metric)
     codebook.csv         pooled codebook utilization per (codec, language, codebook level)
+    timings.json         the last invocation's engine, wall time and busy seconds per stage
+    shards.json          (merged runs) each shard's run id, folder and environment
     codes/<codec>/<utt>.npz     codes of token codecs (for pooled utilization)
     audio/<codec>/<utt>.wav     saved reconstructions (examples for reports and MUSHRA)
     .lock                an exclusive flock held by the run writing the folder (its pid inside)

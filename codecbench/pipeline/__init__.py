@@ -22,6 +22,14 @@ def run(cfg: BenchConfig, out: str | os.PathLike | None = None, progress: bool =
 
         set_offline()
     resolved = resolve(cfg)
+    if resolved.engine == "ray" and resolved.dataset_format == "pairs":
+        from codecbench.config import ConfigError
+
+        raise ConfigError("pair scoring runs on the local engine (engine: local); shard it with --shard K/N")
+    if resolved.engine == "ray":
+        from codecbench.pipeline.ray_engine import require_ray
+
+        require_ray()  # before the run folder is made
     plan = make_plan(resolved, out, explicit_metrics=bool(resolved.require_metrics))
     try:
         if resolved.engine == "ray":

@@ -1,7 +1,10 @@
-"""The local executor: one process runs the codec and model-metric stages (on the GPU when there is
-one); a pool of CPU worker processes runs the signal metrics concurrently. A row is appended to the
-run store only when all its metrics are done, so a run killed at any point resumes without
-recomputing or losing completed rows.
+"""The local executor: one process, three stages overlapping. The main thread loads audio and runs
+the codec (on the GPU when there is one); a model-metric thread takes reconstructed batches from a
+bounded queue and runs the model metrics (ASR, speaker, DNSMOS; GPU); a pool of CPU worker processes
+runs the signal metrics. So the codec never waits for ASR, and ASR never waits for PESQ; the queue
+bound (``QUEUE_BATCHES``) caps the reconstructions held in memory. A row is appended to the run
+store only when all its metrics are done, so a run killed at any point resumes without recomputing
+or losing completed rows.
 
 A metric worker that dies (e.g. a library segfault) breaks the pool: the rows it held are not
 persisted; the pool is rebuilt and those items are retried one at a time in their own process, so
@@ -12,8 +15,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import signal
 import sys
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -22,10 +28,11 @@ from codecbench.codecs.registry import load_codec
 from codecbench.metrics.base import Metric, MetricInput, Values
 from codecbench.pipeline import stages
 from codecbench.pipeline.evaluate import evaluate
-from codecbench.pipeline.plan import Plan
+from codecbench.pipeline.executor import Executor
 from codecbench.pipeline.stages import Work
-from codecbench.store import RunStore
-from codecbench.types import CodecInfo, Failure
+from codecbench.types import Failure
+
+QUEUE_BATCHES = 4  # reconstructed batches waiting for the model-metric thread, at most
 
 # -- signal metrics in worker processes ----------------------------------------------------------
 _WORKER_METRICS: list[Metric] = []  # set by the pool initializer in each worker process of one run
@@ -47,6 +54,12 @@ def _init_worker(metrics: list[Metric], workdir: str, quiet: bool = True) -> Non
 def _signal_values(names: tuple[str, ...], x: MetricInput) -> Values:
     (values,) = evaluate([m for m in _WORKER_METRICS if m.name in names], [x])
     return values
+
+
+def _timed_signal_values(names: tuple[str, ...], x: MetricInput) -> tuple[Values, float]:
+    t = time.perf_counter()
+    values = _signal_values(names, x)
+    return values, time.perf_counter() - t
 
 
 def _isolated_main(conn, metrics: list[Metric], workdir: str, names: tuple[str, ...], x: MetricInput) -> None:
@@ -105,103 +118,112 @@ def _pool(workers: int, metrics: list[Metric], workdir: str):
 
 
 # -- the run ---------------------------------------------------------------------------------------
-class LocalExecutor:
-    def __init__(self, plan: Plan, progress: bool = True):
-        self.plan = plan
-        self.cfg = plan.config
-        self.store = RunStore(plan.run_dir)
-        self.workdir = str(plan.run_dir)
-        self.progress = progress
-        self.outputs_of = {s.name: [o.name for o in _proto(s.name).info().outputs] for s in self.cfg.metrics or []}
-        self.all_outputs = [o for outs in self.outputs_of.values() for o in outs]
-        self.model_metrics = [m for m in plan.metrics if m.info().batched]
-        self.signal_metrics = [m for m in plan.metrics if not m.info().batched]
-        self.fixed: Values = {}  # outputs of metrics that cannot run now: unavailable / not applicable
-        for name, reason in plan.unavailable.items():
-            self.fixed.update({o: Failure.unavailable(reason) for o in self.outputs_of[name]})
-        for name, reason in plan.not_applicable.items():
-            self.fixed.update({o: Failure.not_applicable(reason) for o in self.outputs_of[name]})
-        self.pending: list[tuple[dict[str, Any], Values, Future, Work, list[str]]] = []
-        self.codec_infos: dict[str, CodecInfo] = {name: plan.codec_info(name) for name in plan.codecs}
+_DONE = object()  # the end of the codec stage's queue
 
-    def todo(self) -> dict[str, list[Work]]:
-        """Per codec, the (codec, utterance) work still to do and which metrics each needs."""
-        runnable = {m.name: self.outputs_of[m.name] for m in self.plan.metrics}
-        done = {(r["codec"], r["utt_id"]): r for r in self.store.rows()}
-        work: dict[str, list[Work]] = {}
-        for codec in self.plan.codecs:
-            for u in self.plan.utterances:
-                if not self.plan.in_shard(codec, u.id):
-                    continue
-                row = done.get((codec, u.id))
-                missing = stages.missing_metrics(row, runnable)
-                if row is None or missing:
-                    work.setdefault(codec, []).append(Work(codec, u, missing, row))
-        return work
 
+class LocalExecutor(Executor):
     def run(self) -> None:
         from tqdm import tqdm
 
-        self.store.repair()
-        work = self.todo()
-        total = self.plan.n_work()
-        remaining = sum(len(v) for v in work.values())
-        if self.plan.resuming:
-            print(f"resuming {self.plan.run_dir}: {total - remaining} of {total} rows already done"
-                  + (f", {remaining} to do" if remaining else ""), file=sys.stderr)
+        work, total, done = self.start()
         for m in self.model_metrics:
             m.setup(self.cfg.device, self.workdir)
         self.keep_audio = stages.audio_keep(self.plan.utterances, str(self.cfg.save_audio))
-        self.bar = tqdm(total=total, initial=total - remaining, disable=not self.progress, unit="row",
+        self.bar = tqdm(total=total, initial=done, disable=not self.progress, unit="row",
                         desc="codecbench", file=sys.stderr, dynamic_ncols=True)
+        self.pending: list[tuple[dict[str, Any], Values, Future, Work, list[str]]] = []
         self.pool = _pool(int(self.cfg.workers or 0), self.signal_metrics, self.workdir)
+        self.error: BaseException | None = None  # raised by the model-metric thread
+        self.abort = False  # the codec stage failed: the model-metric thread stops at once
+        q: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
+        consumer = threading.Thread(target=self._consume, args=(q,), name="codecbench-model-metrics", daemon=True)
+        consumer.start()
+        ok = False
         try:
             for codec_name, items in work.items():
                 self.bar.set_postfix_str(f"loading {codec_name}")
                 codec = None if self.plan.pairs else load_codec(codec_name, self.cfg.device)  # pairs: no codec
                 self.codec_infos[codec_name] = codec.info if codec else self.codec_infos[codec_name]
                 self.bar.set_postfix_str(codec_name)
-                for batch in stages.make_batches(items, self.cfg.batch_size, self.cfg.max_batch_seconds):
-                    self._batch(codec, codec_name, batch)
-                    self._drain(limit=4 * max(1, int(self.cfg.workers or 0)) * self.cfg.batch_size)
-                if codec:
-                    codec.close()
-            self._drain(limit=0)
+                try:
+                    for batch in stages.make_batches(items, self.cfg.batch_size, self.cfg.max_batch_seconds):
+                        rec = self._codec_batch(codec, codec_name, batch)
+                        if rec:
+                            self._put(q, (rec, len(batch)), consumer)
+                finally:
+                    if codec is not None:
+                        codec.close()
+            ok = True
         finally:
-            self.pool.shutdown(wait=True, cancel_futures=False)
+            self.abort = not ok
+            self._put(q, _DONE, consumer, final=True)
+            consumer.join()
+            self.pool.shutdown(wait=True, cancel_futures=not ok)
             self.bar.close()
-        self.store.write_json("codecs.json", {n: i.to_dict() for n, i in self.codec_infos.items()})
+        if self.error is not None:
+            raise self.error
+        self.finish("local")
+
+    def _put(self, q: queue.Queue, item: Any, consumer: threading.Thread, final: bool = False) -> None:
+        """Queue a batch for the model-metric thread, waiting while the queue is full; stop when the
+        thread has died (its error is raised by ``run``)."""
+        while consumer.is_alive():
+            try:
+                q.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        if self.error is not None and not final:
+            raise self.error
 
     def _append(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self.store.append(rows)
-            self.bar.update(len(rows))
+            with self._lock:
+                self.store.append(rows)
+                self.rows_written += len(rows)
+                self.bar.update(len(rows))
 
-    def _outputs(self, w: Work) -> list[str]:
-        """The outputs this work writes: all of them for a new row, the missing metrics' for an update."""
-        if w.row is None:
-            return self.all_outputs
-        return [o for m in w.metrics for o in self.outputs_of[m]]
-
-    def _batch(self, codec, codec_name: str, batch: list[Work]) -> None:
+    def _codec_batch(self, codec, codec_name: str, batch: list[Work]) -> list[Work]:
+        """Load and reconstruct one batch; failed items become rows now, the rest go to the metrics."""
         n = len(batch)
+        t = time.perf_counter()
         loaded, failed = stages.load(batch, self.cfg.min_duration, self.cfg.max_duration)
+        t1 = time.perf_counter()
         info = self.codec_infos[codec_name]
         if codec is None:  # pair scoring: the degraded files stand in for the codec's output
             rec, codec_failed = stages.load_degraded(info, loaded, self.cfg.max_duration)
         else:
             rec, codec_failed = stages.reconstruct(codec, info, loaded) if loaded else ([], [])
+        self.timed("load", t1 - t)
+        self.timed("reconstruct", time.perf_counter() - t1)
         self._append([stages.failed_row(self.plan.run_id, w, reason, self.all_outputs, n)
                       for w, reason in failed + codec_failed])
-        if not rec:
-            return
+        return rec
+
+    # -- the model-metric thread -----------------------------------------------------------------
+    def _consume(self, q: queue.Queue) -> None:
+        try:
+            limit = 4 * max(1, int(self.cfg.workers or 0)) * self.cfg.batch_size
+            while (item := q.get()) is not _DONE and not self.abort:
+                rec, n = item
+                self._model_batch(rec, n)
+                self._drain(limit=limit)
+            if not self.abort:
+                self._drain(limit=0)
+        except BaseException as exc:  # re-raised by run() in the main thread, traceback kept
+            self.error = exc
+
+    def _model_batch(self, rec: list[Work], n: int) -> None:
+        t = time.perf_counter()
         model = [m for m in self.model_metrics if m.name in rec[0].metrics]
-        for w, values in zip(rec, evaluate(model, [w.x for w in rec]), strict=True):
+        results = evaluate(model, [w.x for w in rec])
+        if model:
+            self.timed("model_metrics", time.perf_counter() - t)
+        for w, values in zip(rec, results, strict=True):
             row = stages.base_row(self.plan.run_id, w, n)
             stages.save_artifacts(self.store, w, w.utt.id in self.keep_audio and w.row is None, row)
-            names = tuple(m.name for m in self.signal_metrics if m.name in w.metrics)
-            vals = {**(self.fixed if w.row is None else {}), **values}
-            self.pending.append((row, vals, self.pool.submit(_signal_values, names, w.x), w, self._outputs(w)))
+            fut = self.pool.submit(_timed_signal_values, self.signal_names(w), w.x)
+            self.pending.append((row, self.first_values(w, values), fut, w, self.outputs(w)))
 
     def _drain(self, limit: int) -> None:
         """Write finished rows; block while more than ``limit`` are pending."""
@@ -215,7 +237,9 @@ class LocalExecutor:
             rows, lost = [], []
             for row, values, fut, w, outputs in finished:
                 try:
-                    rows.append(stages.fill(row, {**values, **fut.result()}, outputs))
+                    signal_values, seconds = fut.result()
+                    self.timed("signal_metrics", seconds)
+                    rows.append(stages.fill(row, {**values, **signal_values}, outputs))
                 except BrokenProcessPool:
                     lost.append((row, values, w, outputs))  # not persisted: retried below
                 except Exception as exc:
@@ -235,16 +259,10 @@ class LocalExecutor:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.pool = _pool(int(self.cfg.workers or 0), self.signal_metrics, self.workdir)
         for row, values, w, outputs in retry:
-            names = tuple(m.name for m in self.signal_metrics if m.name in w.metrics)
+            names = self.signal_names(w)
             res = run_isolated(self.signal_metrics, self.workdir, names, w.x)
             if isinstance(res, str):
                 fail = Failure.failed(res)
                 sig_outputs = [o for m in names for o in self.outputs_of[m]]
                 res = {o: fail for o in sig_outputs}
             self._append([stages.fill(row, {**values, **res}, outputs)])
-
-
-def _proto(name: str) -> Metric:
-    from codecbench.metrics.registry import get_metric
-
-    return get_metric(name)

@@ -51,6 +51,15 @@ def default_codecs() -> list[str]:
     return chosen
 
 
+def in_shard(codec: str, utt_id: str, shard: str | None) -> bool:
+    """Whether (codec, utterance) belongs to shard "K/N" (None: no sharding): a stable hash of the pair, mod N."""
+    if not shard:
+        return True
+    k, n = (int(x) for x in str(shard).split("/"))
+    h = int(hashlib.sha1(f"{codec}\0{utt_id}".encode()).hexdigest()[:12], 16)
+    return h % n == k - 1
+
+
 @dataclass
 class Plan:
     config: BenchConfig  # resolved
@@ -72,12 +81,7 @@ class Plan:
         return [o.name for s in self.config.metrics or [] for o in get_metric(s.name).info().outputs]
 
     def in_shard(self, codec: str, utt_id: str) -> bool:
-        """Whether (codec, utterance) belongs to this run's shard: a stable hash of the pair, mod N."""
-        if not self.config.shard:
-            return True
-        k, n = (int(x) for x in str(self.config.shard).split("/"))
-        h = int(hashlib.sha1(f"{codec}\0{utt_id}".encode()).hexdigest()[:12], 16)
-        return h % n == k - 1
+        return in_shard(codec, utt_id, self.config.shard)
 
     def n_work(self) -> int:
         return sum(self.in_shard(c, u.id) for c in self.codecs for u in self.utterances)

@@ -1,0 +1,168 @@
+"""``codecbench merge SHARD... --out RUN``: shard run folders (``--shard K/N``) into one run.
+
+The shards must share one configuration (``config.json`` "identity": everything that can change a
+value, the utterance ids included) and one N; each K from 1 to N exactly once; each shard complete
+(every (codec, utterance) of its part has a row) and holding only rows of its part. Anything else is
+refused with a message naming the shards. The merged run is what one unsharded run would have
+written: the rows (``run_id`` set to the unsharded run id), side records (ASR transcripts), codes
+and kept audio, then the Parquet table and the summaries. Rows differ from an unsharded run's only
+in ``batch_size`` (the codec batches a shard formed) and ``computed_at``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from codecbench.config import identity_diff
+from codecbench.errors import CodecbenchError
+from codecbench.store import NotARunFolder, RunStore
+
+SIDE_STREAMS = ("asr_transcripts",)  # side-record streams of the run store, keyed by (codec, utt_id)
+
+
+class MergeError(CodecbenchError):
+    """Shards that do not make one run (other configs, overlaps, gaps, incomplete shards)."""
+
+
+def _read(folder: Path) -> dict[str, Any]:
+    path = folder / "config.json"
+    if not path.is_file():
+        raise NotARunFolder(f"{folder} is not a codecbench run folder (no config.json)")
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    if "identity" not in meta:
+        raise MergeError(f"{folder} holds a run from an older codecbench (no identity in config.json)")
+    return meta
+
+
+def check(folders: list[Path]) -> tuple[list[dict[str, Any]], int]:
+    """The shards' config.json, ordered by K, and N; raises MergeError when they do not make one run."""
+    metas = [_read(f) for f in folders]
+    first = metas[0]
+    for f, m in zip(folders[1:], metas[1:], strict=True):
+        diff = identity_diff(first["identity"], m["identity"])
+        if diff:
+            raise MergeError(f"{f} and {folders[0]} are runs of different configurations (differ in: "
+                             f"{', '.join(diff)}); only shards of one run merge")
+    parts = [tuple(int(x) for x in (m.get("shard") or "1/1").split("/")) for m in metas]
+    ns = sorted({n for _, n in parts})
+    if len(ns) > 1:
+        raise MergeError("the shards split the work differently (N = " + ", ".join(map(str, ns))
+                         + "); give the K/N shards of one split")
+    n = ns[0]
+    seen: dict[int, Path] = {}
+    for f, (k, _) in zip(folders, parts, strict=True):
+        if k in seen:
+            raise MergeError(f"overlapping shards: {seen[k]} and {f} are both shard {k}/{n}")
+        seen[k] = f
+    missing = [f"{k}/{n}" for k in range(1, n + 1) if k not in seen]
+    if missing:
+        raise MergeError(f"gap: shard(s) {', '.join(missing)} missing; give all {n} shards of the run")
+    order = sorted(range(len(folders)), key=lambda i: parts[i][0])
+    return [{**metas[i], "folder": folders[i], "k": parts[i][0]} for i in order], n
+
+
+def _rows(shard: dict[str, Any], n: int, codecs: list[str], utt_ids: list[str]) -> list[dict[str, Any]]:
+    """The shard's rows, checked: only its own part, and all of it."""
+    from codecbench.pipeline.plan import in_shard
+
+    folder, k = shard["folder"], shard["k"]
+    rows = RunStore(folder).rows()
+    foreign = [r for r in rows if not in_shard(r["codec"], r["utt_id"], f"{k}/{n}")]
+    if foreign:
+        r = foreign[0]
+        raise MergeError(f"{folder} (shard {k}/{n}) holds {len(foreign)} row(s) of other shards, e.g. "
+                         f"({r['codec']}, {r['utt_id']}); overlapping shards are refused")
+    have = {(r["codec"], r["utt_id"]) for r in rows}
+    lacking = [(c, u) for c in codecs for u in utt_ids if in_shard(c, u, f"{k}/{n}") and (c, u) not in have]
+    if lacking:
+        c, u = lacking[0]
+        raise MergeError(f"gap: {folder} (shard {k}/{n}) lacks {len(lacking)} row(s), e.g. ({c}, {u}); finish it "
+                         f"with `codecbench run --config {folder}/config.yaml --out {folder}`")
+    return rows
+
+
+def merge(folders: list[str | Path], out: str | Path) -> Path:
+    """Check the shards and write the merged run folder; returns it."""
+    from codecbench.summary import write_summaries
+
+    folders = [Path(f) for f in folders]
+    out = Path(out)
+    if not folders:
+        raise MergeError("no shard folders given")
+    if any(out.resolve() == f.resolve() for f in folders):
+        raise MergeError(f"--out {out} is one of the shards; write the merged run to a new folder")
+    if out.exists() and any(out.iterdir()):
+        raise MergeError(f"--out {out} exists and is not empty; give a new folder")
+    shards, n = check(folders)
+    first = shards[0]
+    base_id = re.sub(r"-shard\d+of\d+$", "", first["run_id"])
+    utt_ids = [u["id"] for u in json.loads((first["folder"] / "dataset.json").read_text(encoding="utf-8"))]
+    codecs = list(first["identity"].get("codecs") or [])
+    rows = [{**r, "run_id": base_id} for s in shards for r in _rows(s, n, codecs, utt_ids)]
+
+    out.mkdir(parents=True, exist_ok=True)
+    store = RunStore(out)
+    meta = {k: v for k, v in first.items() if k not in ("folder", "k")}
+    store.write_json("config.json", {**meta, "run_id": base_id, "shard": None,
+                                     "merged_from": [s["run_id"] for s in shards]})
+    _write_config_yaml(first["folder"], store)
+    for name in ("environment.json", "dataset.json"):
+        shutil.copyfile(first["folder"] / name, out / name)
+    store.write_json("metrics.json", _metrics_meta(shards))
+    store.write_json("codecs.json", {k: v for s in shards for k, v in _json(s["folder"] / "codecs.json").items()})
+    store.write_json("shards.json", [{"shard": f"{s['k']}/{n}", "run_id": s["run_id"], "folder": str(s["folder"]),
+                                      "environment": _json(s["folder"] / "environment.json")} for s in shards])
+    for stream in SIDE_STREAMS:
+        store.append_records(stream, [r for s in shards for r in RunStore(s["folder"]).records(stream)])
+    for sub in ("codes", "audio"):
+        for s in shards:
+            if (s["folder"] / sub).is_dir():
+                shutil.copytree(s["folder"] / sub, out / sub, dirs_exist_ok=True)
+    store.append(rows)
+    store.write_parquet()
+    write_summaries(out)
+    return out
+
+
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _metrics_meta(shards: list[dict[str, Any]]) -> dict[str, Any]:
+    """Shard 1's metrics.json; a metric unavailable in any shard is marked so (with that shard's reason)."""
+    meta = _json(shards[0]["folder"] / "metrics.json")
+    for s in shards[1:]:
+        for name, m in _json(s["folder"] / "metrics.json").items():
+            if name in meta and m.get("unavailable") and not meta[name].get("unavailable"):
+                meta[name]["unavailable"] = f"in shard {s['k']}: {m['unavailable']}"
+    return meta
+
+
+def _write_config_yaml(shard: Path, store: RunStore) -> None:
+    """The shard's config.yaml without its shard key: re-running it reproduces the merged run."""
+    import yaml
+
+    path = shard / "config.yaml"
+    if path.exists():
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        cfg["shard"] = None
+        store.write_text("config.yaml", yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    print(merge(args.shards, args.out))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("merge", help="merge shard run folders (--shard K/N) into one run",
+                       description="Checks that the shards share one configuration, with no overlap or gap, "
+                                   "and writes the merged run (rows, side records, summaries).")
+    p.add_argument("shards", nargs="+", metavar="SHARD", help="shard run folders")
+    p.add_argument("--out", required=True, help="the merged run folder (new)")
+    p.set_defaults(func=cmd_merge)

@@ -1,0 +1,257 @@
+"""The Ray Data executor (``engine: ray``): the run's stages as one streaming Ray Data pipeline.
+
+    planned codec batches ─► codec actors ─► model-metric actors ─► signal-metric CPU tasks ─► driver
+    (a dataset, one row      (codec loaded     (ASR, speaker, DNSMOS   (PESQ, STOI, ...: one     (rows into
+     per batch)               once per actor)   set up once per actor)  task per batch)           the run store)
+
+Measurement decisions, so that values equal the local engine's:
+- Batches are planned in the driver by ``stages.make_batches``, exactly as the local engine plans
+  them; a dataset row is one planned batch, and each stage maps one batch at a time. The codec and
+  the model metrics therefore see the same batches (same padding, same ``batch_size`` column).
+- Every stage calls the same functions as the local engine (``stages.load``, ``stages.reconstruct``,
+  ``evaluate``, ``stages.fill``), and only the driver writes rows, through the run store, so resume
+  and shards work as in the local engine.
+- Stage outputs travel between workers as pickled objects; a cluster needs codecbench installed on
+  every node and the run folder on storage all nodes share (actors write codes, audio and ASR
+  transcripts into it).
+
+Sizing: with CUDA (``device: cuda``) and GPUs in the cluster, codec and model-metric actors take
+``GPU_SHARE`` of a GPU each (one pool per GPU count); on CPU they take ``ACTOR_CPUS`` and pools grow
+to a quarter of the cluster's CPUs. Signal metrics are one-CPU tasks, scheduled by Ray Data over
+whatever CPUs are free. Without ``ray_address`` a local Ray instance is started for the run and
+shut down after it; an instance already running in this process (``ray.init`` by the caller) is used
+as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from codecbench.errors import CodecbenchError
+from codecbench.metrics.base import Metric
+from codecbench.pipeline import stages
+from codecbench.pipeline.evaluate import evaluate
+from codecbench.pipeline.executor import Executor
+from codecbench.pipeline.stages import Work
+
+INSTALL_HINT = "pip install 'codecbench[ray]'"
+GPU_SHARE = 0.5  # of a GPU per codec actor and per model-metric actor: both pools fit on one GPU
+ACTOR_CPUS = 0.5  # per actor: on a 2-CPU machine, both actor pools and one signal task fit at once
+
+
+class RayUnavailable(CodecbenchError):
+    """``engine: ray`` without Ray Data installed."""
+
+
+def require_ray():
+    """The ``ray`` module, or a one-line error saying how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        raise RayUnavailable(f"the ray engine needs Ray Data, which is not installed here: {INSTALL_HINT}") from exc
+    return ray
+
+
+@dataclass
+class Job:
+    """One planned codec batch on its way through the stages."""
+
+    codec: str
+    items: list[Work]
+    n: int  # the planned batch size (the rows' batch_size column)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # rows finished early (load/codec failures)
+    base: list[dict[str, Any]] = field(default_factory=list)  # the row of each item, before its values
+    info: Any = None  # the loaded codec's CodecInfo
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _pack(jobs: list[Job]) -> dict[str, np.ndarray]:
+    return {"job": np.array([pickle.dumps(j, protocol=pickle.HIGHEST_PROTOCOL) for j in jobs], dtype=object)}
+
+
+def _unpack(batch: dict[str, np.ndarray]) -> list[Job]:
+    return [pickle.loads(b) for b in batch["job"]]
+
+
+# -- stages, as Ray Data callables ----------------------------------------------------------------
+class CodecStage:
+    """Actor: load audio and reconstruct; keeps the last codec loaded (batches arrive grouped by codec)."""
+
+    def __init__(self, device: str, run_dir: str, run_id: str, outputs: list[str], keep_audio: set[str],
+                 min_duration: float, max_duration: float):
+        from codecbench.store import RunStore
+
+        self.device, self.run_id, self.outputs, self.keep_audio = device, run_id, outputs, keep_audio
+        self.durations = (min_duration, max_duration)
+        self.store = RunStore(run_dir)
+        self.name: str | None = None
+        self.codec: Any = None
+
+    def _load(self, name: str):
+        from codecbench.codecs.registry import load_codec
+
+        if name != self.name:
+            if self.codec is not None:
+                self.codec.close()
+            self.codec, self.name = None, None
+            self.codec, self.name = load_codec(name, self.device), name
+        return self.codec
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        jobs = _unpack(batch)
+        for job in jobs:
+            t = time.perf_counter()
+            codec = self._load(job.codec)
+            job.info = codec.info
+            loaded, failed = stages.load(job.items, *self.durations)
+            t1 = time.perf_counter()
+            rec, codec_failed = stages.reconstruct(codec, codec.info, loaded) if loaded else ([], [])
+            job.seconds = {"load": t1 - t, "reconstruct": time.perf_counter() - t1}
+            job.rows = [stages.failed_row(self.run_id, w, reason, self.outputs, job.n)
+                        for w, reason in failed + codec_failed]
+            job.items = rec
+            job.base = []
+            for w in rec:
+                row = stages.base_row(self.run_id, w, job.n)
+                stages.save_artifacts(self.store, w, w.utt.id in self.keep_audio and w.row is None, row)
+                w.wave = None  # the reference travels on in w.x
+                job.base.append(row)
+        return _pack(jobs)
+
+
+class ModelStage:
+    """Actor: the model metrics (ASR, speaker, DNSMOS), set up once per actor, one batch at a time."""
+
+    def __init__(self, metrics: list[Metric], device: str, run_dir: str):
+        for m in metrics:
+            m.setup(device, run_dir)
+        self.metrics = metrics
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        jobs = _unpack(batch)
+        for job in jobs:
+            if not job.items:
+                continue
+            t = time.perf_counter()
+            model = [m for m in self.metrics if m.name in job.items[0].metrics]
+            for w, values in zip(job.items, evaluate(model, [w.x for w in job.items]), strict=True):
+                w.values = values
+            job.seconds["model_metrics"] = time.perf_counter() - t
+        return _pack(jobs)
+
+
+_SIGNAL_METRICS: dict[tuple[str, str], list[Metric]] = {}  # per worker process: set-up metrics per run
+
+
+def signal_stage(batch: dict[str, np.ndarray], metrics: list[Metric], run_dir: str, key: str) -> dict[str, np.ndarray]:
+    """Task: the signal metrics of each item (as the local engine's worker pool computes them); the
+    audio is dropped before the job returns to the driver."""
+    ready = _SIGNAL_METRICS.get((run_dir, key))
+    if ready is None:
+        for m in metrics:
+            m.setup("cpu", run_dir)
+        ready = _SIGNAL_METRICS[(run_dir, key)] = metrics
+    jobs = _unpack(batch)
+    for job in jobs:
+        t = time.perf_counter()
+        for w in job.items:
+            names = {m.name for m in ready if m.name in w.metrics}
+            (values,) = evaluate([m for m in ready if m.name in names], [w.x])
+            w.values = {**w.values, **values}
+            w.x = None
+        job.seconds["signal_metrics"] = time.perf_counter() - t
+    return _pack(jobs)
+
+
+# -- the run -------------------------------------------------------------------------------------
+class RayExecutor(Executor):
+    def run(self) -> None:
+        from tqdm import tqdm
+
+        ray = require_ray()
+        work, total, done = self.start()
+        batches = [b for items in work.values()
+                   for b in stages.make_batches(items, self.cfg.batch_size, self.cfg.max_batch_seconds)]
+        if not batches:
+            self.finish("ray")
+            return
+        started = _init(ray, self.cfg.ray_address)
+        bar = tqdm(total=total, initial=done, disable=not self.progress, unit="row", desc="codecbench (ray)",
+                   file=sys.stderr, dynamic_ncols=True)
+        try:
+            for block in self._dataset(ray, batches).iter_batches(batch_size=None, batch_format="numpy"):
+                for job in _unpack(block):
+                    rows = job.rows + [stages.fill(row, {**self.first_values(w, {}), **w.values}, self.outputs(w))
+                                       for row, w in zip(job.base, job.items, strict=True)]
+                    self.store.append(rows)
+                    self.rows_written += len(rows)
+                    bar.update(len(rows))
+                    if job.info is not None:
+                        self.codec_infos[job.codec] = job.info
+                    for stage, s in job.seconds.items():
+                        self.timed(stage, s)
+        finally:
+            bar.close()
+            if started:
+                ray.shutdown()
+        self.finish("ray")
+
+    def _dataset(self, ray, batches: list[list[Work]]):
+        """The pipeline over the planned batches (one dataset row, and one block, per batch)."""
+        from ray.data import ActorPoolStrategy
+
+        cfg = self.cfg
+        resources = ray.cluster_resources()
+        on_gpu = str(cfg.device).startswith("cuda")
+        gpus = int(resources.get("GPU", 0)) if on_gpu else 0
+        if on_gpu and not gpus:
+            raise RayUnavailable(f"device {cfg.device!r}, but the Ray cluster has no GPUs (use --device cpu, or "
+                                 "start the Ray nodes with their GPUs)")
+        # Ray gives each GPU actor its own CUDA_VISIBLE_DEVICES: inside it, its GPU is "cuda".
+        device = "cuda" if on_gpu else cfg.device
+        pool = max(1, gpus) if gpus else max(1, int(resources.get("CPU", 1)) // 4)
+        actor = {"num_cpus": ACTOR_CPUS, "num_gpus": GPU_SHARE if gpus else 0,
+                 "compute": ActorPoolStrategy(min_size=1, max_size=pool), "batch_size": 1}
+        jobs = [Job(b[0].codec, b, len(b)) for b in batches]
+        ds = ray.data.from_items([{"job": pickle.dumps(j, protocol=pickle.HIGHEST_PROTOCOL)} for j in jobs],
+                                 override_num_blocks=len(jobs))
+        keep = stages.audio_keep(self.plan.utterances, str(cfg.save_audio))
+        ds = ds.map_batches(CodecStage, fn_constructor_args=(device, self.workdir, self.plan.run_id,
+                                                             self.all_outputs, keep, cfg.min_duration,
+                                                             cfg.max_duration), **actor)
+        if self.model_metrics:
+            ds = ds.map_batches(ModelStage, fn_constructor_args=(self.model_metrics, device, self.workdir),
+                                **actor)
+        if self.signal_metrics:
+            key = ",".join(f"{m.name}:{sorted(m.opts.items())}" for m in self.signal_metrics)
+            ds = ds.map_batches(signal_stage, fn_kwargs={"metrics": self.signal_metrics, "run_dir": self.workdir,
+                                                         "key": key}, batch_size=1, num_cpus=1)
+        return ds
+
+
+def _init(ray, address: str | None) -> bool:
+    """Connect to ``address`` or start a local instance, unless this process already has one; True
+    when this call started it (and the run shuts it down)."""
+    ray.data.DataContext.get_current().enable_progress_bars = False  # the run has its own progress bar
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "progress bars disabled"
+    if ray.is_initialized():
+        return False
+    kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
+                          "configure_logging": False}
+    try:
+        if address:
+            ray.init(address=address, **kw)
+        else:
+            ray.init(**kw)
+    except (ConnectionError, ValueError) as exc:
+        raise RayUnavailable(f"cannot start or reach Ray{f' at {address}' if address else ''}: {exc}") from exc
+    return True
