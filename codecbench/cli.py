@@ -80,11 +80,14 @@ def cmd_score(args: argparse.Namespace) -> int:
         if args.out or args.label:
             raise CodecbenchError("--out and --label are for pair lists (wav.scp, folders, JSONL); two audio files "
                                   "are scored to JSON on stdout")
-        result = score_files(args.ref, args.deg, args.metrics, args.metric_opt or [])
+        result = score_files(args.ref, args.deg, args.metrics, args.metric_opt or [], text=args.text, lang=args.lang)
         print(json.dumps(result, indent=1, ensure_ascii=False))
         return 0
     from codecbench.pipeline import run
 
+    if args.text or args.lang:
+        raise CodecbenchError("--text and --lang are for two audio files; pair lists carry text and lang per "
+                              "utterance (a JSONL of id, ref, deg, lang, text, or Kaldi text/utt2lang files)")
     cfg = pairs_config(args.ref, args.deg, args.label, args.metrics, args.metric_opt,
                        workers=args.workers, device=args.device, max_duration=args.max_duration, run_id=args.run_id)
     print(run(cfg, out=args.out, progress=not args.quiet))
@@ -185,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.add_argument("--metrics", type=_csv_nonempty("--metrics"), default=None,
                    help="metric, column or family names (default: signal metrics)")
+    s.add_argument("--text", default=None, help="two audio files: the reference transcript (for wer/cer)")
+    s.add_argument("--lang", default=None, help="two audio files: the language (forced on the ASR; e.g. hi)")
     s.add_argument("--metric-opt", action="append", default=None, metavar="NAME.OPTION=VALUE",
                    help="a metric option, e.g. wer.model=large-v3 (repeatable)")
     s.set_defaults(func=cmd_score)

@@ -23,7 +23,8 @@ from codecbench.types import Failure, Utterance
 DEFAULT_SCORE_METRICS = ["pesq_wb", "pesq_nb", "stoi", "estoi", "mel_distance", "si_sdr"]
 
 
-def prepare_pair(ref_path: str | Path, deg_path: str | Path) -> tuple[MetricInput, dict[str, Any]]:
+def prepare_pair(ref_path: str | Path, deg_path: str | Path, text: str | None = None,
+                 lang: str | None = None) -> tuple[MetricInput, dict[str, Any]]:
     """Load both files and bring the degraded one to the reference's rate; lengths stay as given.
 
     Self-aligning metrics (PESQ, ViSQOL) score the signals as they are; metrics that need equal
@@ -35,7 +36,8 @@ def prepare_pair(ref_path: str | Path, deg_path: str | Path) -> tuple[MetricInpu
     deg = audio.resample(deg, sr_deg, sr)
     notes = {"ref_sample_rate": sr, "deg_sample_rate": sr_deg, "ref_samples": len(ref), "deg_samples": len(deg),
              "length_note": audio.length_note(len(ref), len(deg), sr)}
-    u = Utterance(id=Path(ref_path).stem, path=str(ref_path), source_sr=sr, duration=len(ref) / sr)
+    u = Utterance(id=Path(ref_path).stem, path=str(ref_path), source_sr=sr, duration=len(ref) / sr, text=text,
+                  lang=lang)  # text and lang: what ASR metrics (wer) need; lang is forced on the ASR
     return MetricInput(ref=ref, deg=deg, sample_rate=sr, utterance=u), notes
 
 
@@ -71,13 +73,13 @@ def score_pair(x: MetricInput, specs: list[MetricSpec]) -> dict[str, Any]:
     return {"values": values, "failures": failures, "metrics": meta}
 
 
-def score_files(ref: str, deg: str, metric_names: list[str] | None = None,
-                metric_opts: list[str] | None = None) -> dict[str, Any]:
+def score_files(ref: str, deg: str, metric_names: list[str] | None = None, metric_opts: list[str] | None = None,
+                text: str | None = None, lang: str | None = None) -> dict[str, Any]:
     cfg = BenchConfig(metrics=[MetricSpec(n) for n in metric_names or DEFAULT_SCORE_METRICS])
     if metric_opts:
         cfg = cfg.with_metric_options(metric_opts)
     specs = resolve_metrics(cfg.metrics or [], "cpu")
-    x, notes = prepare_pair(ref, deg)
+    x, notes = prepare_pair(ref, deg, text, lang)
     return {"ref": str(ref), "deg": str(deg), **notes, **score_pair(x, specs)}
 
 

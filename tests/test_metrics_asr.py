@@ -319,3 +319,14 @@ def test_openai_whisper_backend_batches_short_clips_per_language(monkeypatch):
     out = b.transcribe([short, short, long, short, short], ["hi", "hi", "en", "en", "hi"])
     assert out == ["hi 0", "hi 1", "long en", "en 0", "hi 0"]
     assert sorted(calls["decode"]) == [("en", 1), ("hi", 1), ("hi", 2)] and calls["transcribe"] == ["en"]
+
+
+def test_score_two_files_with_text_and_lang(testdata, manifest, whisper_base_dir, capsys):
+    from codecbench.cli import main
+
+    path = "en/LJ050-0131.wav"
+    wav = str(testdata / path)
+    assert main(["score", wav, wav, "--metrics", "wer", "--metric-opt", f"wer.model={whisper_base_dir}",
+                 "--text", manifest[path]["text"], "--lang", "en"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["values"]["wer"] < EN_MAX_WER and out["values"]["dwer"] == 0.0 and not out["failures"]
