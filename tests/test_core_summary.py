@@ -58,3 +58,10 @@ def test_unavailable_is_its_own_status():
     rows = _rows([np.nan, np.nan], ["unavailable: no model", "unavailable: no model"], ["en", "en"])
     s = summarize(rows, META, {}).set_index("lang")
     assert s.loc["en", "status"] == "unavailable" and s.loc["en", "note"] == "no model"
+
+
+def test_markdown_escapes_names_and_reasons():
+    rows = _rows([0.1, np.nan], ["", "failed: <script>x</script> | y"], ["en", "en"])
+    rows["codec"] = "<b>c</b>"
+    md = markdown(summarize(rows, META, {}), pd.DataFrame(), META, {}, "run")
+    assert "<b>" not in md and "<script>" not in md and "&lt;b&gt;c&lt;/b&gt;" in md
