@@ -31,6 +31,7 @@ import numpy as np
 from codecbench import audio
 from codecbench.codecs.registry import load_codec
 from codecbench.metrics.base import Failure, MetricInput, safe_compute
+from codecbench.metrics.bitrate import code_bits
 from codecbench.metrics.codebook import pooled_utilization
 from codecbench.metrics.registry import get_metric
 from codecbench.stats import bootstrap_ci, paired_difference
@@ -67,8 +68,10 @@ def evaluate(name: str, items, metrics) -> dict:
                 v = float("nan")
             scores[metric_name].append(v)
         seconds.append(len(wave) / sr)
-        if rec.bits is not None:
+        if rec.bits is not None:  # real payload (Opus packets)
             bits.append(float(rec.bits[0]))
+        elif rec.codes:  # code bits, as the bitrate_measured metric counts them
+            bits.append(code_bits(rec.codes[0], [lvl.size for lvl in codec.info.codebooks]))
         if rec.codes:
             codes.append(rec.codes[0])
     codec.close()

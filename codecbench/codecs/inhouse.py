@@ -188,6 +188,11 @@ def specs() -> list[CodecSpec]:
     return out
 
 
+def standing_notes() -> list[str]:
+    """One line per bundled checkpoint with its measured standing against Opus (for ``codecbench codecs``)."""
+    return [f"{KIND_CHECKPOINT[k]}: {verdict(_read_meta(bundled_checkpoint(k)))}" for k in ("rvq", "fsq", "vae")]
+
+
 def models() -> list:
     """The in-house checkpoints ship inside codecbench (codecbench/checkpoints/); nothing to download."""
     from codecbench.models import ModelSpec
