@@ -1,28 +1,37 @@
-"""In-house codecs against Opus on Hindi speech they were not trained on.
+"""In-house codecs against Opus on held-out Hindi speech.
 
-For ours-rvq, ours-fsq and ours-vae: PESQ-wb, STOI, mel distance and bitrate, with Opus at the
-nearest bitrate beside each (paired difference ours - Opus with its bootstrap CI and p-value); the
-RVQ rate-quality curve over its quantizer counts; and RVQ (and FSQ) codebook usage per codebook on
-held-out speech (share of entries used; goal > 90% for RVQ, i.e. no collapse), measured with
-codecbench's own utilization metric (codecbench.metrics.codebook).
+Sections: (1) the quantized codecs (ours-rvq with all quantizers, ours-fsq) beside Opus at the
+nearest bitrate, with the *measured* bitrate (code bits per second of audio) and the paired
+difference ours - Opus; (2) the continuous VAE on its own (it has no bitrate, so no Opus pairing;
+compared with ours-rvq instead); (3) the RVQ rate-quality curve over quantizer counts chosen at
+inference; (4) codebook use on other held-out speech as perplexity per codebook (2 ** entropy of
+the pooled codes; the share of entries ever used saturates at 100% long before use is even).
+Per-utterance scores are summarised as mean [95% bootstrap CI] and median.
 
-    python bench/inhouse_vs_opus.py [--rvq CKPT] [--fsq CKPT] [--vae CKPT] [--curve 1,2,4,8,16]
+    python bench/inhouse_vs_opus.py [--rvq CKPT] [--fsq CKPT] [--vae CKPT] [--curve 1,2,4,8,16] [--write-cards]
 
-Evaluation audio: ../shared/testdata/hi (train_000..train_015 of hindi-news-1h, excluded from
-training). Utilization: the last 20 utterances of hindi-news-1h (also excluded from training).
+``--write-cards`` records the verdict in each evaluated checkpoint's config.json (``evaluation``,
+shown by ``codecbench codecs``) and the tables in its TRAINING.md.
+
+Evaluation audio: ../shared/testdata/hi (utterances 0-15 of hindi-news-1h, excluded from training).
+Codebook use: the last 20 utterances of hindi-news-1h (also excluded from training).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import sys
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
 
 from codecbench import audio
-from codecbench.codecs.registry import all_specs, load_codec
+from codecbench.codecs.registry import load_codec
 from codecbench.metrics.base import Failure, MetricInput, safe_compute
+from codecbench.metrics.bitrate import code_bits
 from codecbench.metrics.codebook import pooled_utilization
 from codecbench.metrics.registry import get_metric
 from codecbench.stats import bootstrap_ci, paired_difference
@@ -30,22 +39,23 @@ from codecbench.types import Utterance
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 METRICS = (("pesq_wb", "PESQ-wb"), ("stoi", "STOI"), ("mel_distance", "mel dist"))
+GOAL = "ours-rvq (16 q, <= 6.4 kbps measured) >= opus-6kbps on PESQ-wb and STOI"
 
 
-def load_items(paths: list[Path]) -> list[tuple[str, np.ndarray, int]]:
-    out = []
-    for p in paths:
-        wave, sr = audio.load(p)
-        out.append((p.stem, wave, sr))
-    return out
+class _Tee(io.StringIO):
+    """Prints as it goes and keeps the text for the cards."""
+
+    def write(self, s: str) -> int:
+        sys.__stdout__.write(s)
+        sys.__stdout__.flush()
+        return super().write(s)
 
 
 def evaluate(name: str, items, metrics) -> dict:
-    """Reconstruct each item with codec ``name`` and score it. Returns per-metric arrays (NaN = failure)."""
+    """Reconstruct each item with codec ``name`` and score it. Per-metric arrays (NaN = failure, listed)."""
     codec = load_codec(name, device="cpu")
-    scores = {m: [] for m, _ in METRICS}
-    failures: list[str] = []
-    bits, seconds, codes = [], [], []
+    scores: dict[str, list[float]] = {m: [] for m, _ in METRICS}
+    failures, bits, seconds, codes = [], [], [], []
     for uid, wave, sr in items:
         rec = codec.reconstruct(wave[None], np.array([len(wave)]), sr)
         x = MetricInput(ref=wave, deg=rec.item(0), sample_rate=sr, utterance=Utterance(id=uid, source_sr=sr),
@@ -58,132 +68,173 @@ def evaluate(name: str, items, metrics) -> dict:
                 v = float("nan")
             scores[metric_name].append(v)
         seconds.append(len(wave) / sr)
-        if rec.bits is not None:
+        if rec.bits is not None:  # real payload (Opus packets)
             bits.append(float(rec.bits[0]))
+        elif rec.codes:  # code bits, as the bitrate_measured metric counts them
+            bits.append(code_bits(rec.codes[0], [lvl.size for lvl in codec.info.codebooks]))
         if rec.codes:
             codes.append(rec.codes[0])
-    measured = sum(bits) / sum(seconds) if bits else None
     codec.close()
     return {"name": name, "info": codec.info, "scores": {k: np.array(v) for k, v in scores.items()},
-            "failures": failures, "measured_bps": measured, "codes": codes}
+            "failures": failures, "measured_bps": sum(bits) / sum(seconds) if bits else None, "codes": codes}
 
 
-def rate_of(result: dict) -> float | None:
-    return result["measured_bps"] or result["info"].nominal_bitrate
+def mean(res: dict, metric: str) -> float:
+    return float(np.nanmean(res["scores"][metric]))
 
 
-def fmt_rate(result: dict) -> str:
-    info = result["info"]
-    if info.nominal_bitrate is None and info.latent_rate:
-        return f"latent {info.latent_dim}x{info.frame_rate:g}Hz={info.latent_rate:g}/s"
-    r = rate_of(result)
-    kind = "measured" if result["measured_bps"] else "nominal"
-    return f"{r / 1000:.2f} kbps {kind}"
-
-
-def mean_ci(v: np.ndarray) -> str:
+def summary(v: np.ndarray) -> str:
     lo, hi = bootstrap_ci(v)
-    return f"{np.nanmean(v):.3f} [{lo:.3f},{hi:.3f}]"
+    return f"{np.nanmean(v):.3f} [{lo:.3f},{hi:.3f}] {np.nanmedian(v):.3f}"
 
 
-def nearest_opus(bitrate: float | None, opus: dict[str, dict]) -> dict:
-    target = 6000.0 if bitrate is None else bitrate
-    return min(opus.values(), key=lambda r: abs(r["info"].nominal_bitrate - target))
+def rate(res: dict) -> str:
+    info = res["info"]
+    if res["measured_bps"]:
+        return f"{res['measured_bps'] / 1000:.2f} kbps measured"
+    if info.nominal_bitrate:
+        return f"{info.nominal_bitrate / 1000:.2f} kbps nominal"
+    return f"latent {info.latent_dim} x {info.frame_rate:g} Hz"
 
 
-def print_usage(title: str, codes: list[list[np.ndarray]], sizes: list[int]) -> list[dict]:
-    stats = pooled_utilization(codes, sizes)
-    print(f"\n{title}")
-    print(f"{'level':>5} {'size':>5} {'codes':>6} {'used':>7} {'entropy bits':>12} {'perplexity':>10}")
-    for s in stats:
-        print(f"{s['level']:>5} {s['size']:>5} {s['n_codes']:>6} {100 * s['used_share']:>6.1f}% "
-              f"{s['entropy_bits']:>12.2f} {s['perplexity']:>10.1f}")
-    shares = [s["used_share"] for s in stats]
-    print(f"min used share {100 * min(shares):.1f}%, mean {100 * np.mean(shares):.1f}%; "
-          f"codebooks above 90%: {sum(s > 0.9 for s in shares)}/{len(shares)}")
-    return stats
+def table(results: list[dict]) -> None:
+    head = f"{'codec':<22} {'rate':<22}" + "".join(f" {label + ' mean [95% CI] median':>30}" for _, label in METRICS)
+    print(head + "\n" + "-" * len(head))
+    for res in results:
+        print(f"{res['info'].name:<22} {rate(res):<22}" + "".join(f" {summary(res['scores'][m]):>30}" for m, _ in METRICS))
+
+
+def paired(res: dict, ref: dict) -> None:
+    print(f"{res['info'].name} - {ref['info'].name} (mean [95% CI], sign-flip p; PESQ/STOI higher is better, mel lower)")
+    for m, label in METRICS:
+        d = paired_difference(ref["scores"][m], res["scores"][m])
+        print(f"   {label:<9} {d['mean_diff']:+.3f} [{d['ci_low']:+.3f},{d['ci_high']:+.3f}] p={d['p_value']:.3f} (n={d['n']})")
+
+
+def standing(res: dict, ref: dict) -> str:
+    """One line for `codecbench codecs`: does this checkpoint beat Opus at the nearest bitrate?"""
+    p, s, po, so = mean(res, "pesq_wb"), mean(res, "stoi"), mean(ref, "pesq_wb"), mean(ref, "stoi")
+    where = f"16 held-out Hindi clips: PESQ-wb {p:.2f} vs {po:.2f}, STOI {s:.3f} vs {so:.3f} for {ref['info'].name}"
+    if p >= po and s >= so:
+        return f"beats {ref['info'].name} on PESQ-wb and STOI ({where})"
+    return f"DEMO QUALITY: loses to {ref['info'].name} ({where})"
+
+
+def vae_standing(vae: dict, rvq: dict, rvq_is_demo: bool) -> str:
+    p, s, pr, sr = mean(vae, "pesq_wb"), mean(vae, "stoi"), mean(rvq, "pesq_wb"), mean(rvq, "stoi")
+    than = "no worse than" if p >= pr and s >= sr else "worse than"
+    text = (f"continuous latent, no bitrate (not comparable with Opus); {than} ours-rvq on 16 held-out Hindi "
+            f"clips: PESQ-wb {p:.2f} vs {pr:.2f}, STOI {s:.3f} vs {sr:.3f}")
+    return ("DEMO QUALITY: " + text) if rvq_is_demo or than == "worse than" else text
+
+
+def curve(counts: list[int], full: dict, n_q: int, name, items, metrics) -> list[dict]:
+    print(f"{'quantizers':>10} {'kbps':>6}" + "".join(f" {label:>9}" for _, label in METRICS))
+    rows = []
+    for n in counts:
+        res = full if n == n_q else evaluate(name(f"ours-rvq-{n}q"), items, metrics)
+        rows.append(res)
+        print(f"{n:>10} {res['measured_bps'] / 1000:>6.2f}" + "".join(f" {mean(res, m):>9.3f}" for m, _ in METRICS))
+    pesq = [mean(r, "pesq_wb") for r in rows]
+    rising = all(b >= a for a, b in zip(pesq, pesq[1:], strict=False))
+    print(f"PESQ-wb rises monotonically: {rising}; span {max(pesq) - min(pesq):.3f} (goal: monotonic, >= 0.5)")
+    return rows
+
+
+def usage(codec_name: str, held) -> None:
+    codec = load_codec(codec_name, device="cpu")
+    codes = [codec.reconstruct(w[None], np.array([len(w)]), sr).codes[0] for _, w, sr in held]
+    stats = pooled_utilization(codes, [lvl.size for lvl in codec.info.codebooks])
+    perp = np.array([s["perplexity"] for s in stats])
+    rel = perp / np.array([s["size"] for s in stats])
+    print(f"{codec.info.name}: {len(stats)} codebooks of {stats[0]['size']}, {stats[0]['n_codes']} codes each")
+    print("   perplexity per codebook: " + " ".join(f"{v:.0f}" for v in perp))
+    print(f"   median perplexity {np.median(perp):.1f} (min {perp.min():.1f}, max {perp.max():.1f}); median "
+          f"perplexity / size {np.median(rel):.2f}; entries ever used (saturating): median "
+          f"{100 * np.median([s['used_share'] for s in stats]):.0f}%")
+
+
+def write_cards(folders: dict[str, Path], verdicts: dict[str, str], report: str, command: str) -> None:
+    for kind, folder in folders.items():
+        meta_path = folder / "config.json"
+        meta = json.loads(meta_path.read_text())
+        meta["evaluation"] = {"verdict": verdicts[kind], "goal": GOAL, "command": command}
+        meta_path.write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+        card = folder / "TRAINING.md"
+        text = card.read_text() if card.is_file() else ""
+        text = text.split("\n## Evaluation")[0].rstrip() + "\n"
+        card.write_text(text + f"\n## Evaluation\n\n{verdicts[kind]}\n\n`{command}`\n\n```\n{report}```\n")
+        print(f"wrote the evaluation into {meta_path} and {card}")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--eval-dir", default=str(SHARED / "testdata" / "hi"), help="held-out Hindi WAVs")
     p.add_argument("--heldout", default=str(SHARED / "corpora" / "hindi-news-1h" / "manifest.jsonl") + "[-20:]",
-                   help="manifest (slice) for codebook usage")
-    p.add_argument("--rvq", default=None, help="RVQ checkpoint folder (default: the bundled one)")
-    p.add_argument("--fsq", default=None)
-    p.add_argument("--vae", default=None)
-    p.add_argument("--curve", default=None, help="RVQ quantizer counts for the curve (default: all)")
+                   help="manifest (slice) for codebook use")
+    for kind in ("rvq", "fsq", "vae"):
+        p.add_argument(f"--{kind}", default=None, help=f"{kind.upper()} checkpoint folder (default: the bundled one)")
+    p.add_argument("--curve", default="1,2,4,8,16", help="RVQ quantizer counts for the curve")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--write-cards", action="store_true", help="record the results in the checkpoints' cards")
     args = p.parse_args(argv)
 
     import torch
 
-    torch.set_num_threads(args.threads)
-    eval_paths = sorted(Path(args.eval_dir).glob("*.wav"))[: args.limit]
-    if not eval_paths:
-        print(f"no WAVs in {args.eval_dir}", file=sys.stderr)
-        return 2
-    items = load_items(eval_paths)
-    total = sum(len(w) / sr for _, w, sr in items)
-    print(f"evaluation: {len(items)} utterances, {total:.1f} s from {args.eval_dir} (not used in training)")
-    metrics = {m: get_metric(m) for m, _ in METRICS}
-    ckpt = {"rvq": args.rvq, "fsq": args.fsq, "vae": args.vae}
-
-    def name(base: str, kind: str) -> str:
-        return f"{base}:{ckpt[kind]}" if ckpt[kind] else base
-
-    opus = {n: evaluate(n, items, metrics) for n in ("opus-6kbps", "opus-12kbps")}
-    ours = {k: evaluate(name(f"ours-{k}", k), items, metrics) for k in ("rvq", "fsq", "vae")}
-    rvq_rate = ours["rvq"]["info"].nominal_bitrate
-    n_q = len(ours["rvq"]["info"].codebooks)
-    q6 = max(1, min(n_q, round(6000 / (rvq_rate / n_q))))  # quantizers closest to 6 kbps
-    if q6 != n_q:
-        ours["rvq@6k"] = evaluate(name(f"ours-rvq-{q6}q", "rvq"), items, metrics)
-
-    header = f"{'codec':<28} {'rate':<26}" + "".join(f" {label + ' mean [95% CI]':>28}" for _, label in METRICS)
-    print("\n== in-house codecs vs Opus at the nearest bitrate ==")
-    print(header)
-    print("-" * len(header))
-    for res in [*ours.values(), *opus.values()]:
-        row = f"{res['info'].name:<28} {fmt_rate(res):<26}"
-        row += "".join(f" {mean_ci(res['scores'][m]):>28}" for m, _ in METRICS)
-        print(row)
-    print("\npaired difference ours - Opus (mean [95% CI], sign-flip p); PESQ/STOI higher is better, mel lower")
-    for res in ours.values():
-        ref = nearest_opus(res["info"].nominal_bitrate, opus)
-        note = "" if res["info"].nominal_bitrate else " (continuous latent: no bitrate; shown against Opus 6 kbps)"
-        print(f"{res['info'].name} vs {ref['info'].name}{note}")
-        for m, label in METRICS:
-            d = paired_difference(ref["scores"][m], res["scores"][m])
-            print(f"   {label:<9} {d['mean_diff']:+.3f} [{d['ci_low']:+.3f},{d['ci_high']:+.3f}] p={d['p_value']:.3f} (n={d['n']})")
-    fails = [f for r in [*ours.values(), *opus.values()] for f in r["failures"]]
-    if fails:
-        print(f"\n{len(fails)} metric failure(s) (excluded from means): " + "; ".join(fails[:5]))
-
-    counts = [int(c) for c in args.curve.split(",")] if args.curve else list(range(1, n_q + 1))
-    print("\n== RVQ rate-quality curve (quantizer count chosen at inference) ==")
-    print(f"{'quantizers':>10} {'kbps':>6}" + "".join(f" {label:>9}" for _, label in METRICS))
-    for n in counts:
-        res = ours["rvq"] if n == n_q else evaluate(name(f"ours-rvq-{n}q", "rvq"), items, metrics)
-        print(f"{n:>10} {res['info'].nominal_bitrate / 1000:>6.2f}"
-              + "".join(f" {np.nanmean(res['scores'][m]):>9.3f}" for m, _ in METRICS))
-    for res in opus.values():
-        print(f"{'opus':>10} {res['measured_bps'] / 1000:>6.2f}"
-              + "".join(f" {np.nanmean(res['scores'][m]):>9.3f}" for m, _ in METRICS) + f"  ({res['info'].name}, measured)")
-
+    from codecbench.codecs.inhouse import bundled_checkpoint
     from codecbench.inhouse.data import read_manifest
 
-    held = read_manifest(args.heldout)
-    held_items = [(i.id, *audio.load(i.path)) for i in held]
-    secs = sum(len(w) / sr for _, w, sr in held_items)
-    print(f"\n== codebook usage on held-out speech: {len(held_items)} utterances, {secs:.1f} s ({args.heldout}) ==")
-    for kind in ("rvq", "fsq"):
-        codec = load_codec(name(f"ours-{kind}", kind), device="cpu")
-        codes = [codec.reconstruct(w[None], np.array([len(w)]), sr).codes[0] for _, w, sr in held_items]
-        print_usage(f"{codec.info.name} ({len(codec.info.codebooks)} codebooks)", codes,
-                    [lvl.size for lvl in codec.info.codebooks])
-    print("\ncodecs listed:", ", ".join(n for n in all_specs() if n.startswith("ours")))
+    torch.set_num_threads(args.threads)
+    paths = sorted(Path(args.eval_dir).glob("*.wav"))[: args.limit]
+    if not paths:
+        print(f"no WAVs in {args.eval_dir}", file=sys.stderr)
+        return 2
+    items = [(q.stem, *audio.load(q)) for q in paths]
+    metrics = {m: get_metric(m) for m, _ in METRICS}
+    ckpt = {k: getattr(args, k) for k in ("rvq", "fsq", "vae")}
+
+    def name(base: str) -> str:
+        kind = base.split("-")[1]
+        return f"{base}:{ckpt[kind]}" if ckpt[kind] else base
+
+    out = _Tee()
+    with redirect_stdout(out):
+        secs = sum(len(w) / sr for _, w, sr in items)
+        print(f"evaluation: {len(items)} utterances, {secs:.1f} s from {Path(args.eval_dir).name} (not used in training)")
+        opus = {n: evaluate(n, items, metrics) for n in ("opus-6kbps", "opus-12kbps")}
+        ours = {k: evaluate(name(f"ours-{k}"), items, metrics) for k in ("rvq", "fsq", "vae")}
+
+        def nearest(res: dict) -> dict:
+            return min(opus.values(), key=lambda r: abs(r["info"].nominal_bitrate - res["measured_bps"]))
+
+        print("\n== quantized in-house codecs vs Opus (measured bitrates) ==")
+        table([ours["rvq"], ours["fsq"], *opus.values()])
+        for kind in ("rvq", "fsq"):
+            paired(ours[kind], nearest(ours[kind]))
+        print("\n== continuous VAE (no bitrate: not paired with Opus; against ours-rvq) ==")
+        table([ours["vae"], ours["rvq"]])
+        paired(ours["vae"], ours["rvq"])
+        fails = [f for r in [*ours.values(), *opus.values()] for f in r["failures"]]
+        if fails:
+            print(f"\n{len(fails)} metric failure(s) (excluded from means): " + "; ".join(fails[:5]))
+        n_q = len(ours["rvq"]["info"].codebooks)
+        print("\n== RVQ rate-quality curve (quantizers chosen at inference; measured kbps) ==")
+        curve([int(c) for c in args.curve.split(",")], ours["rvq"], n_q, name, items, metrics)
+        held = [(i.id, *audio.load(i.path)) for i in read_manifest(args.heldout)]
+        print(f"\n== codebook use on {len(held)} other held-out utterances ({Path(args.heldout).parent.name}"
+              f"/{Path(args.heldout).name}) ==")
+        for kind in ("rvq", "fsq"):
+            usage(name(f"ours-{kind}"), held)
+        verdicts = {k: standing(ours[k], nearest(ours[k])) for k in ("rvq", "fsq")}
+        verdicts["vae"] = vae_standing(ours["vae"], ours["rvq"], verdicts["rvq"].startswith("DEMO"))
+        print(f"\n== verdict (goal: {GOAL}) ==")
+        for kind, text in verdicts.items():
+            print(f"ours-{kind}: {text}")
+    report = out.getvalue()
+    if args.write_cards:
+        folders = {k: Path(ckpt[k]) if ckpt[k] else bundled_checkpoint(k) for k in ("rvq", "fsq", "vae")}
+        write_cards(folders, verdicts, report, "python bench/inhouse_vs_opus.py " + " ".join(argv or sys.argv[1:]))
     return 0
 
 

@@ -113,6 +113,9 @@ def cmd_codecs(args: argparse.Namespace) -> int:
         reason = s.unavailable_reason()
         print(f"{i.name:<24} {i.family:<8} {i.sample_rate:>6} {fr:>9} {books:<18} {kbps:>7} {str(i.causal).lower():<6}  "
               + ("yes" if reason is None else f"no: {reason}"))
+    from codecbench.codecs.inhouse import standing_notes
+
+    print("\n" + "\n".join(standing_notes()))
     for err in plugin_errors():
         print(f"warning: {err}", file=sys.stderr)
     return 0

@@ -26,13 +26,13 @@ from codecbench.testing import check_codec, inhouse_margins
 # (ONEDNN_MAX_CPU_ISA=SSE41): batched vs single waves differ by 0.0 (bound 1e-5 on amplitudes <= 0.45),
 # decode_codes vs forward by <= 7.5e-8 (bound 1e-5); codes agree exactly, as identical floats must.
 torch.set_num_threads(1)
-TINY = ["--channels", "4", "--max-channels", "16", "--latent-dim", "8", "--n-quantizers", "4",
-        "--codebook-size", "16", "--fsq-codebooks", "2", "--fsq-levels", "5,3", "--dilations", "1"]
+TINY = ["--dim", "16", "--mlp-ratio", "2", "--encoder-blocks", "1", "--decoder-blocks", "1", "--latent-dim", "8",
+        "--n-quantizers", "4", "--codebook-size", "16", "--fsq-codebooks", "2", "--fsq-levels", "5,3"]
 
 
 def _tiny_config(kind: str) -> ModelConfig:
-    return ModelConfig(kind=kind, channels=4, max_channels=16, latent_dim=8, n_quantizers=4, codebook_size=16,
-                       fsq_codebooks=2, fsq_levels=(5, 3), dilations=(1,))
+    return ModelConfig(kind=kind, dim=16, mlp_ratio=2, encoder_blocks=1, decoder_blocks=1, latent_dim=8,
+                       n_quantizers=4, codebook_size=16, fsq_codebooks=2, fsq_levels=(5, 3))
 
 
 def _speechlike(seconds: float, f0: float, seed: int, sr: int = 16000) -> np.ndarray:
@@ -89,6 +89,29 @@ def test_train_save_reload_gives_identical_outputs(trained, kind, tmp_path):
         with torch.inference_mode():  # codes alone reproduce the decoder output
             assert torch.allclose(model.decode_codes(o1.codes)[..., : x.shape[-1]], y1, atol=1e-5)
     assert not any(p.suffix in (".pt", ".pth", ".pkl", ".bin") for p in folder.iterdir())  # no pickle
+    stored = ckpt.load_tensors(folder / "model.safetensors")  # shipped as float16, computed in float32
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+@pytest.mark.parametrize("seconds", [0.003, 0.02, 0.05])
+def test_very_short_inputs_keep_their_length(seconds):
+    model = InhouseModel(_tiny_config("rvq")).eval()
+    x = torch.from_numpy(_speechlike(seconds, 140, 1))[None, None]
+    with torch.inference_mode():
+        y, out = model(x)
+    assert y.shape == x.shape and out.codes.shape[-1] == math.ceil(x.shape[-1] / 320) and torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("kind", ["fsq", "vae"])
+def test_init_from_copies_matching_tensors(trained, kind):
+    from codecbench.inhouse.train import init_from
+
+    model = InhouseModel(_tiny_config(kind))
+    fresh = init_from(model, str(trained["rvq"]))
+    src = ckpt.load_tensors(trained["rvq"] / "trainer_state.safetensors")
+    assert "encoder.out.weight" in fresh and "decoder.backbone.blocks.0.mlp.0.weight" not in fresh
+    assert torch.equal(model.state_dict()["decoder.head.weight"], src["model.decoder.head.weight"])
 
 
 def test_resume_continues_exactly(manifest, tmp_path):
@@ -133,6 +156,18 @@ def test_mismatched_config_is_rejected_with_a_clear_error(trained, tmp_path):
         load_codec(f"ours-rvq:{trained['fsq']}", device="cpu")
     with pytest.raises(CheckpointMismatch, match="needs 9 quantizers"):
         adapter.load("rvq", "ours-rvq-9q", 9, str(src), "cpu")
+
+
+def test_description_states_the_measured_standing(trained, tmp_path):
+    folder = tmp_path / "rvq"
+    folder.mkdir()
+    for f in ("model.safetensors", "config.json"):
+        (folder / f).write_bytes((trained["rvq"] / f).read_bytes())
+    assert "not evaluated against Opus" in load_codec(f"ours-rvq:{folder}", device="cpu").info.description
+    meta = json.loads((folder / "config.json").read_text())
+    meta["evaluation"] = {"verdict": "DEMO QUALITY: loses to opus-6kbps"}
+    (folder / "config.json").write_text(json.dumps(meta))
+    assert "DEMO QUALITY: loses to opus-6kbps" in load_codec(f"ours-rvq:{folder}", device="cpu").info.description
 
 
 def test_quantizer_variants_have_non_increasing_bitrate(trained):

@@ -203,10 +203,10 @@ def _checkpoint(tmp_path: Path, **model) -> Path:
 
 
 @pytest.mark.parametrize("model, match", [
-    ({"channels": 10**6}, "channels must be an integer"), ({"strides": [2] * 100}, "strides must be a list"),
-    ({"strides": "abc"}, "strides must be a list"), ({"kernel_size": True}, "kernel_size must be an integer"),
-    ({"ema_decay": float("nan")}, "ema_decay"), ({"activation": "relu"}, "activation"),
-    ({"channels": 1024, "max_channels": 4096, "latent_dim": 4096}, "parameters"),
+    ({"dim": 10**6}, "dim must be an integer"), ({"fsq_levels": [2] * 100}, "fsq_levels must be a list"),
+    ({"fsq_levels": "abc"}, "fsq_levels must be a list"), ({"kernel_size": True}, "kernel_size must be an integer"),
+    ({"ema_decay": float("nan")}, "ema_decay"), ({"kind": "gan"}, "kind"),
+    ({"dim": 8192, "mlp_ratio": 16, "decoder_blocks": 64}, "parameters"),
     ({"n_quantizers": 20}, "weights do not match"),
 ])
 def test_hostile_checkpoint_configs_are_refused_before_building(tmp_path, monkeypatch, model, match):

@@ -25,6 +25,7 @@ import numpy as np
 
 from codecbench.codecs.base import Codec, CodecUnavailable, TorchCodec
 from codecbench.codecs.registry import CodecSpec
+from codecbench.inhouse.config import FORMAT_VERSION
 from codecbench.types import CodebookLevel, CodecInfo, Encoded
 
 FAMILY = "ours"
@@ -48,7 +49,7 @@ def bundled_missing(kind: str) -> str | None:
 def info_from_config(name: str, model: dict, n_quantizers: int | None = None, description: str = "") -> CodecInfo:
     """CodecInfo from a checkpoint's ``model`` config dict (no torch needed)."""
     sr = int(model["sample_rate"])
-    frame_rate = sr / math.prod(model["strides"])
+    frame_rate = sr / int(model["frame_hop"])
     kind = model["kind"]
     if kind == "rvq":
         n = int(model["n_quantizers"] if n_quantizers is None else n_quantizers)
@@ -66,21 +67,29 @@ def info_from_config(name: str, model: dict, n_quantizers: int | None = None, de
     )
 
 
-def _bundled_model_config(kind: str) -> dict | None:
-    path = bundled_checkpoint(kind) / "config.json"
+def _read_meta(folder: Path) -> dict:
+    """config.json of a checkpoint folder ({} when unreadable: the loader reports that properly)."""
     try:
-        return json.loads(path.read_text())["model"]
-    except (OSError, ValueError, KeyError):
-        return None
+        meta = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def verdict(meta: dict) -> str:
+    """The checkpoint's measured standing against Opus, as written by ``bench/inhouse_vs_opus.py --write-cards``."""
+    ev = meta.get("evaluation")
+    text = ev.get("verdict") if isinstance(ev, dict) else None
+    return str(text) if text else "not evaluated against Opus (run bench/inhouse_vs_opus.py)"
 
 
 # Architecture of the shipped checkpoints, used for static metadata if config.json is missing.
 _FALLBACK = {
-    "rvq": {"kind": "rvq", "sample_rate": 16000, "strides": [2, 4, 5, 8], "n_quantizers": 16, "codebook_size": 256,
+    "rvq": {"kind": "rvq", "sample_rate": 16000, "frame_hop": 320, "n_quantizers": 16, "codebook_size": 256,
             "latent_dim": 64},
-    "fsq": {"kind": "fsq", "sample_rate": 16000, "strides": [2, 4, 5, 8], "fsq_levels": [8, 5, 5, 5],
+    "fsq": {"kind": "fsq", "sample_rate": 16000, "frame_hop": 320, "fsq_levels": [8, 5, 5, 5],
             "fsq_codebooks": 12, "latent_dim": 64},
-    "vae": {"kind": "vae", "sample_rate": 16000, "strides": [2, 4, 5, 8], "latent_dim": 16},
+    "vae": {"kind": "vae", "sample_rate": 16000, "frame_hop": 320, "latent_dim": 64},
 }
 
 
@@ -141,30 +150,35 @@ def load(kind: str, name: str, n_quantizers: int | None, arg: str | None, device
     cfg = model.cfg
     if n_quantizers is not None and not 1 <= n_quantizers <= cfg.n_quantizers:
         raise CheckpointMismatch(f"{name} needs {n_quantizers} quantizers; checkpoint {folder} has {cfg.n_quantizers}")
-    info = info_from_config(name, cfg.to_dict(), n_quantizers, description=_describe(kind, n_quantizers, folder))
+    description = _describe(kind, n_quantizers, verdict(_read_meta(folder)), folder if arg else None)
+    info = info_from_config(name, cfg.to_dict(), n_quantizers, description=description)
     return InhouseCodec(info, model, device, n_quantizers)
 
 
-def _describe(kind: str, n_quantizers: int | None, folder: Path | None = None) -> str:
-    what = {"rvq": "in-house SEANet RVQ codec (EMA codebooks, quantizer dropout)",
-            "fsq": "in-house SEANet FSQ codec (independent FSQ codebooks)",
-            "vae": "in-house SEANet VAE codec (continuous Gaussian latent)"}[kind]
+def _describe(kind: str, n_quantizers: int | None, standing: str, folder: Path | None = None) -> str:
+    what = {"rvq": "RVQ (EMA codebooks, quantizer dropout)", "fsq": "FSQ (independent FSQ codebooks)",
+            "vae": "VAE (continuous Gaussian latent)"}[kind]
+    what = f"in-house {what} codec: log-STFT encoder, ConvNeXt decoder with iSTFT head"
     if n_quantizers is not None:
         what += f", first {n_quantizers} quantizers"
-    return what + (f"; checkpoint {folder}" if folder else "; bundled checkpoint, or NAME:PATH")
+    where = f"checkpoint {folder}" if folder else "bundled checkpoint, or NAME:PATH"
+    return f"{what}; {where}; {standing}"
 
 
 def specs() -> list[CodecSpec]:
     out = []
     for kind in ("rvq", "fsq", "vae"):
-        model = _bundled_model_config(kind) or _FALLBACK[kind]
+        meta = _read_meta(bundled_checkpoint(kind))
+        current = meta.get("version") == FORMAT_VERSION and isinstance(meta.get("model"), dict)
+        model = meta["model"] if current else _FALLBACK[kind]  # an outdated config fails properly on load
+        standing = verdict(meta)
         name = KIND_CHECKPOINT[kind]
         variants: list[tuple[str, int | None]] = [(name, None)]
         if kind == "rvq":
             variants += [(f"{name}-{n}q", n) for n in range(int(model["n_quantizers"]), 0, -1)]
         for vname, n_q in variants:
             out.append(CodecSpec(
-                info=info_from_config(vname, model, n_q, _describe(kind, n_q)),
+                info=info_from_config(vname, model, n_q, _describe(kind, n_q, standing)),
                 load=partial(load, kind, vname, n_q),
                 requires=("torch", "safetensors"),
                 install_hint="pip install torch safetensors",
@@ -172,6 +186,11 @@ def specs() -> list[CodecSpec]:
                 check=partial(bundled_missing, kind),  # skipped for NAME:PATH
             ))
     return out
+
+
+def standing_notes() -> list[str]:
+    """One line per bundled checkpoint with its measured standing against Opus (for ``codecbench codecs``)."""
+    return [f"{KIND_CHECKPOINT[k]}: {verdict(_read_meta(bundled_checkpoint(k)))}" for k in ("rvq", "fsq", "vae")]
 
 
 def models() -> list:

@@ -20,15 +20,13 @@ def training_card(folder: str | Path, log: str | Path | None = None, notes: str 
     data = tr.get("data", {})
     lines = [
         f"# {model['kind'].upper()} checkpoint: training record", "",
-        f"- architecture: SEANet-style conv encoder/decoder, {model['activation']} activations, strides "
-        f"{model['strides']} (hop {hop_of(model)}, {model['sample_rate'] / hop_of(model):g} Hz frames at "
-        f"{model['sample_rate']} Hz), channel widths {widths(model)}, dilations {model['dilations']}",
+        f"- architecture: {architecture(model)}",
         f"- bottleneck: {bottleneck(model)}",
         f"- data: {data.get('utterances', '?')} utterances, {data.get('hours', '?')} h; seconds per language "
         f"{json.dumps(data.get('seconds_per_lang', {}))}",
         f"- manifests: {', '.join(str(m) for m in data.get('manifests', []))}",
         f"- steps: {tr.get('steps')}, batch {tr.get('batch_size')} x {tr.get('segment_seconds')} s crops, "
-        f"lr {tr.get('lr')}, adversarial {tr.get('adversarial')}",
+        f"lr {tr.get('lr')}, adversarial {tr.get('adversarial')}, initialised from {tr.get('init_from')}",
         f"- time: {tr.get('wall_seconds', 0) / 60:.1f} min of training wall time on {tr.get('device')} "
         f"({tr.get('threads')} thread(s))",
         f"- loss weights: {json.dumps(tr.get('loss_weights', {}))}",
@@ -42,15 +40,12 @@ def training_card(folder: str | Path, log: str | Path | None = None, notes: str 
     return "\n".join(lines) + "\n"
 
 
-def widths(model: dict) -> list[int]:
-    return [min(model["channels"] * 2**i, model["max_channels"]) for i in range(len(model["strides"]) + 1)]
-
-
-def hop_of(model: dict) -> int:
-    hop = 1
-    for s in model["strides"]:
-        hop *= int(s)
-    return hop
+def architecture(model: dict) -> str:
+    sr, hop = model["sample_rate"], model["frame_hop"]
+    return (f"frame-rate codec at {sr / hop:g} Hz (hop {hop} at {sr} Hz): encoder over log-STFT frames "
+            f"(n_fft {model['n_fft']}, hop {model['stft_hop']}), {model['encoder_blocks']} ConvNeXt blocks; decoder "
+            f"{model['decoder_blocks']} ConvNeXt blocks predicting STFT magnitude + phase, iSTFT; width {model['dim']}, "
+            f"MLP x{model['mlp_ratio']}")
 
 
 def bottleneck(model: dict) -> str:

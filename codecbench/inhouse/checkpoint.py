@@ -2,7 +2,9 @@
 
 ``config.json`` holds ``{"format", "version", "model": ModelConfig, "training": {...}}``. Loading
 builds the model from the config and requires every tensor to match in name and shape; any
-mismatch raises ``CheckpointMismatch`` naming the offending tensors.
+mismatch raises ``CheckpointMismatch`` naming the offending tensors. Shipped weights are stored as
+float16 (half the size; the model computes in float32 after loading); the trainer's own state for
+``--resume`` stays float32.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def save_checkpoint(model: InhouseModel, folder: str | os.PathLike, training: di
     """Write ``model.safetensors`` + ``config.json`` into ``folder`` (created)."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    save_tensors(out / MODEL_FILE, model.state_dict(), {"format": FORMAT, "kind": model.cfg.kind})
+    weights = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    save_tensors(out / MODEL_FILE, weights, {"format": FORMAT, "kind": model.cfg.kind, "dtype": "float16"})
     write_json(out / CONFIG_FILE, {"format": FORMAT, "version": FORMAT_VERSION,
                                    "model": model.cfg.to_dict(), "training": training or {}})
     return out
@@ -86,7 +89,8 @@ def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], wh
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected tensor(s), e.g. {', '.join(unexpected[:3])}")
         raise CheckpointMismatch(f"{where}: weights do not match the model config: " + "; ".join(parts))
-    model.load_state_dict(state, strict=True)
+    own_dtype = {k: v.dtype for k, v in own.items()}
+    model.load_state_dict({k: v.to(own_dtype[k]) for k, v in state.items()}, strict=True)
 
 
 def load_checkpoint(folder: str | os.PathLike, kind: str | None = None, device: str = "cpu") -> InhouseModel:

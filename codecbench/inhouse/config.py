@@ -10,7 +10,7 @@ from codecbench.errors import CodecbenchError
 
 KINDS = ("rvq", "fsq", "vae")
 FORMAT = "codecbench-inhouse"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: frame-rate STFT encoder + iSTFT decoder (1 was a SEANet waveform model)
 
 
 class CheckpointMismatch(CodecbenchError, ValueError):
@@ -19,16 +19,24 @@ class CheckpointMismatch(CodecbenchError, ValueError):
 
 @dataclass
 class ModelConfig:
+    """Frame-rate codec: log-STFT encoder -> bottleneck at ``sample_rate / frame_hop`` Hz -> ConvNeXt
+    decoder predicting STFT magnitude and phase, inverted by iSTFT (Vocos-style head).
+
+    All convolutions run at the code frame rate: the encoder stacks ``frame_hop / stft_hop`` STFT
+    frames into one input vector, and the decoder head predicts that many STFT frames per step.
+    """
+
     kind: str = "rvq"
     sample_rate: int = 16000
-    strides: tuple[int, ...] = (2, 4, 5, 8)  # encoder downsampling; hop = product (320 -> 50 Hz at 16 kHz)
-    channels: int = 8  # first encoder layer; doubles at each downsampling
-    max_channels: int = 256
-    dilations: tuple[int, ...] = (1, 3)  # residual units per block
-    activation: str = "elu"  # "elu" (cheap on CPU) or "snake" (DAC)
-    weight_norm: bool = False  # weight-normalised convolutions (DAC, EnCodec)
-    kernel_size: int = 7
-    latent_dim: int = 64  # encoder output per frame (RVQ/FSQ input size, VAE latent size)
+    n_fft: int = 640  # analysis and synthesis window (40 ms at 16 kHz)
+    stft_hop: int = 160  # STFT hop (100 Hz)
+    frame_hop: int = 320  # samples per code frame (50 Hz); a multiple of stft_hop
+    dim: int = 256  # ConvNeXt width (all blocks at the frame rate)
+    mlp_ratio: int = 3
+    encoder_blocks: int = 3
+    decoder_blocks: int = 6
+    kernel_size: int = 7  # depthwise convolution over frames
+    latent_dim: int = 64  # encoder output per frame (RVQ input size, VAE latent size)
     # RVQ
     n_quantizers: int = 16
     codebook_size: int = 256
@@ -41,16 +49,20 @@ class ModelConfig:
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes; not architecture
 
     def __post_init__(self) -> None:
-        self.strides = tuple(int(s) for s in self.strides)
-        self.dilations = tuple(int(d) for d in self.dilations)
         self.fsq_levels = tuple(int(v) for v in self.fsq_levels)
         if self.kind not in KINDS:
             raise CheckpointMismatch(f"unknown model kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+        if self.frame_hop % self.stft_hop:
+            raise CheckpointMismatch(f"frame_hop {self.frame_hop} is not a multiple of stft_hop {self.stft_hop}")
 
     # -- derived ----------------------------------------------------------------------------------
     @property
     def hop_length(self) -> int:
-        return math.prod(self.strides)
+        return self.frame_hop
+
+    @property
+    def stft_per_frame(self) -> int:
+        return self.frame_hop // self.stft_hop
 
     @property
     def frame_rate(self) -> float:

@@ -1,4 +1,10 @@
-"""SEANet/DAC-style convolutional encoder and decoder (non-causal, 'same' padding)."""
+"""Frame-rate encoder and decoder: ConvNeXt blocks over code frames, STFT in, STFT magnitude + phase out.
+
+Measurement-relevant choices: the encoder sees the log magnitude of a Hann STFT (``n_fft``,
+``stft_hop``; zero padding at the edges, so any length works) and never the phase; the decoder
+predicts log magnitude and phase per STFT frame and inverts them with ``torch.istft`` (Vocos-style),
+so the waveform's phase is generated, not transmitted. Non-causal ('same' padding over frames).
+"""
 
 from __future__ import annotations
 
@@ -8,107 +14,80 @@ from torch import nn
 from codecbench.inhouse.config import ModelConfig
 
 
-class Snake(nn.Module):
-    """x + sin^2(alpha x) / alpha, one learnable alpha per channel (DAC)."""
+class ConvNeXtBlock(nn.Module):
+    """Depthwise conv over frames -> LayerNorm -> MLP, scaled residual (ConvNeXt, as in Vocos)."""
 
-    def __init__(self, channels: int):
+    def __init__(self, dim: int, mlp_ratio: int, kernel: int, layer_scale: float):
         super().__init__()
-        self.alpha = nn.Parameter(torch.ones(1, channels, 1))
+        self.dw = nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(dim, dim * mlp_ratio), nn.GELU(), nn.Linear(dim * mlp_ratio, dim))
+        self.gamma = nn.Parameter(torch.full((dim,), layer_scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, D, F]
+        h = self.mlp(self.norm(self.dw(x).transpose(1, 2)))
+        return x + (self.gamma * h).transpose(1, 2)
+
+
+class Backbone(nn.Module):
+    """in_dim -> dim at the frame rate, ``n`` ConvNeXt blocks, LayerNorm -> [B, F, dim] (channels last)."""
+
+    def __init__(self, in_dim: int, n: int, cfg: ModelConfig, in_kernel: int):
+        super().__init__()
+        self.inp = nn.Conv1d(in_dim, cfg.dim, in_kernel, padding=in_kernel // 2)
+        self.blocks = nn.Sequential(*[ConvNeXtBlock(cfg.dim, cfg.mlp_ratio, cfg.kernel_size, 1.0 / max(n, 1))
+                                      for _ in range(n)])
+        self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a = self.alpha
-        return x + (a + 1e-9).reciprocal() * torch.sin(a * x).pow(2)
-
-
-def activation(cfg: ModelConfig, channels: int) -> nn.Module:
-    if cfg.activation == "snake":
-        return Snake(channels)
-    if cfg.activation == "elu":
-        return nn.ELU()
-    raise ValueError(f"unknown activation {cfg.activation!r}; expected 'elu' or 'snake'")
-
-
-def _conv(cin: int, cout: int, kernel: int, dilation: int = 1) -> nn.Conv1d:
-    return nn.Conv1d(cin, cout, kernel, dilation=dilation, padding=(kernel - 1) * dilation // 2)
-
-
-def apply_weight_norm(module: nn.Module) -> nn.Module:
-    """Weight-normalise every convolution of ``module`` (in place)."""
-    from torch.nn.utils.parametrizations import weight_norm
-
-    for m in list(module.modules()):
-        if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d)):
-            weight_norm(m)
-    return module
-
-
-class ResidualUnit(nn.Module):
-    def __init__(self, channels: int, dilation: int, cfg: ModelConfig):
-        super().__init__()
-        self.block = nn.Sequential(activation(cfg, channels), _conv(channels, channels, cfg.kernel_size, dilation),
-                                   activation(cfg, channels), _conv(channels, channels, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.block(x)
-
-
-class EncoderBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int, cfg: ModelConfig):
-        super().__init__()
-        units = [ResidualUnit(cin, d, cfg) for d in cfg.dilations]
-        self.block = nn.Sequential(*units, activation(cfg, cin),
-                                   nn.Conv1d(cin, cout, 2 * stride, stride=stride, padding=(stride + 1) // 2))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.block(x)
-
-
-class DecoderBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int, cfg: ModelConfig):
-        super().__init__()
-        self.up = nn.Sequential(activation(cfg, cin), nn.ConvTranspose1d(cin, cout, 2 * stride, stride=stride,
-                                                               padding=(stride + 1) // 2, output_padding=stride % 2))
-        self.units = nn.Sequential(*[ResidualUnit(cout, d, cfg) for d in cfg.dilations])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.units(self.up(x))
-
-
-def _widths(cfg: ModelConfig) -> list[int]:
-    return [min(cfg.channels * 2**i, cfg.max_channels) for i in range(len(cfg.strides) + 1)]
+        return self.norm(self.blocks(self.inp(x)).transpose(1, 2))
 
 
 class Encoder(nn.Module):
-    """[B, 1, T] -> [B, bottleneck_dim, T / hop] (T a multiple of the hop)."""
+    """[B, 1, T] (T a multiple of frame_hop) -> [B, bottleneck_dim, T / frame_hop]."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        w = _widths(cfg)
-        layers: list[nn.Module] = [_conv(1, w[0], cfg.kernel_size)]
-        for i, s in enumerate(cfg.strides):
-            layers.append(EncoderBlock(w[i], w[i + 1], s, cfg))
-        layers += [activation(cfg, w[-1]), _conv(w[-1], cfg.bottleneck_dim, 3)]
-        self.net = nn.Sequential(*layers)
-        if cfg.weight_norm:
-            apply_weight_norm(self)
+        self.cfg = cfg
+        bins = cfg.n_fft // 2 + 1
+        self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
+        self.backbone = Backbone(bins * cfg.stft_per_frame, cfg.encoder_blocks, cfg, in_kernel=1)
+        self.out = nn.Linear(cfg.dim, cfg.bottleneck_dim)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Log magnitudes of the STFT frames, ``stft_per_frame`` of them stacked per code frame."""
+        cfg = self.cfg
+        B, _, T = x.shape
+        n_frames = T // cfg.frame_hop
+        spec = torch.stft(x[:, 0].float(), cfg.n_fft, cfg.stft_hop, window=self.window, center=True,
+                          pad_mode="constant", return_complex=True)
+        logmag = spec.abs().clamp(min=1e-5).log()[..., : n_frames * cfg.stft_per_frame]  # [B, bins, k*F]
+        bins = logmag.shape[1]
+        return logmag.view(B, bins, n_frames, cfg.stft_per_frame).permute(0, 3, 1, 2).reshape(B, -1, n_frames)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.out(self.backbone(self.features(x))).transpose(1, 2)
 
 
 class Decoder(nn.Module):
-    """[B, latent_dim, F] -> [B, 1, F * hop]."""
+    """[B, in_dim, F] -> [B, 1, F * frame_hop] through predicted STFT magnitude and phase."""
 
     def __init__(self, cfg: ModelConfig, in_dim: int):
         super().__init__()
-        w = _widths(cfg)[::-1]
-        layers: list[nn.Module] = [_conv(in_dim, w[0], cfg.kernel_size)]
-        for i, s in enumerate(reversed(cfg.strides)):
-            layers.append(DecoderBlock(w[i], w[i + 1], s, cfg))
-        layers += [activation(cfg, w[-1]), _conv(w[-1], 1, cfg.kernel_size), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
-        if cfg.weight_norm:
-            apply_weight_norm(self)
+        self.cfg = cfg
+        self.bins = cfg.n_fft // 2 + 1
+        self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
+        self.backbone = Backbone(in_dim, cfg.decoder_blocks, cfg, in_kernel=3)
+        self.head = nn.Linear(cfg.dim, cfg.stft_per_frame * 2 * self.bins)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+        cfg = self.cfg
+        B, _, n_frames = z.shape
+        h = self.head(self.backbone(z)).float()  # [B, F, k * 2 * bins]
+        h = h.view(B, n_frames * cfg.stft_per_frame, 2, self.bins)
+        logmag, phase = h[:, :, 0].clamp(max=6.0), h[:, :, 1]  # exp(6) ~ 400: a bound against blow-ups
+        spec = torch.polar(logmag.exp(), phase).transpose(1, 2)  # [B, bins, k*F]
+        spec = torch.cat([spec, spec[..., -1:]], dim=-1)  # one more frame: istft covers exactly k*F hops
+        wave = torch.istft(spec, cfg.n_fft, cfg.stft_hop, window=self.window, center=True,
+                           length=n_frames * cfg.frame_hop)
+        return wave[:, None]

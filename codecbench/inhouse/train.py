@@ -52,19 +52,36 @@ def unflatten_optimizer(opt, prefix: str, tensors: dict, meta: dict) -> None:
 
 
 # -- the trainer ------------------------------------------------------------------------------------
+MODEL_INTS = ("n-fft", "stft-hop", "frame-hop", "dim", "mlp-ratio", "encoder-blocks", "decoder-blocks", "kernel-size",
+              "latent-dim", "n-quantizers", "codebook-size", "fsq-codebooks")
+MODEL_FLOATS = ("quantizer-dropout", "dead-code-threshold", "ema-decay")
+
+
+def init_from(model, folder: str) -> list[str]:
+    """Copy every tensor of checkpoint ``folder`` whose name and shape match; returns the names left fresh
+    (e.g. the bottleneck projections when an FSQ or VAE model starts from an RVQ one)."""
+    from codecbench.inhouse import checkpoint as ckpt
+
+    state = Path(folder) / STATE_TENSORS  # float32 trainer state when there is one, else the shipped weights
+    if state.is_file():
+        src = {k[6:]: v for k, v in ckpt.load_tensors(state).items() if k.startswith("model.")}
+    else:
+        src = ckpt.load_tensors(Path(folder) / ckpt.MODEL_FILE)
+    own = model.state_dict()
+    fresh = [k for k, v in own.items() if k not in src or tuple(src[k].shape) != tuple(v.shape)]
+    model.load_state_dict({k: src[k].to(v.dtype) if k not in fresh else v for k, v in own.items()})
+    return fresh
+
 def _model_config(args):
     from codecbench.inhouse.config import ModelConfig
 
     cfg = ModelConfig(kind=args.kind)
-    for name in ("channels", "max_channels", "latent_dim", "n_quantizers", "codebook_size", "fsq_codebooks",
-                 "quantizer_dropout", "dead_code_threshold", "ema_decay", "activation", "weight_norm"):
-        value = getattr(args, name, None)
+    for name in MODEL_INTS + MODEL_FLOATS:
+        value = getattr(args, name.replace("-", "_"), None)
         if value is not None:
-            setattr(cfg, name, value)
-    for name in ("strides", "dilations", "fsq_levels"):
-        value = getattr(args, name, None)
-        if value:
-            setattr(cfg, name, tuple(int(v) for v in value.split(",")))
+            setattr(cfg, name.replace("-", "_"), value)
+    if args.fsq_levels:
+        cfg.fsq_levels = tuple(int(v) for v in args.fsq_levels.split(","))
     cfg.__post_init__()
     return cfg
 
@@ -108,7 +125,12 @@ def train(args: argparse.Namespace) -> Path:
     print(f"data: {json.dumps(data.summary(), ensure_ascii=False)}", flush=True)
 
     torch.manual_seed(args.seed)
-    model = InhouseModel(cfg).to(device)
+    model = InhouseModel(cfg)
+    if args.init_from and not resume:
+        fresh = init_from(model, args.init_from)
+        print(f"initialised from {args.init_from}; fresh: {', '.join(fresh) or 'none'}", flush=True)
+    model = model.to(device)
+    amp = bool(args.amp) and device.startswith("cuda")
     loss_fn = ReconstructionLoss(cfg.sample_rate).to(device)
     betas = tuple(float(b) for b in args.betas.split(","))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=betas, weight_decay=0.0)
@@ -147,7 +169,7 @@ def train(args: argparse.Namespace) -> Path:
         training = {"steps": step, "wall_seconds": round(elapsed, 1), "device": device,
                     "threads": torch.get_num_threads(), "batch_size": args.batch_size,
                     "segment_seconds": segment / cfg.sample_rate, "lr": args.lr, "loss_weights": weights,
-                    "adversarial": bool(args.adversarial), "data": {"manifests": manifests, **data.summary()},
+                    "adversarial": bool(args.adversarial), "init_from": args.init_from, "amp": amp, "data": {"manifests": manifests, **data.summary()},
                     "recent_losses": avg}
         ckpt.save_checkpoint(model, out, training)
         (out / "TRAINING.md").write_text(training_card(out))
@@ -172,8 +194,9 @@ def train(args: argparse.Namespace) -> Path:
         for g in opt.param_groups:
             g["lr"] = lr
         x = torch.from_numpy(data.batch(args.batch_size, segment, rng)).to(device)[:, None]
-        y, bo = model(x)
-        losses = {**loss_fn(y, x), **bo.losses}
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            y, bo = model(x)
+        losses = {**loss_fn(y.float(), x), **bo.losses}
         use_adv = disc is not None and step >= args.adv_start
         if use_adv:
             from codecbench.inhouse.discriminators import discriminator_loss, generator_losses
@@ -219,8 +242,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the trainer state in --out")
     p.add_argument("--steps", type=int, default=100000)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--segment-seconds", type=float, default=0.6)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--segment-seconds", type=float, default=0.64)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--betas", default="0.8,0.99", help="Adam betas")
     p.add_argument("--lr-decay", type=float, default=0.99995, help="per-step exponential decay")
@@ -228,21 +251,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grad-clip", type=float, default=10.0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA (ignored on CPU)")
+    p.add_argument("--init-from", default=None,
+                   help="start from a checkpoint folder's tensors where names and shapes match (e.g. FSQ from RVQ)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--save-every", type=int, default=200)
     g = p.add_argument_group("model (ignored with --resume: the checkpoint's config wins)")
-    for name, typ in (("channels", int), ("max-channels", int), ("latent-dim", int), ("n-quantizers", int),
-                      ("codebook-size", int), ("fsq-codebooks", int), ("quantizer-dropout", float),
-                      ("dead-code-threshold", float), ("ema-decay", float)):
-        g.add_argument(f"--{name}", type=typ, default=None)
-    g.add_argument("--strides", default=None, help="comma-separated, e.g. 2,4,5,8")
-    g.add_argument("--dilations", default=None, help="comma-separated, e.g. 1,3,9")
+    for name in MODEL_INTS:
+        g.add_argument(f"--{name}", type=int, default=None)
+    for name in MODEL_FLOATS:
+        g.add_argument(f"--{name}", type=float, default=None)
     g.add_argument("--fsq-levels", default=None, help="comma-separated, e.g. 8,5,5,5")
-    g.add_argument("--activation", choices=["elu", "snake"], default=None)
-    g.add_argument("--weight-norm", action="store_true", default=None, help="weight-normalised convolutions")
     w = p.add_argument_group("loss weights")
-    w.add_argument("--w-wave", type=float, default=1.0)
+    w.add_argument("--w-wave", type=float, default=0.0, help="waveform L1 (0: the phase is generated)")
     w.add_argument("--w-stft", type=float, default=1.0)
     w.add_argument("--w-mel", type=float, default=5.0)
     w.add_argument("--w-commit", type=float, default=0.25)
