@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,8 +79,10 @@ def test_train_through_the_cli_killed_and_resumed(tmp_path):
 
 def test_example_plugin_installed_and_run_through_its_entry_point(tmp_path):
     target = tmp_path / "site"
+    src = tmp_path / "example-plugin"  # built from a copy: setuptools leaves build/ beside the sources
+    shutil.copytree(ROOT / "adapters" / "example-plugin", src, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                          "--target", str(target), str(ROOT / "adapters" / "example-plugin")],
+                          "--target", str(target), str(src)],
                          capture_output=True, text=True, timeout=300)
     assert pip.returncode == 0, pip.stderr[-3000:]
     e = env()
