@@ -1,4 +1,5 @@
-"""In-house codec family: one SEANet/DAC-style conv encoder/decoder with RVQ, FSQ or VAE bottlenecks.
+"""In-house codec family: one frame-rate model (log-STFT encoder, ConvNeXt decoder with an iSTFT
+head) with RVQ, FSQ or VAE bottlenecks.
 
 * ``config.ModelConfig``: the architecture, stored beside every checkpoint as JSON.
 * ``model.InhouseModel``: the torch module (encode/decode/forward).

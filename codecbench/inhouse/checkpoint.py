@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from codecbench.inhouse.config import FORMAT, FORMAT_VERSION, CheckpointMismatch, ModelConfig
-from codecbench.inhouse.guard import check_model_dict, check_weights, read_config_json
+from codecbench.inhouse.guard import check_model_dict, check_weights, read_config_json, require_same_tensors
 from codecbench.inhouse.model import InhouseModel
 
 MODEL_FILE = "model.safetensors"
@@ -76,19 +76,8 @@ def read_config(folder: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any]]
 def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
     """load_state_dict that explains name/shape mismatches in one clear message."""
     own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs config {tuple(own[k].shape)}"
-              for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or shapes:
-        parts = []
-        if shapes:
-            parts.append(f"{len(shapes)} shape mismatch(es), e.g. {'; '.join(shapes[:3])}")
-        if missing:
-            parts.append(f"{len(missing)} tensor(s) missing, e.g. {', '.join(missing[:3])}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected tensor(s), e.g. {', '.join(unexpected[:3])}")
-        raise CheckpointMismatch(f"{where}: weights do not match the model config: " + "; ".join(parts))
+    require_same_tensors({k: tuple(v.shape) for k, v in own.items()}, {k: tuple(v.shape) for k, v in state.items()},
+                         where)
     own_dtype = {k: v.dtype for k, v in own.items()}
     model.load_state_dict({k: v.to(own_dtype[k]) for k, v in state.items()}, strict=True)
 

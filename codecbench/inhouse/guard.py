@@ -130,7 +130,11 @@ def check_weights(cfg: ModelConfig, weights: Path, where: str) -> None:
     if total > MAX_PARAMETERS:
         raise CheckpointMismatch(f"{where}: the config describes {total:,} parameters (at most {MAX_PARAMETERS:,})")
     header = safetensors_header(weights)
-    theirs = {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
+    require_same_tensors(own, {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}, where)
+
+
+def require_same_tensors(own: dict[str, tuple], theirs: dict[str, tuple], where: str) -> None:
+    """The model's tensor names and shapes (``own``) against a checkpoint's: one clear message if they differ."""
     missing = sorted(set(own) - set(theirs))
     unexpected = sorted(set(theirs) - set(own))
     shapes = [f"{k}: checkpoint {theirs[k]} vs config {own[k]}" for k in own if k in theirs and theirs[k] != own[k]]
