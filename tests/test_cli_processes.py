@@ -51,21 +51,21 @@ def test_kill_9_with_the_default_worker_pool_in_flight_then_resume(tmp_path):
     assert (r["status"] == "ok").all() and r[["pesq_wb", "stoi", "si_sdr"]].notna().all().all()
 
 
-TINY = ["--channels", "4", "--max-channels", "16", "--latent-dim", "8", "--n-quantizers", "2", "--codebook-size", "16",
-        "--dilations", "1", "--threads", "1", "--batch-size", "2", "--segment-seconds", "0.4", "--log-every", "1"]
+TINY = ["--dim", "16", "--mlp-ratio", "2", "--encoder-blocks", "1", "--decoder-blocks", "1", "--latent-dim", "8",
+        "--n-quantizers", "2", "--codebook-size", "16", "--threads", "1", "--batch-size", "2", "--segment-seconds", "0.4", "--log-every", "1"]
 
 
 def test_train_through_the_cli_killed_and_resumed(tmp_path):
     data = manifest(tmp_path / "data", per_lang=2, seconds=1.0, langs=("xx",))
     out = tmp_path / "ckpt"
-    argv = ["train", "--kind", "rvq", "--manifest", data, "--out", out, "--steps", "400", "--save-every", "2", *TINY]
+    argv = ["train", "--kind", "rvq", "--manifest", data, "--out", out, "--steps", "5000", "--save-every", "2", *TINY]
     proc = popen(*argv)
     _wait_for(lambda: (out / "model.safetensors").exists() and _lines(out / "log.jsonl") >= 4, proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(30)
     saved = json.loads((out / "config.json").read_text())["training"]["steps"]
-    assert 2 <= saved < 400
-    resumed = popen(*[a if a != "400" else str(saved + 3) for a in argv], "--resume")
+    assert 2 <= saved < 5000
+    resumed = popen(*[a if a != "5000" else str(saved + 3) for a in argv], "--resume")
     assert resumed.wait(300) == 0, resumed.stderr.read()[-3000:]
     assert json.loads((out / "config.json").read_text())["training"]["steps"] == saved + 3
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
