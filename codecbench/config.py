@@ -137,8 +137,11 @@ class BenchConfig:
             if not m:
                 raise ConfigError(f"--metric-opt {a!r}: expected NAME.OPTION=VALUE, e.g. wer.model=large-v3")
             name, key, raw = m.groups()
-            (target,) = resolve_names([name])[:1] or [name]
-            spec = next((s for s in new.metrics if resolve_names([s.name])[0] == target), None)
+            targets = resolve_names([name])
+            if len(targets) > 1:
+                raise ConfigError(f"--metric-opt {a!r}: {name!r} names a family ({', '.join(targets)}); "
+                                  "give the option to one of them")
+            spec = next((s for s in new.metrics if resolve_names([s.name])[0] == targets[0]), None)
             if spec is None:
                 raise ConfigError(f"--metric-opt {a!r}: metric {name!r} is not in this run's metrics")
             spec.options[key] = yaml.safe_load(raw) if raw else ""

@@ -228,9 +228,6 @@ class RunStore:
             keep = data[: data.rfind(b"\n") + 1]
             atomic_write_text(self.rows_path, keep.decode("utf-8"))
 
-    def completed(self) -> set[tuple[str, str]]:
-        return {(r["codec"], r["utt_id"]) for r in self.rows()}
-
     def write_parquet(self) -> Path:
         df = rows_frame(self.rows())
         path = self.dir / "utterances.parquet"

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from codecbench.metrics.codebook import pooled_utilization
-from codecbench.report.cells import MIN_N_FOR_CI, Footnotes, header_text, status_text, value_text
+from codecbench.report.cells import MIN_N_FOR_CI, Footnotes, header_text, md_text, status_text, value_text
 from codecbench.stats import bootstrap_ci
 from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX, RunStore, atomic_write_text, load_rows
 from codecbench.store import read_json_file as read_json
@@ -207,35 +207,31 @@ def markdown(summary: pd.DataFrame, codebook: pd.DataFrame, metrics_meta: dict, 
             for codec, gn in group_n.items():
                 cells = [_cell(by_key[(codec, c)], notes, int(gn)).replace("|", "\\|") if (codec, c) in by_key else ""
                          for c in chunk]
-                lines.append(f"| {_md(codec)} | {int(gn)} | " + " | ".join(cells) + " |")
+                lines.append(f"| {md_text(codec)} | {int(gn)} | " + " | ".join(cells) + " |")
             lines.append("")
     if not codebook.empty:
         pooled = codebook.groupby(["codec", "lang"])[["used_share", "entropy_bits", "perplexity"]].mean().reset_index()
         lines += ["## Codebook utilization (pooled, mean over codebooks)", "",
                   "| codec | lang | used share | entropy (bits) | perplexity |", "|---|---|---:|---:|---:|"]
         for _, r in pooled.iterrows():
-            lines.append(f"| {_md(r['codec'])} | {_md(r['lang'])} | {r['used_share']:.3f} | {r['entropy_bits']:.2f} | {r['perplexity']:.1f} |")
+            lines.append(f"| {md_text(r['codec'])} | {md_text(r['lang'])} | {r['used_share']:.3f} | {r['entropy_bits']:.2f} | {r['perplexity']:.1f} |")
         lines.append("")
     lines += ["## Metrics", "", "| metric | library | version | mode | model | sample rate |", "|---|---|---|---|---|---|"]
     for name, m in metrics_meta.items():
         extra = f" (unavailable[^{notes.ref(m['unavailable'], 'unavailable')}])" if m.get("unavailable") else ""
-        lines.append(f"| {_md(name)}{extra} | {_md(m.get('library'))} | {_md(m.get('version'))} | "
-                     f"{_md(m.get('mode') or '')} | {_md(m.get('model') or '')} | {m.get('sample_rate') or 'source'} |")
+        lines.append(f"| {md_text(name)}{extra} | {md_text(m.get('library'))} | {md_text(m.get('version'))} | "
+                     f"{md_text(m.get('mode') or '')} | {md_text(m.get('model') or '')} | {m.get('sample_rate') or 'source'} |")
     if codecs_meta:
         lines += ["", "## Codecs", "", "| codec | family | sample rate | frame rate | nominal bitrate (kbps) | latent rate |",
                   "|---|---|---|---|---|---|"]
     for name, c in codecs_meta.items():
         kbps = value_text(c["nominal_bitrate"], None, None, 0, "bit/s") if c.get("nominal_bitrate") else ""
-        lines.append(f"| {_md(name)} | {_md(c.get('family'))} | {c.get('sample_rate')} | {c.get('frame_rate') or ''} | "
+        lines.append(f"| {md_text(name)} | {md_text(c.get('family'))} | {c.get('sample_rate')} | {c.get('frame_rate') or ''} | "
                      f"{kbps} | {c.get('latent_rate') or ''} |")
     if notes.reasons:
         lines += ["", *notes.markdown()]
     return "\n".join(lines) + "\n"
 
-
-def _md(text) -> str:
-    """Plain text for a markdown table cell: pipes escaped, HTML not interpreted."""
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
 
 
 def _hib(v) -> bool | None:

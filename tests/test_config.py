@@ -91,6 +91,9 @@ def test_cli_flags_override_the_file_and_metric_opt(tmp_path):
     args = build_parser().parse_args(["run", "--config", str(p), "--metric-opt", "dnsmos.x=1"])
     with pytest.raises(CodecbenchError, match="not in this run's metrics"):
         run_config(args)
+    args = build_parser().parse_args(["run", "--metrics", "pesq", "--metric-opt", "pesq.mode=nb"])
+    with pytest.raises(CodecbenchError, match="names a family"):
+        run_config(args)
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):

@@ -169,6 +169,12 @@ def safe_compute(metric: Metric, x: MetricInput) -> Values:
         return fail_all(metric, exc.failure())
     except Exception as exc:  # a metric bug must not end a run; the reason says what happened
         return fail_all(metric, Failure.failed(f"{type(exc).__name__}: {exc}"))
+    return complete(metric, values)
+
+
+def complete(metric: Metric, values: Values) -> Values:
+    """Every declared output present (a missing one is a failure), values as floats or Failures (a
+    non-finite number is a failure, never a score)."""
     out: Values = {}
     for o in metric.info().outputs:
         v = values.get(o.name, Failure.failed("not computed"))

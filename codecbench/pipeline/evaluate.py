@@ -6,7 +6,7 @@ Used by every executor's model-metric and signal-metric stages and by ``codecben
 
 from __future__ import annotations
 
-from codecbench.metrics.base import Metric, MetricInput, Values, fail_all, safe_compute
+from codecbench.metrics.base import Metric, MetricInput, Values, complete, fail_all, safe_compute
 from codecbench.types import Failure
 
 
@@ -24,21 +24,9 @@ def evaluate(metrics: list[Metric], items: list[MetricInput]) -> list[Values]:
             except Exception as exc:  # a metric bug must not end a run; the reason says what happened
                 results = [fail_all(m, Failure.failed(f"{type(exc).__name__}: {exc}")) for _ in items]
             for vals, res in zip(out, results, strict=True):
-                vals.update(_complete(m, res))
+                vals.update(complete(m, res))
         else:
             for vals, x in zip(out, items, strict=True):
                 vals.update(safe_compute(m, x))
     return out
 
-
-def _complete(m: Metric, values: Values) -> Values:
-    """Every declared output present (a missing one is a failure), values as floats or Failures."""
-    res: Values = {}
-    for o in m.info().outputs:
-        v = values.get(o.name, Failure.failed("not computed"))
-        if not isinstance(v, Failure):
-            v = float(v)
-            if v != v or v in (float("inf"), float("-inf")):
-                v = Failure.failed(f"non-finite value ({v})")
-        res[o.name] = v
-    return res

@@ -28,7 +28,7 @@ from codecbench.config import BenchConfig, ConfigError, identity_diff
 from codecbench.data import DatasetError, filter_langs, load_dataset
 from codecbench.data.loaders import Dataset, probe
 from codecbench.metrics.base import Metric
-from codecbench.metrics.registry import create, get_metric
+from codecbench.metrics.registry import create
 from codecbench.store import ConfigMismatch, RunStore, safe_name
 from codecbench.types import CodecInfo, Utterance
 
@@ -72,13 +72,6 @@ class Plan:
     not_applicable: dict[str, str] = field(default_factory=dict)  # metric name -> reason
     resuming: bool = False
     store: RunStore | None = None  # opened and locked by make_plan; closed when the run ends
-
-    @property
-    def all_metric_names(self) -> list[str]:
-        return [m.name for m in self.config.metrics or []]
-
-    def outputs(self) -> list[str]:
-        return [o.name for s in self.config.metrics or [] for o in get_metric(s.name).info().outputs]
 
     def in_shard(self, codec: str, utt_id: str) -> bool:
         return in_shard(codec, utt_id, self.config.shard)

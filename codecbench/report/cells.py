@@ -114,3 +114,8 @@ def status_text(status: str, note: str, notes: Footnotes | None, marker: str = "
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+def md_text(text: Any) -> str:
+    """Plain text for a markdown (table) cell: pipes escaped, HTML not interpreted, one line."""
+    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")

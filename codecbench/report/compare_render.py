@@ -6,6 +6,7 @@ import math
 from collections import Counter
 from xml.sax.saxutils import escape, quoteattr
 
+from codecbench.report.cells import md_text
 from codecbench.report.compare import Comparison
 from codecbench.report.runs import Run
 
@@ -21,15 +22,12 @@ def _tick(text: str) -> str:
     return str(text).replace("`", "'")
 
 
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
-
 
 def _run_text(run: Run) -> str:
     rid = run._json("config.json", {}).get("run_id") or run.dir.name
     extra = [f"run `{_tick(rid)}`"] if rid != run.name else []
     extra += [f"rev `{_tick(run.revision)}`"] if run.revision else []
-    return f"**{_md(run.name)}**" + (f" ({', '.join(extra)})" if extra else "")
+    return f"**{md_text(run.name)}**" + (f" ({', '.join(extra)})" if extra else "")
 
 
 def _short(text: str, limit: int = 140) -> str:
@@ -65,7 +63,7 @@ def markdown_summary(results: list[Comparison], base: Run, cand: Run, alpha: flo
         by_reason: dict[str, set[str]] = {}
         for r in skipped:
             by_reason.setdefault(r.skipped, set()).add(r.metric)
-        parts = [f"{', '.join(sorted(ms))} — {_md(_short(why))}" for why, ms in list(by_reason.items())[:3]]
+        parts = [f"{', '.join(sorted(ms))} — {md_text(_short(why))}" for why, ms in list(by_reason.items())[:3]]
         more = f"; {len(by_reason) - 3} other reasons" if len(by_reason) > 3 else ""
         lines += [f"**Skipped ({len(skipped)}):** " + "; ".join(parts) + more, ""]
     key = [r for r in gated if r.regressed] + [r for r in gated if r.warning and not r.regressed]
@@ -78,7 +76,7 @@ def markdown_summary(results: list[Comparison], base: Run, cand: Run, alpha: flo
         pairs = Counter((r.baseline_codec, r.candidate_codec) for r in gated)
         for (b, c), n in list(pairs.items())[:MAX_SHOWN]:
             sk = sum(1 for r in skipped if (r.baseline_codec, r.candidate_codec) == (b, c))
-            lines.append(f"| {_md(c if b == c else f'{b} → {c}')} | {n} | {n - sk} | {sk} |")
+            lines.append(f"| {md_text(c if b == c else f'{b} → {c}')} | {n} | {n - sk} | {sk} |")
     else:
         lines.append("No gated metric.")
     for title, rows in ((f"All {len(gated)} gated pairs", gated), (f"Skipped ({len(skipped)})", skipped),
@@ -95,9 +93,9 @@ def _table(results: list[Comparison]) -> list[str]:
         codec = r.candidate_codec if r.baseline_codec == r.candidate_codec else f"{r.baseline_codec} → {r.candidate_codec}"
         arrow = "↑" if r.higher_is_better else "↓"
         tol = "–" if r.tolerance is None else f"{r.tolerance:g}"
-        lines.append(f"| {_md(codec)} | {_md(r.lang)} | {_md(r.metric)} {arrow} | {r.n} | {_fmt(r.baseline_mean)} | "
+        lines.append(f"| {md_text(codec)} | {md_text(r.lang)} | {md_text(r.metric)} {arrow} | {r.n} | {_fmt(r.baseline_mean)} | "
                      f"{_fmt(r.candidate_mean)} | {_fmt(r.mean_diff, 4)} [{_fmt(r.ci_low, 4)}, {_fmt(r.ci_high, 4)}] | "
-                     f"{_fmt(r.p_value, 3)} | {tol} | {_md(verdict(r))} |")
+                     f"{_fmt(r.p_value, 3)} | {tol} | {md_text(verdict(r))} |")
     return lines
 
 

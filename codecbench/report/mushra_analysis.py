@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from codecbench.report.cells import md_text
 from codecbench.report.mushra import ANCHORS, REFERENCE, TRAINING, MushraError
 from codecbench.report.runs import ALL_LANGS
 
@@ -123,12 +124,9 @@ def scores_markdown(screening: list[Screening], scores, threshold: float, max_sh
     for r in scores.to_dict("records"):
         ci = "" if not math.isfinite(r["ci_low"]) else f" [{r['ci_low']:.1f}, {r['ci_high']:.1f}]"
         mean = "–" if not math.isfinite(r["mean"]) else f"{r['mean']:.1f}"
-        lines.append(f"| {_md(r['condition'])} | {_md(r['lang'])} | {r['n']} | {r['n_listeners']} | {mean}{ci} |")
+        lines.append(f"| {md_text(r['condition'])} | {md_text(r['lang'])} | {r['n']} | {r['n_listeners']} | {mean}{ci} |")
     return "\n".join(lines) + "\n"
 
-
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def scores_plot(scores, out: Path) -> list[Path]:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from codecbench.report.cells import MIN_N_FOR_CI, Footnotes, fmt_number, header_text, status_text, value_text
+from codecbench.report.cells import (
+    MIN_N_FOR_CI,
+    Footnotes,
+    fmt_number,
+    header_text,
+    md_text,
+    status_text,
+    value_text,
+)
 from codecbench.report.runs import ALL_LANGS, Run, RunError, is_number
 
 # Metrics shown first when present (the rest follow in the runs' order).
@@ -208,13 +216,13 @@ def rate_text(board: Board, codec: str) -> str:
 
 def _md_table(board: Board, lang: str, metrics: list[str], notes: Footnotes) -> list[str]:
     head = ["codec", "kbps", "n", *[metric_header(board, m) for m in metrics]]
-    out = ["| " + " | ".join(_md(h) for h in head) + " |", "|---|---:|---:|" + "---:|" * len(metrics)]
+    out = ["| " + " | ".join(md_text(h) for h in head) + " |", "|---|---:|---:|" + "---:|" * len(metrics)]
     for codec in board.codecs:
         cells = []
         for m in metrics:
-            t = _md(cell_text(board, board.cell(codec, lang, m), m, notes))
+            t = md_text(cell_text(board, board.cell(codec, lang, m), m, notes))
             cells.append(f"**{t}**" if board.best(lang, m) == codec else t)
-        out.append("| " + " | ".join([_md(codec), _md(rate_text(board, codec)), str(board.group_n(codec, lang)), *cells])
+        out.append("| " + " | ".join([md_text(codec), md_text(rate_text(board, codec)), str(board.group_n(codec, lang)), *cells])
                    + " |")
     return out
 
@@ -228,7 +236,7 @@ def markdown_tables(board: Board) -> str:
            f"[95% bootstrap CI] (no CI for n < {MIN_N_FOR_CI}); bold = best; ↑ higher is better, ↓ lower is better; "
            "cells without a value give their status, the reason is a footnote.", ""]
     if board.mixed:
-        out += [f"> **Warning:** {_md(board.mixed)}", ""]
+        out += [f"> **Warning:** {md_text(board.mixed)}", ""]
     if board.not_computed:
         out += ["Not computed: " + ", ".join(f"{m} ({status_text(st, why, notes)})"
                                             for m, (st, why) in board.not_computed.items()) + ".", ""]
@@ -244,6 +252,3 @@ def markdown_tables(board: Board) -> str:
             out += ["</details>", ""]
     return "\n".join(out + notes.markdown()) + "\n"
 
-
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
