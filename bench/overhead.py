@@ -10,7 +10,8 @@ Three things are timed on the same clips, in alternating order, ``--repeats`` ti
   (efficiency = ideal / measured; 1.0 means perfect scaling over N worker processes).
 
 Everything is warmed up once (imports, codec, metric set-up, a harness run) before timing. CPU
-seconds are this process's plus its reaped children's (the worker pool), per side, medians too.
+seconds are this process's plus its reaped children's and its forkserver's (the worker pool), per
+side, medians too.
 Every harness run writes a fresh run folder (no resume short-cut).
 
     PYTHONPATH=. python bench/overhead.py [--dataset MANIFEST --langs hi,en] [--codec opus-12kbps] [--workers N]
@@ -40,13 +41,15 @@ from codecbench.codecs.registry import load_codec
 from codecbench.data import filter_langs, load_dataset
 from codecbench.metrics.base import MetricInput, safe_compute
 from codecbench.metrics.registry import select
+from codecbench.pipeline.workers import server_cpu_seconds
 
 METRICS = ["pesq_wb", "pesq_nb", "stoi", "estoi", "mel_distance", "si_sdr", "bitrate", "rtf"]
 
 
 def cpu_seconds() -> float:
+    """This process's, its reaped children's and its forkserver's (the pool's workers are forked there)."""
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + server_cpu_seconds()
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, float]:

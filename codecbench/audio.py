@@ -28,7 +28,10 @@ def load(path: str | os.PathLike, mono: bool = True) -> tuple[np.ndarray, int]:
         wave, sr = sf.read(str(p), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, ...
         raise AudioError(f"cannot decode {p.name}: {exc}") from exc
-    wave = wave.mean(axis=1) if mono else wave.T
+    if mono:  # a mean over one channel is an identity that costs a pass over the samples
+        wave = wave[:, 0] if wave.shape[1] == 1 else wave.mean(axis=1)
+    else:
+        wave = wave.T
     return np.ascontiguousarray(wave, dtype=np.float32), int(sr)
 
 

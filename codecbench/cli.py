@@ -2,7 +2,8 @@
 
 ``run``, ``score`` and ``codecs`` live here. Other commands live beside the code they drive: each
 module in ``COMMAND_MODULES`` has ``register(subparsers)``, adding its subcommand(s) with
-``set_defaults(func=...)``; a func returns the exit status.
+``set_defaults(func=...)``; a func returns the exit status. Only the invoked command's module is
+imported (all of them for ``--help`` or an unknown command): start-up is part of every command's time.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ import sys
 from codecbench import has_module
 from codecbench.errors import CodecbenchError
 
-COMMAND_MODULES = (
-    "codecbench.models",
-    "codecbench.inhouse.train",
-    "codecbench.report.leaderboard",
-    "codecbench.report.compare",
-    "codecbench.report.mushra",
-    "codecbench.pipeline.merge",
-)
+BUILTIN_COMMANDS = ("run", "score", "codecs")
+COMMAND_MODULES = {  # command -> the module whose register() adds it
+    "models": "codecbench.models",
+    "train": "codecbench.inhouse.train",
+    "report": "codecbench.report.leaderboard",
+    "compare": "codecbench.report.compare",
+    "mushra": "codecbench.report.mushra",
+    "mushra-analyze": "codecbench.report.mushra",
+    "merge": "codecbench.pipeline.merge",
+}
 
 
 def _csv(value: str) -> list[str]:
@@ -139,7 +142,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word not starting with '-'), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command``, only what that command needs is imported."""
     from codecbench import __version__
 
     p = _Parser(prog="codecbench", description="Benchmark neural audio codecs per language.")
@@ -201,7 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_codecs)
 
-    for mod_name in COMMAND_MODULES:
+    if command in BUILTIN_COMMANDS:
+        return p
+    modules = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else COMMAND_MODULES.values()
+    for mod_name in dict.fromkeys(modules):
         if has_module(mod_name):
             mod = importlib.import_module(mod_name)
             if hasattr(mod, "register"):
@@ -210,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

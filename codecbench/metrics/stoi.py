@@ -3,14 +3,12 @@
 Both need equal lengths: the pair goes through ``codecbench.audio.align_lengths`` (start-aligned,
 cropped to the shorter signal, as the MATLAB reference's conformance values were made). Both scores
 come from one front end; the second metric of the pair reuses the first one's result through a
-one-entry cache keyed by a hash of the pair's samples (so it is right in any call order).
+one-entry cache of the last pair, compared sample by sample (so it is right in any call order).
 A reference with fewer than 30 non-silent frames has no STOI: that is a recorded failure (pystoi
 would return 1e-5 with a warning).
 """
 
 from __future__ import annotations
-
-import hashlib
 
 import numpy as np
 
@@ -20,21 +18,18 @@ from codecbench.metrics.stoi_fast import FS, StoiScores, StoiUndefined, stoi_sco
 
 SILENCE_DBFS = -60.0
 
-_last: tuple[bytes, StoiScores] | None = None  # (pair hash, scores): one entry per process
+_last: tuple[int, np.ndarray, np.ndarray, StoiScores] | None = None  # one entry per process
 
 
 def pair_scores(ref: np.ndarray, deg: np.ndarray, sample_rate: int) -> StoiScores:
-    """STOI and ESTOI of an aligned pair, reusing the last result when the pair is the same."""
+    """STOI and ESTOI of an aligned pair, reusing the last result when the pair is the same (same
+    rate and equal samples: compared, not hashed, so it is exact and cheaper than a hash)."""
     global _last
-    h = hashlib.blake2b(digest_size=16)
-    for part in (np.int64(sample_rate).tobytes(), np.int64(len(ref)).tobytes(),
-                 np.ascontiguousarray(ref).tobytes(), np.ascontiguousarray(deg).tobytes()):
-        h.update(part)
-    key = h.digest()
-    if _last is not None and _last[0] == key:
-        return _last[1]
+    if (_last is not None and _last[0] == sample_rate
+            and np.array_equal(_last[1], ref) and np.array_equal(_last[2], deg)):
+        return _last[3]
     scores = stoi_scores(ref, deg, sample_rate)
-    _last = (key, scores)
+    _last = (sample_rate, ref.copy(), deg.copy(), scores)  # copies: a caller may reuse its buffers
     return scores
 
 

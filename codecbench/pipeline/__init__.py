@@ -3,8 +3,10 @@ by an executor (``local``: one process plus a CPU pool; ``ray``: Ray Data). See 
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
+import threading
 from pathlib import Path
 
 from codecbench.config import BenchConfig, resolve
@@ -15,7 +17,6 @@ def run(cfg: BenchConfig, out: str | os.PathLike | None = None, progress: bool =
     """Run (or resume) a benchmark; returns the run folder."""
     from codecbench.pipeline.plan import make_plan
     from codecbench.store import RunStore
-    from codecbench.summary import write_summaries
 
     if cfg.offline:
         from codecbench.models import set_offline
@@ -30,7 +31,18 @@ def run(cfg: BenchConfig, out: str | os.PathLike | None = None, progress: bool =
         from codecbench.pipeline.ray_engine import require_ray
 
         require_ray()  # before the run folder is made
+    if resolved.engine == "local" and int(resolved.workers or 0) > 0:
+        from codecbench.metrics.registry import get_metric
+        from codecbench.pipeline.workers import start_server
+
+        signal_modules = [type(m).__module__ for m in (get_metric(s.name) for s in resolved.metrics or [])
+                          if not m.info().batched]
+        if signal_modules:
+            start_server(signal_modules)  # its imports run while the run is planned
     plan = make_plan(resolved, out, explicit_metrics=bool(resolved.require_metrics))
+    # The summary's imports (pandas, ~0.25 s) load in a thread while the executor works, instead of
+    # after the last row, when they would be all that runs.
+    threading.Thread(target=importlib.import_module, args=("codecbench.summary",), daemon=True).start()
     try:
         if resolved.engine == "ray":
             from codecbench.pipeline.ray_engine import RayExecutor
@@ -40,6 +52,8 @@ def run(cfg: BenchConfig, out: str | os.PathLike | None = None, progress: bool =
             from codecbench.pipeline.local import LocalExecutor
 
             LocalExecutor(plan, progress).run()
+        from codecbench.summary import write_summaries  # pandas: imported when needed, not before the work
+
         RunStore(plan.run_dir).write_parquet()
         write_summaries(plan.run_dir)
     except CodecbenchError:

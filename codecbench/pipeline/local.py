@@ -13,109 +13,24 @@ only the item that crashes is recorded as failed, with the signal named.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import queue
-import signal
 import sys
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from codecbench.codecs.registry import load_codec
-from codecbench.metrics.base import Metric, MetricInput, Values
+from codecbench.metrics.base import Values
 from codecbench.pipeline import stages
 from codecbench.pipeline.evaluate import evaluate
 from codecbench.pipeline.executor import Executor
 from codecbench.pipeline.stages import Work
+from codecbench.pipeline.workers import make_pool, run_isolated, timed_signal_values
 from codecbench.types import Failure
 
 QUEUE_BATCHES = 4  # reconstructed batches waiting for the model-metric thread, at most
-
-# -- signal metrics in worker processes ----------------------------------------------------------
-_WORKER_METRICS: list[Metric] = []  # set by the pool initializer in each worker process of one run
-
-
-def _init_worker(metrics: list[Metric], workdir: str, quiet: bool = True) -> None:
-    """Set up a worker's metrics. ``quiet``: native libraries' log lines (e.g. TFLite's "Created
-    TensorFlow Lite XNNPACK delegate") go to ``<run>/workers.log`` instead of over the progress bar."""
-    global _WORKER_METRICS
-    if quiet:
-        log = os.open(os.path.join(workdir, "workers.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
-        os.dup2(log, 2)
-        os.close(log)
-    for m in metrics:
-        m.setup("cpu", workdir)
-    _WORKER_METRICS = metrics
-
-
-def _signal_values(names: tuple[str, ...], x: MetricInput) -> Values:
-    (values,) = evaluate([m for m in _WORKER_METRICS if m.name in names], [x])
-    return values
-
-
-def _timed_signal_values(names: tuple[str, ...], x: MetricInput) -> tuple[Values, float]:
-    t = time.perf_counter()
-    values = _signal_values(names, x)
-    return values, time.perf_counter() - t
-
-
-def _isolated_main(conn, metrics: list[Metric], workdir: str, names: tuple[str, ...], x: MetricInput) -> None:
-    _init_worker(metrics, workdir)
-    conn.send(_signal_values(names, x))
-    conn.close()
-
-
-def run_isolated(metrics: list[Metric], workdir: str, names: tuple[str, ...], x: MetricInput) -> Values | str:
-    """Signal metrics of one item in a process of its own: the values, or why the process died."""
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=_isolated_main, args=(child, metrics, workdir, names, x), daemon=True)
-    p.start()
-    child.close()
-    try:
-        while True:
-            if parent.poll(0.2):
-                try:
-                    return parent.recv()
-                except EOFError:
-                    break
-            if not p.is_alive() and not parent.poll(0):
-                break
-    finally:
-        p.join(5)
-    code = p.exitcode
-    if code is not None and code < 0:
-        try:
-            return f"metric worker crashed ({signal.Signals(-code).name})"
-        except ValueError:
-            return f"metric worker crashed (signal {-code})"
-    return f"metric worker exited with status {code}"
-
-
-class _Inline:
-    """A stand-in for the pool when workers=0: runs at submit time in this process."""
-
-    def __init__(self, metrics: list[Metric], workdir: str):
-        _init_worker(metrics, workdir, quiet=False)
-
-    def submit(self, fn, *args) -> Future:
-        f: Future = Future()
-        f.set_result(fn(*args))
-        return f
-
-    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
-        pass
-
-
-def _pool(workers: int, metrics: list[Metric], workdir: str):
-    if workers <= 0:
-        return _Inline(metrics, workdir)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(metrics, workdir))
-
 
 # -- the run ---------------------------------------------------------------------------------------
 _DONE = object()  # the end of the codec stage's queue
@@ -126,13 +41,17 @@ class LocalExecutor(Executor):
         from tqdm import tqdm
 
         work, total, done = self.start()
+        # started first, so the workers' start-up overlaps model set-up and the first batch; none
+        # when there is nothing for them to do
+        workers = int(self.cfg.workers or 0) if work and self.signal_metrics else 0
+        self.pool = make_pool(workers, self.signal_metrics, self.workdir)
         for m in self.model_metrics:
             m.setup(self.cfg.device, self.workdir)
+        self.files = stages.RecentFiles()
         self.keep_audio = stages.audio_keep(self.plan.utterances, str(self.cfg.save_audio))
         self.bar = tqdm(total=total, initial=done, disable=not self.progress, unit="row",
                         desc="codecbench", file=sys.stderr, dynamic_ncols=True)
         self.pending: list[tuple[dict[str, Any], Values, Future, Work, list[str]]] = []
-        self.pool = _pool(int(self.cfg.workers or 0), self.signal_metrics, self.workdir)
         self.error: BaseException | None = None  # raised by the model-metric thread
         self.abort = False  # the codec stage failed: the model-metric thread stops at once
         q: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
@@ -187,7 +106,7 @@ class LocalExecutor(Executor):
         """Load and reconstruct one batch; failed items become rows now, the rest go to the metrics."""
         n = len(batch)
         t = time.perf_counter()
-        loaded, failed = stages.load(batch, self.cfg.min_duration, self.cfg.max_duration)
+        loaded, failed = stages.load(batch, self.cfg.min_duration, self.cfg.max_duration, self.files)
         t1 = time.perf_counter()
         info = self.codec_infos[codec_name]
         if codec is None:  # pair scoring: the degraded files stand in for the codec's output
@@ -222,7 +141,7 @@ class LocalExecutor(Executor):
         for w, values in zip(rec, results, strict=True):
             row = stages.base_row(self.plan.run_id, w, n)
             stages.save_artifacts(self.store, w, w.utt.id in self.keep_audio and w.row is None, row)
-            fut = self.pool.submit(_timed_signal_values, self.signal_names(w), w.x)
+            fut = self.pool.submit(timed_signal_values, self.signal_names(w), w.x)
             self.pending.append((row, self.first_values(w, values), fut, w, self.outputs(w)))
 
     def _drain(self, limit: int) -> None:
@@ -257,7 +176,7 @@ class LocalExecutor(Executor):
         retry = lost + [(row, values, w, outputs) for row, values, _, w, outputs in self.pending]
         self.pending = []
         self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = _pool(int(self.cfg.workers or 0), self.signal_metrics, self.workdir)
+        self.pool = make_pool(int(self.cfg.workers or 0), self.signal_metrics, self.workdir)
         for row, values, w, outputs in retry:
             names = self.signal_names(w)
             res = run_isolated(self.signal_metrics, self.workdir, names, w.x)

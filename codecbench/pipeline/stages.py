@@ -40,7 +40,35 @@ class Work:
 
 
 # -- load -------------------------------------------------------------------------------------------
-def load_utterance(u: Utterance, min_duration: float, max_duration: float) -> tuple[np.ndarray, int]:
+class RecentFiles:
+    """The last few reference files read and checked in one run, as (read-only wave, rate, signal-gate
+    reason or None, level flags): pair lists repeat a reference for every system scored on it. An
+    entry is used only while the file's size, modification time and inode are unchanged."""
+
+    def __init__(self, size: int = 16):
+        self.size = size
+        self._entries: dict[tuple, tuple[np.ndarray, int, str | None, str]] = {}
+
+    def read(self, path: str) -> tuple[np.ndarray, int, str | None, str]:
+        try:
+            st = os.stat(path)
+            key: tuple | None = (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+        except OSError:
+            key = None  # audio.load says why
+        if key is not None and key in self._entries:
+            return self._entries[key]
+        wave, sr = audio.load(path)
+        wave.flags.writeable = False  # shared by every item of this file
+        checked = (wave, sr, check_reference(wave, sr) if np.all(np.isfinite(wave)) else None, level_flags(wave))
+        if key is not None and self.size > 0:
+            if len(self._entries) >= self.size:
+                del self._entries[next(iter(self._entries))]
+            self._entries[key] = checked
+        return checked
+
+
+def load_utterance(u: Utterance, min_duration: float, max_duration: float,
+                   files: RecentFiles | None = None) -> tuple[np.ndarray, int]:
     """Mono audio at its source rate; raises ValueError with the reason when it cannot be scored."""
     if "load_error" in u.extra:
         raise ValueError(u.extra["load_error"])
@@ -48,27 +76,30 @@ def load_utterance(u: Utterance, min_duration: float, max_duration: float) -> tu
         raise ValueError(f"too long: {u.duration:.1f} s > max_duration {max_duration:g} s")
     if u.audio is not None:
         wave, sr = np.asarray(u.audio, dtype=np.float32), int(u.source_sr)
+        reason, flags = None, None
     else:
-        wave, sr = audio.load(u.path)
+        wave, sr, reason, flags = (files or RecentFiles(0)).read(u.path)
     if not np.all(np.isfinite(wave)):
         raise ValueError("audio contains NaN or Inf samples")
     if len(wave) < min_duration * sr:
         raise ValueError(f"too short: {len(wave) / sr:.3f} s < {min_duration} s")
     if len(wave) > max_duration * sr:
         raise ValueError(f"too long: {len(wave) / sr:.1f} s > max_duration {max_duration:g} s")
-    reason = check_reference(wave, sr)  # codecbench.checks: AC-energy signal gate
+    if flags is None:
+        reason, flags = check_reference(wave, sr), level_flags(wave)  # codecbench.checks: AC-energy signal gate
     if reason:
         raise ValueError(reason)
-    u.extra["flags"] = level_flags(wave)
+    u.extra["flags"] = flags
     return wave, sr
 
 
-def load(batch: list[Work], min_duration: float, max_duration: float) -> tuple[list[Work], list[tuple[Work, str]]]:
-    """(loaded items, failed items with their reasons)."""
+def load(batch: list[Work], min_duration: float, max_duration: float,
+         files: RecentFiles | None = None) -> tuple[list[Work], list[tuple[Work, str]]]:
+    """(loaded items, failed items with their reasons); ``files``: the run's recently read files."""
     ok, failed = [], []
     for w in batch:
         try:
-            w.wave, w.sr = load_utterance(w.utt, min_duration, max_duration)
+            w.wave, w.sr = load_utterance(w.utt, min_duration, max_duration, files)
             ok.append(w)
         except (ValueError, audio.AudioError) as exc:
             failed.append((w, str(exc)))
@@ -76,9 +107,10 @@ def load(batch: list[Work], min_duration: float, max_duration: float) -> tuple[l
 
 
 def make_batches(work: list[Work], batch_size: int, max_seconds: float) -> list[list[Work]]:
-    """Length-bucketed batches of one codec: same source rate and metric set, sorted by duration,
-    capped in items and in padded seconds."""
-    order = sorted(work, key=lambda w: (w.metrics, w.utt.source_sr or 0, w.utt.duration or 0.0, w.utt.id))
+    """Length-bucketed batches of one codec: same source rate and metric set, longest first (so the
+    metric pool ends on short items and no worker finishes long before the others; a batch too big
+    for memory fails first), capped in items and in padded seconds."""
+    order = sorted(work, key=lambda w: (w.metrics, w.utt.source_sr or 0, -(w.utt.duration or 0.0), w.utt.id))
     batches: list[list[Work]] = []
     cur: list[Work] = []
     for w in order:

@@ -1,0 +1,150 @@
+"""The signal-metric worker pool of the local executor: what runs inside its worker processes.
+
+Worker start-up is part of every run's wall time, so: this module imports only the metrics (not the
+codec registry or the executor); workers are forked from a ``forkserver`` process that imports this
+module and the run's metric modules once (``start_server``, called as soon as the config is
+resolved, so that happens while the run is planned) instead of each worker importing them; and the
+workers start when the pool is made, not at the first item. A forked worker takes the parent's
+current environment and working directory at start (``_init_worker``), as a spawned one would.
+Where there is no forkserver, workers are spawned.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from codecbench.metrics.base import Metric, MetricInput, Values
+from codecbench.pipeline.evaluate import evaluate
+
+_WORKER_METRICS: list[Metric] = []  # set by the pool initializer in each worker process of one run
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def start_server(modules: Iterable[str] = ()) -> None:
+    """Start the forkserver now (it runs alongside this process), importing this module and the
+    metric ``modules`` once for every worker. Only the first call in a process sets what is imported."""
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        ctx.set_forkserver_preload([__name__, *modules])
+        forkserver.ensure_running()
+
+
+def server_cpu_seconds() -> float:
+    """CPU seconds of this process's forkserver and the workers it has reaped (0 without one): forked
+    workers are not this process's children, so its rusage does not count them (for benchmarks)."""
+    from multiprocessing import forkserver
+
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if not pid:
+        return 0.0
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+
+
+def _init_worker(metrics: list[Metric], workdir: str, quiet: bool = True,
+                 env: dict[str, str] | None = None, cwd: str | None = None) -> None:
+    """Set up a worker's metrics. ``quiet``: native libraries' log lines (e.g. TFLite's "Created
+    TensorFlow Lite XNNPACK delegate") go to ``<run>/workers.log`` instead of over the progress bar.
+    ``env``, ``cwd``: the parent's, applied in a worker forked from a server started earlier."""
+    global _WORKER_METRICS
+    if env is not None and env != os.environ:
+        os.environ.clear()
+        os.environ.update(env)
+    if cwd is not None:
+        os.chdir(cwd)
+    if quiet:
+        log = os.open(os.path.join(workdir, "workers.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+        os.dup2(log, 2)
+        os.close(log)
+    for m in metrics:
+        m.setup("cpu", workdir)
+    _WORKER_METRICS = metrics
+
+
+def _signal_values(names: tuple[str, ...], x: MetricInput) -> Values:
+    (values,) = evaluate([m for m in _WORKER_METRICS if m.name in names], [x])
+    return values
+
+
+def timed_signal_values(names: tuple[str, ...], x: MetricInput) -> tuple[Values, float]:
+    t = time.perf_counter()
+    values = _signal_values(names, x)
+    return values, time.perf_counter() - t
+
+
+def _isolated_main(conn, metrics: list[Metric], workdir: str, names: tuple[str, ...], x: MetricInput) -> None:
+    _init_worker(metrics, workdir)
+    conn.send(_signal_values(names, x))
+    conn.close()
+
+
+def run_isolated(metrics: list[Metric], workdir: str, names: tuple[str, ...], x: MetricInput) -> Values | str:
+    """Signal metrics of one item in a process of its own: the values, or why the process died."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=_isolated_main, args=(child, metrics, workdir, names, x), daemon=True)
+    p.start()
+    child.close()
+    try:
+        while True:
+            if parent.poll(0.2):
+                try:
+                    return parent.recv()
+                except EOFError:
+                    break
+            if not p.is_alive() and not parent.poll(0):
+                break
+    finally:
+        p.join(5)
+    code = p.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"metric worker crashed ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"metric worker crashed (signal {-code})"
+    return f"metric worker exited with status {code}"
+
+
+class _Inline:
+    """A stand-in for the pool when workers=0: runs at submit time in this process."""
+
+    def __init__(self, metrics: list[Metric], workdir: str):
+        _init_worker(metrics, workdir, quiet=False)
+
+    def submit(self, fn, *args) -> Future:
+        f: Future = Future()
+        f.set_result(fn(*args))
+        return f
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
+
+
+def _ready() -> None:
+    """A no-op task: submitting one per worker starts the workers (spawned on demand otherwise)."""
+
+
+def make_pool(workers: int, metrics: list[Metric], workdir: str):
+    """The CPU pool (``workers`` processes; 0: inline), its workers started at once so their start-up
+    overlaps model set-up and the first batch's loading and reconstruction."""
+    if workers <= 0:
+        return _Inline(metrics, workdir)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker,
+                               initargs=(metrics, workdir, True, dict(os.environ), os.getcwd()))
+    for _ in range(workers):
+        pool.submit(_ready)
+    return pool
