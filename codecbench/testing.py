@@ -293,7 +293,7 @@ def check_metric(metric: Metric, *, rtol: float = 1e-6, atol: float = 1e-9,
             got = [safe_compute(metric, bad)]
             try:
                 got += metric.compute_batch([bad, xs[1]])
-            except Exception as exc:  # the runner then fails every item of the batch
+            except Exception as exc:  # the reconstruct stage then fails every item of the batch
                 p.append(f"NaN audio: compute_batch raised {type(exc).__name__}: {exc} (one bad item fails its batch)")
             for what, v in zip(("compute", "compute_batch"), got[:2], strict=False):
                 _values_ok(metric, v, p, f"NaN audio, {what}")

@@ -25,7 +25,7 @@ from codecbench.types import CodecInfo, Encoded, Reconstruction
 
 
 class CodecError(Exception):
-    """A codec failed on a batch (the runner records it per utterance)."""
+    """A codec failed on a batch (the reconstruct stage records it per utterance)."""
 
 
 class CodecUnavailable(CodecbenchError):

@@ -126,7 +126,7 @@ class Abx(Metric):
             description="minimal-pair ABX error per contrast class (corpus-level rows abx_floor/abx_error/abx_loss:"
                         "<contrast> in summary.csv) from DTW-aligned cosine frame distances",
             sample_rate=FEAT_SR, library="codecbench", version=__version__,
-            mode=f"{self.features}-cosine-dtw", batched=True, default=False,
+            mode=f"{self.features}-cosine-dtw", default=False,
         )
 
     def setup(self, device: str = "cpu", workdir: str | None = None) -> None:

@@ -113,7 +113,7 @@ class Visqol(Metric):
             self._api = api
         return self._api
 
-    def __getstate__(self):  # the runner may pickle metrics into worker processes
+    def __getstate__(self):  # the local executor pickles signal metrics into its worker processes
         state = dict(self.__dict__)
         state["_api"] = None
         return state
