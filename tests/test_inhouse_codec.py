@@ -103,6 +103,43 @@ def test_very_short_inputs_keep_their_length(seconds):
     assert y.shape == x.shape and out.codes.shape[-1] == math.ceil(x.shape[-1] / 320) and torch.isfinite(y).all()
 
 
+def _inconsistency(model: InhouseModel, z: torch.Tensor, spec_of) -> float:
+    """Spectral convergence between the decoder's predicted magnitude and its output's STFT magnitude."""
+    dec = model.decoder
+    with torch.inference_mode():
+        y = dec(z)[:, 0]
+        h = dec.head(dec.backbone(z)).float().view(1, -1, 2, dec.bins)
+        want = h[:, :, 0].clamp(max=6.0).exp().transpose(1, 2)
+        got = spec_of(y).abs()[..., : want.shape[-1]]
+    return float(torch.linalg.norm(got - want) / torch.linalg.norm(want))
+
+
+def test_phase_refinement_makes_the_output_consistent_and_only_at_inference():
+    torch.manual_seed(0)
+    cfg = _tiny_config("rvq")
+    cfg.phase_iters = 0
+    model = InhouseModel(cfg).eval()
+    z = torch.randn(1, cfg.latent_dim, 40)
+    stft = lambda y: torch.stft(y, cfg.n_fft, cfg.stft_hop, window=model.decoder.window,  # noqa: E731
+                                center=True, return_complex=True)
+    raw = _inconsistency(model, z, stft)
+    cfg.phase_iters = 32
+    refined = _inconsistency(model, z, stft)
+    assert refined < 0.7 * raw  # the output's magnitude is much closer to the predicted one
+    model.train()
+    with torch.no_grad():
+        y_train = model.decoder(z)
+    cfg.phase_iters = 0
+    with torch.no_grad():
+        assert torch.equal(model.decoder(z), y_train)  # training decodes the network's phase as is
+
+
+def test_a_config_saved_before_phase_refinement_decodes_as_then():
+    d = _tiny_config("rvq").to_dict()
+    assert d.pop("phase_iters") == 32  # new models refine by default
+    assert ModelConfig.from_dict(d).phase_iters == 0
+
+
 @pytest.mark.parametrize("kind", ["fsq", "vae"])
 def test_init_from_copies_matching_tensors(trained, kind):
     from codecbench.inhouse.train import init_from

@@ -36,6 +36,9 @@ class ModelConfig:
     encoder_blocks: int = 3
     decoder_blocks: int = 6
     kernel_size: int = 7  # depthwise convolution over frames
+    # Inference only: fast Griffin-Lim iterations from the predicted phase, making it consistent with
+    # the predicted magnitude (0: the network's phase as is). A config without the field means 0.
+    phase_iters: int = 32
     latent_dim: int = 64  # encoder output per frame (RVQ input size, VAE latent size)
     # RVQ
     n_quantizers: int = 16
@@ -111,4 +114,4 @@ class ModelConfig:
         if unknown:
             raise CheckpointMismatch(f"config has unknown field(s) {unknown}; not an in-house model config "
                                      f"of format {FORMAT} v{FORMAT_VERSION}")
-        return cls(**d)
+        return cls(**{"phase_iters": 0, **d})  # saved before phase refinement existed: decoded as then

@@ -53,7 +53,7 @@ def unflatten_optimizer(opt, prefix: str, tensors: dict, meta: dict) -> None:
 
 # -- the trainer ------------------------------------------------------------------------------------
 MODEL_INTS = ("n-fft", "stft-hop", "frame-hop", "dim", "mlp-ratio", "encoder-blocks", "decoder-blocks", "kernel-size",
-              "latent-dim", "n-quantizers", "codebook-size", "fsq-codebooks")
+              "latent-dim", "n-quantizers", "codebook-size", "fsq-codebooks", "phase-iters")
 MODEL_FLOATS = ("quantizer-dropout", "dead-code-threshold", "ema-decay")
 
 
