@@ -56,6 +56,9 @@ class BenchConfig:
     langs: list[str] | None = None
     limit: int | None = None  # at most N utterances per language
     codecs: list[str] | None = None  # NAME or NAME:ARG (e.g. ours-rvq:/path/to/ckpt); None: default set
+    # Resolved: the weights each codec decodes with (content hash of an in-house checkpoint), so a
+    # changed checkpoint is another run; given in a config, another checkpoint is refused.
+    codec_revisions: dict[str, str] | None = None
     metrics: list[MetricSpec] | None = None  # None: the default set
     batch_size: int = 8
     max_batch_seconds: float = 160.0
@@ -154,6 +157,9 @@ class BenchConfig:
 
         if self.codecs is not None and not self.codecs:
             raise bad("codecs", "is empty (leave it out for the default set)")
+        if self.codec_revisions is not None and not (
+                isinstance(self.codec_revisions, dict) and all(isinstance(k, str) for k in self.codec_revisions)):
+            raise bad("codec_revisions", f"must map codec names to revisions, not {self.codec_revisions!r}")
         if self.metrics is not None and not self.metrics:
             raise bad("metrics", "is empty (leave it out for the default set)")
         if self.langs is not None and not self.langs:
@@ -248,6 +254,7 @@ def resolve(cfg: BenchConfig) -> BenchConfig:
     dupes = sorted({c for c in out.codecs if out.codecs.count(c) > 1})
     if dupes:
         raise ConfigError(f"codec listed twice: {', '.join(dupes)}")
+    out.codec_revisions = _codec_revisions(out.codecs, cfg.codec_revisions, out.dataset_format == "pairs")
     specs = cfg.metrics if cfg.metrics is not None else [MetricSpec(n) for n in default_names()]
     out.metrics = resolve_metrics(specs, device)
     if out.workers is None:
@@ -256,6 +263,20 @@ def resolve(cfg: BenchConfig) -> BenchConfig:
         busy = out.dataset_format != "pairs" or any(get_metric(s.name).info().batched for s in out.metrics)
         out.workers = max(1, (os.cpu_count() or 2) - int(busy))
     return out
+
+
+def _codec_revisions(codecs: list[str], given: dict[str, str] | None, pairs: bool) -> dict[str, str] | None:
+    """Each codec's weights revision (None when no codec has one); a given one must match (revisions of
+    codecs not in the list are ignored: a run's config.yaml reused with other codecs)."""
+    from codecbench.codecs.registry import codec_revision
+
+    found = {} if pairs else {c: r for c in codecs if (r := codec_revision(c)) is not None}
+    for name, rev in (given or {}).items():
+        if name in codecs and found.get(name) != str(rev):  # others: a file reused with other codecs
+            raise ConfigError(f"codec {name!r}: the config is for weights revision {rev}, but they are "
+                              f"{found.get(name) or 'unknown'} here (another checkpoint); leave codec_revisions "
+                              "out to score this one as a new run")
+    return found or None
 
 
 def resolve_metrics(specs: list[MetricSpec], device: str) -> list[MetricSpec]:

@@ -290,3 +290,28 @@ def test_bundled_checkpoints_load_by_default(kind):
     wave = _speechlike(0.5, 150, 3)
     rec = codec.reconstruct(wave[None], np.array([len(wave)]), 16000)
     assert rec.wave.shape == (1, len(wave)) and np.isfinite(rec.wave).all()
+
+
+def test_a_changed_checkpoint_is_another_run(trained, manifest, tmp_path):
+    import shutil
+
+    from codecbench.config import BenchConfig, ConfigError, resolve
+    from codecbench.errors import CodecbenchError
+    from codecbench.pipeline import run
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(trained["rvq"], ckpt)
+    cfg = BenchConfig(dataset=str(manifest), codecs=[f"ours-rvq:{ckpt}"], metrics=["si_sdr"], limit=1, workers=0)
+    run_dir = run(cfg, out=tmp_path / "run", progress=False)
+    before = resolve(cfg)
+    assert list(before.codec_revisions) == [f"ours-rvq:{ckpt}"]
+    run(BenchConfig.load(run_dir / "config.yaml"), out=run_dir, progress=False)  # same weights: resumes
+    meta = json.loads((ckpt / "config.json").read_text())
+    meta["model"]["phase_iters"] = 4  # another decoder: another checkpoint, though the tensors are the same
+    (ckpt / "config.json").write_text(json.dumps(meta))
+    after = resolve(cfg)
+    assert after.codec_revisions != before.codec_revisions and after.identity() != before.identity()
+    with pytest.raises(CodecbenchError, match="codec_revisions"):
+        run(cfg, out=run_dir, progress=False)  # its rows were decoded with the old one
+    with pytest.raises(ConfigError, match="another checkpoint"):
+        resolve(BenchConfig.load(run_dir / "config.yaml"))

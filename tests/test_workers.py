@@ -43,11 +43,9 @@ def test_a_reference_read_again_comes_from_the_runs_recent_files_until_it_change
     monkeypatch.setattr(audio, "load", lambda p: reads.append(p) or real_load(p))
     u = Utterance(id="a", path=str(path))
     first, _ = stages.load_utterance(u, 0.1, 300, files)
+    first[:100] = 0.5  # an item's array is its own: changing it changes nothing for the next item
     again, _ = stages.load_utterance(Utterance(id="b", path=str(path)), 0.1, 300, files)
-    assert len(reads) == 1 and again is first
-    assert not first.flags.writeable  # shared between items: nobody may change it in place
-    with pytest.raises(ValueError):
-        first[0] = 1.0
+    assert len(reads) == 1 and np.array_equal(again, _tone(1.0)) and again.flags.writeable
     os.replace(_write(tmp_path / "new.wav", _tone(1.5)), path)  # replaced: new inode, size, time
     changed, _ = stages.load_utterance(Utterance(id="c", path=str(path)), 0.1, 300, files)
     assert len(reads) == 2 and len(changed) == 24000

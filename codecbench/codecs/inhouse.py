@@ -16,6 +16,7 @@ outputs of its items run alone (padding never leaks into the valid frames).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from functools import partial
@@ -35,6 +36,29 @@ KIND_CHECKPOINT = {"rvq": "ours-rvq", "fsq": "ours-fsq", "vae": "ours-vae"}
 
 def bundled_checkpoint(kind: str) -> Path:
     return CHECKPOINTS / KIND_CHECKPOINT[kind]
+
+
+_REVISIONS: dict[tuple, str] = {}  # (folder, sizes and times of its files) -> revision
+
+
+def checkpoint_revision(kind: str, arg: str | None) -> str | None:
+    """12 hex digits of SHA-256 over a checkpoint's model config and weights: which checkpoint a run
+    decoded with (part of its identity, so a changed checkpoint is a different run). None when the
+    folder cannot be read (loading then says why)."""
+    folder = Path(arg).expanduser() if arg else bundled_checkpoint(kind)
+    files = (folder / "config.json", folder / "model.safetensors")
+    try:
+        stats = [f.stat() for f in files]
+        key = (str(folder.resolve()), *[(st.st_size, st.st_mtime_ns) for st in stats])
+        if key not in _REVISIONS:
+            h = hashlib.sha256(json.dumps(json.loads(files[0].read_text()).get("model"), sort_keys=True).encode())
+            with open(files[1], "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            _REVISIONS[key] = h.hexdigest()[:12]
+    except (OSError, ValueError, AttributeError):
+        return None
+    return _REVISIONS[key]
 
 
 def bundled_missing(kind: str) -> str | None:
@@ -184,6 +208,7 @@ def specs() -> list[CodecSpec]:
                 install_hint="pip install torch safetensors",
                 accepts_arg=True,
                 check=partial(bundled_missing, kind),  # skipped for NAME:PATH
+                revision=partial(checkpoint_revision, kind),
             ))
     return out
 

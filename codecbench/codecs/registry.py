@@ -45,6 +45,9 @@ class CodecSpec:
     install_hint: str = ""
     accepts_arg: bool = False
     check: Callable[[], str | None] | None = None  # extra availability check: reason, or None if fine
+    # What exactly the weights behind the name are, for the run's identity: (arg after ':') -> a content
+    # hash of a local checkpoint or a pinned hub revision; None where the name alone says it.
+    revision: Callable[[str | None], str | None] | None = None
 
     @property
     def name(self) -> str:
@@ -126,6 +129,12 @@ def get_spec(name: str) -> CodecSpec:
     if arg is not None and not spec.accepts_arg:
         raise UnknownName(f"codec {base!r} takes no ':ARG' (got {name!r})")
     return spec
+
+
+def codec_revision(name: str) -> str | None:
+    """The revision of the weights ``name`` (``NAME`` or ``NAME:ARG``) decodes with, if its spec has one."""
+    spec = get_spec(name)
+    return spec.revision(split_name(name)[1]) if spec.revision is not None else None
 
 
 def require_available(name: str) -> CodecSpec:

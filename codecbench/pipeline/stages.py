@@ -43,7 +43,8 @@ class Work:
 class RecentFiles:
     """The last few reference files read and checked in one run, as (read-only wave, rate, signal-gate
     reason or None, level flags): pair lists repeat a reference for every system scored on it. An
-    entry is used only while the file's size, modification time and inode are unchanged."""
+    entry is used only while the file's size, modification time and inode are unchanged; each item
+    gets a copy of the wave (a memory copy instead of decoding and checking the file again)."""
 
     def __init__(self, size: int = 16):
         self.size = size
@@ -58,7 +59,7 @@ class RecentFiles:
         if key is not None and key in self._entries:
             return self._entries[key]
         wave, sr = audio.load(path)
-        wave.flags.writeable = False  # shared by every item of this file
+        wave.flags.writeable = False  # kept for the next item of this file: nobody may change it
         checked = (wave, sr, check_reference(wave, sr) if np.all(np.isfinite(wave)) else None, level_flags(wave))
         if key is not None and self.size > 0:
             if len(self._entries) >= self.size:
@@ -78,7 +79,8 @@ def load_utterance(u: Utterance, min_duration: float, max_duration: float,
         wave, sr = np.asarray(u.audio, dtype=np.float32), int(u.source_sr)
         reason, flags = None, None
     else:
-        wave, sr, reason, flags = (files or RecentFiles(0)).read(u.path)
+        cached, sr, reason, flags = (files or RecentFiles(0)).read(u.path)
+        wave = cached.copy()  # each item its own writable array; the read-only one stays in the cache
     if not np.all(np.isfinite(wave)):
         raise ValueError("audio contains NaN or Inf samples")
     if len(wave) < min_duration * sr:
