@@ -45,7 +45,8 @@ def architecture(model: dict) -> str:
     return (f"frame-rate codec at {sr / hop:g} Hz (hop {hop} at {sr} Hz): encoder over log-STFT frames "
             f"(n_fft {model['n_fft']}, hop {model['stft_hop']}), {model['encoder_blocks']} ConvNeXt blocks; decoder "
             f"{model['decoder_blocks']} ConvNeXt blocks predicting STFT magnitude + phase, iSTFT; width {model['dim']}, "
-            f"MLP x{model['mlp_ratio']}")
+            f"MLP x{model['mlp_ratio']}; at inference {model.get('phase_iters', 0)} fast Griffin-Lim iterations "
+            "from the predicted phase")
 
 
 def bottleneck(model: dict) -> str:
