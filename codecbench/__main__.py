@@ -1,3 +1,3 @@
-from codecbench.cli import main
+from codecbench.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -26,17 +26,40 @@ PACKAGES = ("numpy", "scipy", "torch", "soundfile", "soxr", "pesq", "pystoi", "p
             "snac", "visqol-python", "resemblyzer", "speechmos", "faster-whisper", "ctranslate2", "jiwer", "safetensors")
 
 
-def git_revision() -> dict[str, str | bool | None]:
-    src = Path(__file__).resolve().parent
+def _start(cmd: list[str]) -> subprocess.Popen | None:
     try:
-        rev = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        if rev.returncode != 0:
-            return {"revision": None, "dirty": None}
-        dirty = subprocess.run(["git", "--no-optional-locks", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip() != ""
-        return {"revision": rev.stdout.strip(), "dirty": dirty}
-    except (OSError, subprocess.SubprocessError):
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    except OSError:
+        return None
+
+
+def _output(proc: subprocess.Popen | None) -> str | None:
+    """stdout of a started command that succeeded, else None."""
+    if proc is None:
+        return None
+    try:
+        out, _ = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return None
+    return out if proc.returncode == 0 else None
+
+
+def _git_commands() -> tuple[subprocess.Popen | None, subprocess.Popen | None]:
+    src = str(Path(__file__).resolve().parent)
+    return (_start(["git", "-C", src, "rev-parse", "HEAD"]),
+            _start(["git", "--no-optional-locks", "-C", src, "status", "--porcelain", "--untracked-files=no"]))
+
+
+def git_revision(started: tuple | None = None) -> dict[str, str | bool | None]:
+    """The source tree's commit and whether tracked files differ from it (``started``: the two git
+    commands, already running)."""
+    rev, status = started or _git_commands()
+    rev_out, status_out = _output(rev), _output(status)
+    if rev_out is None:
         return {"revision": None, "dirty": None}
+    return {"revision": rev_out.strip(), "dirty": None if status_out is None else status_out.strip() != ""}
 
 
 def device_description(device: str) -> str:
@@ -127,7 +150,12 @@ def numerics(device: str, asr_options: dict | None = None) -> dict:
     out: dict = {"threads": {"cpu_count": os.cpu_count(), "usable_cpus": affinity,
                              **{k: os.environ.get(k) for k in THREAD_ENV}},
                  "dispatch_env": {k: os.environ[k] for k in DISPATCH_ENV if k in os.environ}}
-    for key, part in (("cpu", cpu_description), ("asr", lambda: _asr_settings(device, asr_options)), ("torch", _torch_settings)):
+    parts = [("cpu", cpu_description), ("torch", _torch_settings)]
+    if asr_options is not None:  # CTranslate2's offer matters (and is imported) only when the run transcribes
+        parts.insert(1, ("asr", lambda: _asr_settings(device, asr_options)))
+    else:
+        out["asr"] = "no ASR metric in this run"
+    for key, part in parts:
         try:
             out[key] = part()
         except Exception as exc:  # describe, never fail a run over it
@@ -138,9 +166,9 @@ def numerics(device: str, asr_options: dict | None = None) -> dict:
 def capture(device: str, asr_options: dict | None = None) -> dict:
     from codecbench.codecs.opus import libopus_unavailable_reason, libopus_version
 
+    git, espeak = _git_commands(), _start(["espeak-ng", "--version"])  # run while the rest is gathered
     env = {
         "codecbench": __version__,
-        "git": git_revision(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "host": platform.node(),
@@ -149,9 +177,7 @@ def capture(device: str, asr_options: dict | None = None) -> dict:
         "libopus": libopus_version() if libopus_unavailable_reason() is None else None,
         "numerics": numerics(device, asr_options),
     }
-    try:
-        out = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, timeout=10).stdout
-        env["espeak_ng"] = out.split("Data at")[0].strip()
-    except OSError:
-        env["espeak_ng"] = None
+    env["git"] = git_revision(git)
+    out = _output(espeak)
+    env["espeak_ng"] = None if out is None else out.split("Data at")[0].strip()
     return env

@@ -3,10 +3,8 @@ by an executor (``local``: one process plus a CPU pool; ``ray``: Ray Data). See 
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
-import threading
 from pathlib import Path
 
 from codecbench.config import BenchConfig, resolve
@@ -40,9 +38,6 @@ def run(cfg: BenchConfig, out: str | os.PathLike | None = None, progress: bool =
         if signal_modules:
             start_server(signal_modules)  # its imports run while the run is planned
     plan = make_plan(resolved, out, explicit_metrics=bool(resolved.require_metrics))
-    # The summary's imports (pandas, ~0.25 s) load in a thread while the executor works, instead of
-    # after the last row, when they would be all that runs.
-    threading.Thread(target=importlib.import_module, args=("codecbench.summary",), daemon=True).start()
     try:
         if resolved.engine == "ray":
             from codecbench.pipeline.ray_engine import RayExecutor
@@ -51,7 +46,9 @@ def run(cfg: BenchConfig, out: str | os.PathLike | None = None, progress: bool =
         else:
             from codecbench.pipeline.local import LocalExecutor
 
-            LocalExecutor(plan, progress).run()
+            # the summary's imports (pandas, ~0.25 s) load while the pool scores the last items,
+            # instead of after the last row, when they would be all that runs
+            LocalExecutor(plan, progress, prefetch=("codecbench.summary",)).run()
         from codecbench.summary import write_summaries  # pandas: imported when needed, not before the work
 
         RunStore(plan.run_dir).write_parquet()

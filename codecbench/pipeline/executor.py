@@ -21,8 +21,11 @@ from codecbench.types import CodecInfo, Failure
 class Executor:
     """Base of the executors: ``run()`` does the plan's remaining work and writes its rows."""
 
-    def __init__(self, plan: Plan, progress: bool = True):
+    def __init__(self, plan: Plan, progress: bool = True, prefetch: tuple[str, ...] = ()):
+        """``prefetch``: modules the caller needs after the run, imported by ``import_prefetch`` once
+        the executor has nothing left to hand out (while the last items are scored)."""
         self.plan = plan
+        self.prefetch = prefetch
         self.cfg = plan.config
         self.store = RunStore(plan.run_dir)
         self.workdir = str(plan.run_dir)
@@ -41,6 +44,12 @@ class Executor:
         self.rows_written = 0
         self._started = time.perf_counter()
         self._lock = threading.Lock()
+
+    def import_prefetch(self) -> None:
+        import importlib
+
+        for name in self.prefetch:
+            importlib.import_module(name)
 
     def timed(self, stage: str, seconds: float) -> None:
         with self._lock:

@@ -73,6 +73,7 @@ class LocalExecutor(Executor):
                     if codec is not None:
                         codec.close()
             ok = True
+            self.import_prefetch()  # the main thread has handed out every batch: idle until the pool is done
         finally:
             self.abort = not ok
             self._put(q, _DONE, consumer, final=True)
