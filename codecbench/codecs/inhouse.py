@@ -48,15 +48,17 @@ def checkpoint_revision(kind: str, arg: str | None) -> str | None:
     folder = Path(arg).expanduser() if arg else bundled_checkpoint(kind)
     files = (folder / "config.json", folder / "model.safetensors")
     try:
-        stats = [f.stat() for f in files]
-        key = (str(folder.resolve()), *[(st.st_size, st.st_mtime_ns) for st in stats])
+        key = (str(folder.resolve()), *[(st.st_size, st.st_mtime_ns) for st in (f.stat() for f in files)])
         if key not in _REVISIONS:
-            h = hashlib.sha256(json.dumps(json.loads(files[0].read_text()).get("model"), sort_keys=True).encode())
+            model = _read_meta(folder).get("model")
+            if model is None:
+                return None
+            h = hashlib.sha256(json.dumps(model, sort_keys=True).encode())
             with open(files[1], "rb") as f:
                 for block in iter(lambda: f.read(1 << 20), b""):
                     h.update(block)
             _REVISIONS[key] = h.hexdigest()[:12]
-    except (OSError, ValueError, AttributeError):
+    except OSError:
         return None
     return _REVISIONS[key]
 

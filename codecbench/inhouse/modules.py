@@ -101,8 +101,9 @@ class Decoder(nn.Module):
     def consistent_phase(self, spec: torch.Tensor, length: int, iters: int, momentum: float = 0.99) -> torch.Tensor:
         """Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013) started from the predicted phase:
         the magnitude is kept, the phase moved towards one a waveform can have (a predicted STFT is
-        rarely consistent, and overlap-add of inconsistent frames smears it). Measured on held-out
-        Hindi with the RVQ model: PESQ-wb +0.13 at 32 iterations, STOI unchanged."""
+        rarely consistent, and overlap-add of inconsistent frames smears it). Measured on the 16
+        held-out Hindi clips with RVQ checkpoints at 32 iterations: PESQ-wb +0.07 to +0.15, STOI
+        +0.005 to +0.008, mel distance slightly higher."""
         mag = spec.abs()
         prev = None
         for _ in range(iters):

@@ -5,7 +5,8 @@ codec registry or the executor); workers are forked from a ``forkserver`` proces
 module and the run's metric modules once (``start_server``, called as soon as the config is
 resolved, so that happens while the run is planned) instead of each worker importing them; and the
 workers start when the pool is made, not at the first item. A forked worker takes the parent's
-current environment and working directory at start (``_init_worker``), as a spawned one would.
+current environment (``_init_worker``) and working directory (multiprocessing) at start, as a
+spawned one would.
 Where there is no forkserver, workers are spawned.
 """
 
@@ -55,17 +56,15 @@ def server_cpu_seconds() -> float:
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
 
 
-def _init_worker(metrics: list[Metric], workdir: str, quiet: bool = True,
-                 env: dict[str, str] | None = None, cwd: str | None = None) -> None:
+def _init_worker(metrics: list[Metric], workdir: str, quiet: bool = True, env: dict[str, str] | None = None) -> None:
     """Set up a worker's metrics. ``quiet``: native libraries' log lines (e.g. TFLite's "Created
     TensorFlow Lite XNNPACK delegate") go to ``<run>/workers.log`` instead of over the progress bar.
-    ``env``, ``cwd``: the parent's, applied in a worker forked from a server started earlier."""
+    ``env``: the parent's, applied in a worker forked from a server started earlier (multiprocessing
+    itself gives every new worker the parent's current working directory)."""
     global _WORKER_METRICS
     if env is not None and env != os.environ:
         os.environ.clear()
         os.environ.update(env)
-    if cwd is not None:
-        os.chdir(cwd)
     if quiet:
         log = os.open(os.path.join(workdir, "workers.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
         os.dup2(log, 2)
@@ -144,7 +143,7 @@ def make_pool(workers: int, metrics: list[Metric], workdir: str):
     if workers <= 0:
         return _Inline(metrics, workdir)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker,
-                               initargs=(metrics, workdir, True, dict(os.environ), os.getcwd()))
+                               initargs=(metrics, workdir, True, dict(os.environ)))
     for _ in range(workers):
         pool.submit(_ready)
     return pool
