@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from codecbench.errors import CodecbenchError
-from codecbench.files import temp_file
+from codecbench.files import atomic_write
 
 
 class AudioError(CodecbenchError):
@@ -44,20 +44,11 @@ def info(path: str | os.PathLike) -> tuple[int, float]:
 
 
 def save(path: str | os.PathLike, wave: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
-    """Write atomically (temporary file in the same folder, then rename)."""
+    """Write atomically, honouring the umask (``codecbench.files.atomic_write``)."""
     import soundfile as sf
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(p.parent, suffix=p.suffix or ".wav")  # honours the umask, unlike mkstemp
-    os.close(fd)
-    try:
-        data = np.asarray(wave, dtype=np.float32)
-        sf.write(tmp, data.T if data.ndim == 2 else data, sample_rate, subtype=subtype)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    data = np.asarray(wave, dtype=np.float32)
+    atomic_write(path, lambda tmp: sf.write(tmp, data.T if data.ndim == 2 else data, sample_rate, subtype=subtype))
 
 
 def resample(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

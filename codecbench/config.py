@@ -21,15 +21,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from codecbench.errors import CodecbenchError, UnknownName
+from codecbench.errors import ConfigError, UnknownName
 
 ENGINES = ("local", "ray")
 # Keys that only change how a run is scheduled, never a value: not part of its identity.
 EXECUTION_KEYS = ("workers", "engine", "ray_address", "run_id", "offline", "save_audio", "shard", "require_metrics")
-
-
-class ConfigError(CodecbenchError):
-    """A config file or option the user must fix (the message names the key and the valid choices)."""
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """The run pipeline: plan ─► load ─► reconstruct ─► model metrics ─► signal metrics ─► sink, scheduled
-by an executor (``local``: one process plus a CPU pool; ``ray``: Ray Data). See ARCHITECTURE.md."""
+by an executor (``local``: one process plus a CPU pool; ``ray``: Ray Data). See docs/architecture.md."""
 
 from __future__ import annotations
 
@@ -21,10 +21,6 @@ def run(cfg: BenchConfig, out: str | os.PathLike | None = None, progress: bool =
 
         set_offline()
     resolved = resolve(cfg)
-    if resolved.engine == "ray" and resolved.dataset_format == "pairs":
-        from codecbench.config import ConfigError
-
-        raise ConfigError("pair scoring runs on the local engine (engine: local); shard it with --shard K/N")
     if resolved.engine == "ray":
         from codecbench.pipeline.ray_engine import require_ray
 
