@@ -99,6 +99,7 @@ class Row:
         return tuple(m for m, outs in outputs_of.items() if any(lacks(o) for o in outs))
 
 
+UNRELIABLE_SHARE = 0.2  # a group with at least this share of unreliable values gets no mean (status "unreliable")
 SUMMARY_COLUMNS = ["codec", "lang", "metric", "n", "n_failed", "mean", "ci_low", "ci_high", "std", "status", "note",
                    "higher_is_better", "unit", "library", "version", "mode", "model", "metric_sample_rate",
                    "codec_family", "codec_nominal_bitrate", "codec_latent_rate"]

@@ -85,6 +85,13 @@ def create(name: str, options: dict[str, Any] | None = None) -> Metric:
     return proto.configure(dict(options or {}))
 
 
+def configured(name: str, options: dict[str, Any] | None = None) -> Metric | None:
+    """The metric ``name`` configured with options as a run folder stored them (metrics.json), for its
+    declarations and aggregate; None when it is not registered here (e.g. a plugin not installed)."""
+    proto = all_metrics().get(name)
+    return None if proto is None else proto.configure(dict(options or {}))
+
+
 def output_owner() -> dict[str, str]:
     """Output column name -> metric name."""
     return {o.name: m.name for m in all_metrics().values() for o in m.info().outputs}

@@ -214,8 +214,7 @@ def _open(store: RunStore, meta: dict[str, Any], cfg: BenchConfig) -> bool:
 def _write_metadata(store: RunStore, plan: Plan, metrics: list[Metric]) -> None:
     from codecbench.environment import capture
 
-    asr = next((s.options for s in plan.config.metrics or [] if s.name == "wer"), None)
-    store.write_json("environment.json", capture(plan.config.device, asr))
+    store.write_json("environment.json", capture(plan.config.device, metrics=metrics))
     store.write_json("dataset.json", [{k: v for k, v in asdict(u).items() if k != "audio"} for u in plan.utterances])
     meta = {}
     for m in metrics:

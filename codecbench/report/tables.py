@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codecbench.report.cells import (
+    BITRATE_COLUMNS,
+    KEY_METRICS,
     MIN_N_FOR_CI,
     Footnotes,
     fmt_number,
@@ -19,8 +21,6 @@ from codecbench.report.runs import ALL_LANGS, Run, RunError, is_number
 # Metrics shown first when present (the rest follow in the runs' order).
 PREFERRED_ORDER = ("pesq_wb", "pesq_nb", "stoi", "estoi", "visqol", "visqol_speech", "si_sdr", "mel_distance",
                    "speaker_sim", "spk_sim", "wer", "cer", "dnsmos_ovrl")
-KEY_METRICS = ("pesq_wb", "stoi", "visqol_speech", "spk_sim_ecapa", "wer", "cer", "wer_corpus")
-BITRATE_COLUMNS = ("bitrate_measured", "bitrate_kbps", "bitrate")  # first present wins
 _TO_KBPS = {"bit/s": 1e-3, "bps": 1e-3, "b/s": 1e-3, "kbit/s": 1.0, "kbps": 1.0}
 
 

@@ -15,8 +15,8 @@ from the utterance's ``lang`` where the model supports it (the record says wheth
 read this language, so its errors would look like codec damage. A reconstruction whose transcript
 fails a check while the reference's passed keeps its number (the codec broke recognition: that *is*
 codec damage). Every scored item appends a transcript record (texts, checks, error counts) to the run
-store's ``asr_transcripts`` stream; corpus-level rates and ``asr_reliability.json`` are computed from
-those records by the summary.
+folder's ``asr_transcripts`` stream (``streams``); corpus-level rates and ``asr_reliability.json`` are
+computed from those records by its aggregate (``corpus.py``).
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def _short(spec: AsrModel) -> str:
 class AsrMetric(Metric):
     name = "wer"
     options = OPTIONS
+    streams = (TRANSCRIPTS,)
 
     def __init__(self) -> None:
         self._reason: str | None | bool = False  # False: not checked yet
@@ -174,6 +175,17 @@ class AsrMetric(Metric):
         self._device, self._workdir = device, workdir
         self._transcribers = {}
 
+    def aggregate(self, corpus):
+        from codecbench.metrics.asr.corpus import aggregate
+
+        return aggregate(corpus, TRANSCRIPTS)
+
+    def numerics(self, device: str) -> dict[str, Any]:
+        """The resolved ASR options and what CTranslate2 offers here (``environment.asr_settings``)."""
+        from codecbench.environment import asr_settings
+
+        return {"asr": asr_settings(device, self.opts)}
+
     def transcriber(self, spec: AsrModel) -> Transcriber:
         """One transcriber (backend + caches) per configured model; its cache key holds every option
         that can change a transcript of that model."""
@@ -230,9 +242,9 @@ class AsrMetric(Metric):
                 out[i], rec = self._score(x, ref_asr, hyp, tr, spec)
                 records.append(rec)
         if self._workdir and records:
-            from codecbench.store import RunStore
+            from codecbench.store import RunFolder
 
-            RunStore(self._workdir).append_records(TRANSCRIPTS, records)
+            RunFolder(self._workdir).append_records(TRANSCRIPTS, records)
         return out
 
     def _score(self, x: MetricInput, ref_asr: str, hyp: str, tr: Transcriber,
