@@ -240,11 +240,11 @@ def resolve(cfg: BenchConfig) -> BenchConfig:
         if Path(out.degraded).exists():
             out.degraded = str(Path(out.degraded).resolve())
     if out.dataset_format == "pairs" and out.codecs is None:
-        from codecbench.pipeline.plan import pair_label
+        from codecbench.data.pairs import pair_label
 
         out.codecs = [pair_label(out.degraded or out.dataset or "")]
     if out.codecs is None:
-        from codecbench.pipeline.plan import default_codecs
+        from codecbench.codecs.registry import default_codecs
 
         out.codecs = default_codecs()
     dupes = sorted({c for c in out.codecs if out.codecs.count(c) > 1})

@@ -141,7 +141,7 @@ class Abx(Metric):
     def aggregate(self, corpus):
         from codecbench.metrics.abx_corpus import aggregate
 
-        return aggregate(corpus)
+        return aggregate(corpus, OUTPUT, FEATURE_DIR)
 
 
 def metrics() -> list[Metric]:

@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from codecbench.metrics.abx import FEATURE_DIR, OUTPUT
 from codecbench.metrics.corpus import Aggregate, Corpus
 from codecbench.metrics.dtw import dtw_distances
 from codecbench.rows import SummaryRow
@@ -133,13 +132,14 @@ def token_frames(run_dir: Path, codec: str, utt_id: str, span: np.ndarray, frame
 
 
 def codec_triplets(run_dir: Path, codec: str, tokens: list[Token], ok_ids: set[str], orig_cache: dict,
-                   frame_rate: float | None = None) -> pd.DataFrame:
+                   frame_rate: float | None = None, *, features: str) -> pd.DataFrame:
     """Per-triplet errors on the originals, on one codec's reconstructions and (token codecs: the
-    frame rate of the first codebook given) on its tokens (NaN where a token has no codes)."""
+    frame rate of the first codebook given) on its tokens (NaN where a token has no codes);
+    ``features``: the run folder's folder of the ``abx`` metric's per-item features."""
     ref, deg, codes = {}, {}, {}
     folder = RunFolder(run_dir)
     for t in tokens:
-        arrays = folder.load_arrays(FEATURE_DIR, codec, t.id) if t.id in ok_ids else None
+        arrays = folder.load_arrays(features, codec, t.id) if t.id in ok_ids else None
         if arrays is not None:
             ref[t.id], deg[t.id], span = arrays["ref"], arrays["deg"], arrays["span"]
             if frame_rate:
@@ -160,10 +160,11 @@ def codec_triplets(run_dir: Path, codec: str, tokens: list[Token], ok_ids: set[s
                          "err_tokens": e_tok})
 
 
-def aggregate(corpus: Corpus) -> Aggregate:
-    """The summary rows of every ABX group and the per-triplet table (``abx_triplets.parquet``)."""
+def aggregate(corpus: Corpus, output: str, features: str) -> Aggregate:
+    """The summary rows of every ABX group and the per-triplet table (``abx_triplets.parquet``), from the
+    rows' per-item ``output`` (which items have features) and the features saved in ``features``."""
     rows = corpus.rows
-    if OUTPUT not in rows.columns:
+    if output not in rows.columns:
         return Aggregate()
     tokens = tokens_from_dataset(corpus.dataset)
     if not tokens:
@@ -172,10 +173,10 @@ def aggregate(corpus: Corpus) -> Aggregate:
     out: list[SummaryRow] = []
     frames, orig_cache = [], {}
     for codec, sub in rows.groupby("codec", sort=False):
-        ok_ids = set(sub.loc[np.isfinite(sub[OUTPUT].to_numpy(dtype=np.float64)), "utt_id"])
+        ok_ids = set(sub.loc[np.isfinite(sub[output].to_numpy(dtype=np.float64)), "utt_id"])
         books = corpus.codecs.get(codec, {}).get("codebooks") or []
         tri = codec_triplets(corpus.folder.dir, codec, tokens, ok_ids, orig_cache,
-                             books[0].get("frame_rate") if books else None)
+                             books[0].get("frame_rate") if books else None, features=features)
         frames.append(tri)
         for lang in [*langs, ALL]:
             by_lang = tri if lang == ALL else tri[tri["lang"] == lang]

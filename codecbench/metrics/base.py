@@ -113,6 +113,8 @@ class MetricInfo:
     mode: str | None = None
     batched: bool = False
     default: bool = True  # part of `codecbench run`'s default metric set
+    # Describes cost (bits, time, code usage), not the sound: reported, never gated or plotted as quality.
+    cost: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

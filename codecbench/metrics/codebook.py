@@ -51,7 +51,7 @@ class CodebookUsage(Metric):
             outputs=(Output("codebook_used_share", True, "", "mean over codebooks of the share of entries used"),
                      Output("codebook_entropy_bits", True, "bit", "mean over codebooks of the code entropy")),
             description="Codebook utilization per utterance (pooled per language in codebook.csv)",
-            needs_reference=False, needs_codes=True, library="codecbench", version=__version__,
+            needs_reference=False, needs_codes=True, library="codecbench", version=__version__, cost=True,
         )
 
     def aggregate(self, corpus: Corpus) -> Aggregate:

@@ -17,38 +17,21 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from codecbench import __version__
+from codecbench.codecs.registry import DEFAULT_CODECS, default_codecs  # noqa: F401 (their former home)
 from codecbench.config import BenchConfig, ConfigError, identity_diff
 from codecbench.data import DatasetError, filter_langs, load_dataset
 from codecbench.data.loaders import Dataset, probe
+from codecbench.data.pairs import pair_label  # noqa: F401 (its former home)
 from codecbench.metrics.base import Metric
 from codecbench.metrics.registry import create
 from codecbench.store import ConfigMismatch, RunStore, safe_name
 from codecbench.types import CodecInfo, Utterance
-
-DEFAULT_CODECS = ("opus-6kbps", "opus-12kbps", "opus-24kbps", "ours-rvq", "ours-fsq", "ours-vae")
-
-
-def default_codecs() -> list[str]:
-    """The default codec set: every default codec that is registered and can run here."""
-    from codecbench.codecs.registry import all_specs
-
-    specs = all_specs()
-    chosen = []
-    for name in DEFAULT_CODECS:
-        if name in specs:
-            reason = specs[name].unavailable_reason()
-            if reason is None:
-                chosen.append(name)
-            else:
-                warnings.warn(f"default codec {name} skipped: {reason}", stacklevel=2)
-    return chosen
 
 
 def in_shard(codec: str, utt_id: str, shard: str | None) -> bool:
@@ -92,14 +75,6 @@ class Plan:
         from codecbench.codecs.registry import get_spec
 
         return get_spec(name).info
-
-
-def pair_label(degraded: str) -> str:
-    """The default ``codec`` label of scored pairs: the degraded list's name (``x/recon.scp`` -> recon;
-    a Kaldi ``x/recon/wav.scp`` -> recon; a folder -> its name; ``pairs.jsonl`` -> pairs)."""
-    p = Path(degraded)
-    name = p.name if p.is_dir() else p.stem
-    return (p.resolve().parent.name if name == "wav" else name) or "pairs"
 
 
 UNMATCHED_SHOWN = 10  # unmatched ids printed on stderr; all of them are in unmatched.json

@@ -21,9 +21,20 @@ from codecbench.store import (
 )
 
 ALL_LANGS = "all"
-# Metric families that describe cost, not quality: left out of quality plots and of compare's default gate.
-# Codebook usage describes the code, not the sound: it is reported, not gated or plotted as quality.
-COST_FAMILIES = ("bitrate", "rtf", "throughput", "codebook")
+
+
+def cost_metrics() -> tuple[str, ...]:
+    """Metrics that describe cost, not quality (``MetricInfo.cost``: bitrate, real-time factor, codebook
+    usage): left out of quality plots and of compare's default gate."""
+    from codecbench.metrics.registry import all_metrics
+
+    return tuple(n for n, m in all_metrics().items() if m.info().cost)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "COST_FAMILIES":  # the former constant: the metrics that declare themselves cost
+        return cost_metrics()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class RunError(CodecbenchError):
