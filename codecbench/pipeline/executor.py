@@ -20,7 +20,15 @@ from codecbench.types import CodecInfo, Failure
 
 
 class Executor:
-    """Base of the executors: ``run()`` does the plan's remaining work and writes its rows."""
+    """Base of the executors: ``run()`` does the plan's remaining work and writes its rows.
+
+    An engine is one module with a subclass (named in ``codecbench.pipeline.EXECUTORS``): it decides
+    where and when the steps of ``self.processor`` run, and nothing else."""
+
+    @classmethod
+    def preflight(cls, cfg) -> None:
+        """Checks and start-up for a resolved config, before the run folder is made (a missing engine is a
+        one-line error and leaves no folder behind)."""
 
     def __init__(self, plan: Plan, progress: bool = True, prefetch: tuple[str, ...] = ()):
         """``prefetch``: modules the caller needs after the run, imported by ``import_prefetch`` once

@@ -35,6 +35,19 @@ _DONE = object()  # the end of the codec stage's queue
 
 
 class LocalExecutor(Executor):
+    @classmethod
+    def preflight(cls, cfg) -> None:
+        """Start the worker pool's forkserver now: its imports of the signal metrics' modules run while
+        the run is planned."""
+        if int(cfg.workers or 0) <= 0:
+            return
+        from codecbench.metrics.registry import get_metric
+        from codecbench.pipeline.workers import start_server
+
+        modules = [type(m).__module__ for m in (get_metric(s.name) for s in cfg.metrics or []) if not m.info().batched]
+        if modules:
+            start_server(modules)
+
     def run(self) -> None:
         from tqdm import tqdm
 

@@ -141,6 +141,10 @@ def signal_stage(batch: dict[str, np.ndarray], processor: BatchProcessor, metric
 
 # -- the run -------------------------------------------------------------------------------------
 class RayExecutor(Executor):
+    @classmethod
+    def preflight(cls, cfg) -> None:
+        require_ray()
+
     def run(self) -> None:
         from tqdm import tqdm
 

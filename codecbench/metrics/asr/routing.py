@@ -20,7 +20,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from codecbench.config import ConfigError
+from codecbench.errors import ConfigError
 
 WHISPER_SIZES = ("tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en", "large-v1",
                  "large-v2", "large-v3", "large", "distil-large-v3", "large-v3-turbo", "turbo")
