@@ -24,7 +24,7 @@ def executor_class(engine: str):
 def run(cfg: BenchConfig, out: str | os.PathLike | None = None, progress: bool = True) -> Path:
     """Run (or resume) a benchmark; returns the run folder."""
     from codecbench.pipeline.plan import make_plan
-    from codecbench.store import RunStore
+    from codecbench.store import RunFolder
 
     if cfg.offline:
         from codecbench.models import set_offline
@@ -40,12 +40,12 @@ def run(cfg: BenchConfig, out: str | os.PathLike | None = None, progress: bool =
         executor(plan, progress, prefetch=("codecbench.summary",)).run()
         from codecbench.summary import write_summaries  # pandas: imported when needed, not before the work
 
-        RunStore(plan.run_dir).write_parquet()
+        RunFolder(plan.run_dir).write_parquet()
         write_summaries(plan.run_dir)
     except CodecbenchError:
         # A user error found late (e.g. a codec checkpoint that does not load): leave no half-made
         # folder behind to block the corrected command.
-        if not plan.resuming and not (plan.run_dir / "rows.jsonl").exists():
+        if not plan.resuming and not RunFolder(plan.run_dir).rows_path.exists():
             shutil.rmtree(plan.run_dir, ignore_errors=True)
         raise
     finally:

@@ -15,7 +15,7 @@ from codecbench.metrics.base import Metric, Values
 from codecbench.pipeline import stages
 from codecbench.pipeline.plan import Plan
 from codecbench.pipeline.stages import BatchProcessor, Work
-from codecbench.store import RunFolder
+from codecbench.store import CODECS, TIMINGS, RunFolder
 from codecbench.types import CodecInfo, Failure
 
 
@@ -102,8 +102,8 @@ class Executor:
     def finish(self, engine: str) -> None:
         """codecs.json, and timings.json: this invocation's wall time and busy seconds per stage (summed
         over workers, so stages that overlap can add up to more than the wall time)."""
-        self.store.write_json("codecs.json", {n: i.to_dict() for n, i in self.codec_infos.items()})
-        self.store.write_json("timings.json", {
+        self.store.write_json(CODECS, {n: i.to_dict() for n, i in self.codec_infos.items()})
+        self.store.write_json(TIMINGS, {
             "engine": engine, "rows": self.rows_written, "wall_seconds": round(time.perf_counter() - self._started, 3),
             "stage_seconds": {k: round(v, 3) for k, v in sorted(self.stage_seconds.items())}})
 

@@ -30,7 +30,17 @@ from codecbench.data.loaders import Dataset, probe
 from codecbench.data.pairs import pair_label  # noqa: F401 (its former home)
 from codecbench.metrics.base import Metric
 from codecbench.metrics.registry import create
-from codecbench.store import ConfigMismatch, RunStore, safe_name
+from codecbench.store import (
+    CONFIG,
+    CONFIG_YAML,
+    DATASET,
+    ENVIRONMENT,
+    METRICS,
+    UNMATCHED,
+    ConfigMismatch,
+    RunFolder,
+    safe_name,
+)
 from codecbench.types import CodecInfo, Utterance
 
 
@@ -54,7 +64,7 @@ class Plan:
     unavailable: dict[str, str] = field(default_factory=dict)  # metric name -> reason (not run now)
     not_applicable: dict[str, str] = field(default_factory=dict)  # metric name -> reason
     resuming: bool = False
-    store: RunStore | None = None  # opened and locked by make_plan; closed when the run ends
+    store: RunFolder | None = None  # opened and locked by make_plan; closed when the run ends
 
     def in_shard(self, codec: str, utt_id: str) -> bool:
         return in_shard(codec, utt_id, self.config.shard)
@@ -156,23 +166,23 @@ def make_plan(cfg: BenchConfig, out: str | Path | None = None, explicit_metrics:
     run_dir = Path(out) if out else Path("results") / run_id
     meta = {"run_id": run_id, "dataset_name": ds.name, "dataset": ds.source, "n_utterances": len(utts),
             "identity": ident, "shard": cfg.shard, "created_at": _now(), "codecbench_version": __version__}
-    store = RunStore(run_dir)
+    store = RunFolder(run_dir)
     resuming = _open(store, meta, cfg)
-    plan = Plan(cfg, store.read_json("config.json")["run_id"], run_dir, utts, list(cfg.codecs or []),
+    plan = Plan(cfg, store.read_json(CONFIG)["run_id"], run_dir, utts, list(cfg.codecs or []),
                 [m for m in metrics if m.name not in unavailable and m.name not in not_applicable],
                 unavailable, not_applicable, resuming, store)
     _write_metadata(store, plan, metrics)
     if unmatched is not None:
-        store.write_json("unmatched.json", unmatched)
+        store.write_json(UNMATCHED, unmatched)
     return plan
 
 
-def _open(store: RunStore, meta: dict[str, Any], cfg: BenchConfig) -> bool:
+def _open(store: RunFolder, meta: dict[str, Any], cfg: BenchConfig) -> bool:
     """Create and lock the run folder, or check that it holds this run; True when resuming."""
     if not store.open(meta):
-        store.write_text("config.yaml", cfg.to_yaml())
+        store.write_text(CONFIG_YAML, cfg.to_yaml())
         return False
-    old = store.read_json("config.json")
+    old = store.read_json(CONFIG)
     if "identity" not in old:
         store.close()
         raise ConfigMismatch(f"{store.dir} holds a run from an older codecbench (no identity in config.json); "
@@ -182,17 +192,17 @@ def _open(store: RunStore, meta: dict[str, Any], cfg: BenchConfig) -> bool:
         store.close()
         raise ConfigMismatch(f"{store.dir} holds a run with a different configuration (differs in: "
                              f"{', '.join(diff)}); use another --out or remove the folder")
-    store.write_text("config.yaml", cfg.to_yaml())  # execution keys (workers, ...) may change
+    store.write_text(CONFIG_YAML, cfg.to_yaml())  # execution keys (workers, ...) may change
     return True
 
 
-def _write_metadata(store: RunStore, plan: Plan, metrics: list[Metric]) -> None:
+def _write_metadata(store: RunFolder, plan: Plan, metrics: list[Metric]) -> None:
     from codecbench.environment import capture
 
-    store.write_json("environment.json", capture(plan.config.device, metrics=metrics))
-    store.write_json("dataset.json", [{k: v for k, v in asdict(u).items() if k != "audio"} for u in plan.utterances])
+    store.write_json(ENVIRONMENT, capture(plan.config.device, metrics=metrics))
+    store.write_json(DATASET, [{k: v for k, v in asdict(u).items() if k != "audio"} for u in plan.utterances])
     meta = {}
     for m in metrics:
         meta[m.name] = {**m.info().to_dict(), "options": m.opts,
                         "unavailable": plan.unavailable.get(m.name), "not_applicable": plan.not_applicable.get(m.name)}
-    store.write_json("metrics.json", meta)
+    store.write_json(METRICS, meta)
