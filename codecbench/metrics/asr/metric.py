@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from codecbench.metrics import textnorm
-from codecbench.metrics.asr.backends import BACKENDS, backend_unavailable, make_backend
 from codecbench.metrics.asr.checks import check_transcript
 from codecbench.metrics.asr.errors import TRANSCRIPTS, error_counts
-from codecbench.metrics.asr.routing import DEFAULT, AsrModel, model_for, routes
+from codecbench.metrics.asr.factory import backend_unavailable, make_backend
+from codecbench.metrics.asr.routing import BACKENDS, DEFAULT, AsrModel, model_for, routes
 from codecbench.metrics.asr.transcriber import SR, Transcriber
 from codecbench.metrics.base import (
     Failure,
