@@ -35,8 +35,8 @@ import numpy as np
 from codecbench.codecs._pretrained import (
     INSTALL_HINT,
     Weights,
-    import_backend,
     groups,
+    import_backend,
     require_equal,
     valid_frames,
 )

@@ -30,8 +30,8 @@ import numpy as np
 from codecbench.codecs._compat import SeededNoise, patch_snac_noise
 from codecbench.codecs._pretrained import (
     Weights,
-    import_backend,
     groups,
+    import_backend,
     padded_length,
     require_equal,
 )
