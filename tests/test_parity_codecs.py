@@ -73,11 +73,12 @@ def built(refs, tmp_path_factory):
     def get(model: str):
         if model not in cache:
             folder = tmp_path_factory.mktemp(model)
+            small = not model.endswith("-real")
             if model.startswith("encodec-"):
-                ref = R.encodec_reference(24000 if model == "encodec-24k" else 48000)
+                ref = R.encodec_reference(24000 if model.startswith("encodec-24k") else 48000, small)
                 R.encodec_to_hf(ref, folder)
             elif model.startswith("dac-"):
-                ref = R.dac_reference({"dac-16k": 16000, "dac-24k": 24000, "dac-44k": 44100}[model])
+                ref = R.dac_reference({"16k": 16000, "24k": 24000, "44k": 44100}[model[4:7]], small)
                 R.dac_to_hf(ref, folder)
             elif model.startswith("snac-"):
                 sr = {"24k": 24000, "32k": 32000, "44k": 44100}[model[5:8]]
@@ -183,6 +184,20 @@ def test_adapter_reproduces_the_reference(built, model, variant, reference):
                        min_distinct=MIN_DISTINCT, tie_rtol=TIE_RTOL.get(model, 0.0))
     print(rep.table())
     assert len(rep.cases) == 4 and all(c.distinct for c in rep.cases)
+
+
+@pytest.mark.parametrize(("model", "variant", "reference"), [
+    ("encodec-24k-real", "encodec-24k-6kbps", lambda ref: encodec_fn(ref, 6.0)),
+    ("dac-44k-real", "dac-44k", lambda ref: dac_fn(ref, 9)),
+], ids=["encodec-24k-6kbps", "dac-44k"])
+def test_real_shapes_reproduce_the_reference(built, model, variant, reference):
+    """The released models' channel counts (random values), where cheap: one short input."""
+    ref, folder = built(model)
+    codec = load_codec(f"{variant}:{folder}", device="cpu")
+    sr = codec.info.sample_rate
+    rep = check_parity(codec, reference(ref), {"short 0.3 s": _signals(sr)["short 0.3 s"]}, wave_rtol=ROUNDING,
+                       min_distinct=MIN_DISTINCT)
+    print(rep.table())
 
 
 def test_encodec_48k_counts_real_frames_and_scales(built):

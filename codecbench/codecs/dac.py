@@ -65,8 +65,8 @@ def info_for(sr: int, n_q: int | None = None) -> CodecInfo:
         codebooks=tuple(CodebookLevel(CODEBOOK_SIZE, rate) for _ in range(n_q)),
         nominal_bitrate=n_q * math.log2(CODEBOOK_SIZE) * rate, causal=False, streaming=False,
         description=f"DAC {sr / 1000:g} kHz, first {n_q} of {full} codebooks, one pass (DAC.forward)",
-        reference=f"descript-audio-codec 1.0.0 DAC.forward(x, n_quantizers={n_q}) (the authors' evaluation "
-                  "path, without its final loudness matching)",
+        reference="descript-audio-codec 1.0.0 DAC.forward(x, n_quantizers=the variant's codebooks): the path of "
+                  "the authors' evaluation, without its final loudness matching; not DAC.compress",
     )
 
 
