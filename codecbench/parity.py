@@ -104,9 +104,9 @@ def check_parity(codec: Codec, reference_fn: Reference, signals: dict[str, tuple
     """Compare ``codec`` with ``reference_fn`` on ``signals`` ({label: (wave, sample_rate)}).
 
     ``codes``: "exact" (every code equal), or "none" (continuous codecs). ``wave_rtol``: the stated
-    bound on max |adapter - reference| relative to the reference's peak; choose it from the algorithm
-    (float32 rounding of the same operations in another order: ~1e-6..1e-4; a different computation
-    needs a documented variant, not a looser bound)."""
+    bound on max |adapter - reference| relative to the reference's peak; choose it from the algorithm:
+    the default 1e-4 is ``codecbench.testing.FLOAT32_NETWORK_RTOL`` (float32 rounding of the same
+    operations in another order); a different computation needs a documented variant, not a looser bound."""
     rep = ParityReport(codec.info.name)
     p = rep.problems
     native = codec.info.sample_rate
