@@ -39,7 +39,7 @@ run: $(STAMP)
 test: $(STAMP) $(PARITY_REFS)/.installed
 	WITH_BROWSER=1 ./scripts/install-system-deps
 	if [ "$${CODECBENCH_STRICT:-0}" != 0 ]; then $(MAKE) bench-smoke; fi
-	$(PY) -m pytest -q
+	CODECBENCH_PARITY_REFS=$(abspath $(PARITY_REFS)) $(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check codecbench tests bench
