@@ -186,6 +186,17 @@ def scores_markdown(screening: list[Screening], scores, threshold: float, max_sh
 
 
 
+def plotted_langs(scores) -> list[str]:
+    """The languages of the plot: the pooled "all" only when it pools more than one language's ratings."""
+    langs = list(dict.fromkeys(scores["lang"]))
+    real = [x for x in langs if x != ALL_LANGS]
+    if len(real) == 1:
+        n = scores.set_index(["condition", "lang"])["n"]
+        if all(n.get((c, real[0])) == n.get((c, ALL_LANGS)) for c in scores["condition"].unique()):
+            return real
+    return langs
+
+
 def scores_plot(scores, out: Path) -> list[Path]:
     import matplotlib
 
@@ -193,7 +204,7 @@ def scores_plot(scores, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     conds = list(dict.fromkeys(scores["condition"]))
-    langs = list(dict.fromkeys(scores["lang"]))
+    langs = plotted_langs(scores)
     width = 0.8 / max(1, len(langs))
     fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(conds) * max(1, len(langs)) ** 0.5), 3.8))
     for j, lang in enumerate(langs):
@@ -205,10 +216,14 @@ def scores_plot(scores, out: Path) -> list[Path]:
         ax.bar(xs, m, width=width, yerr=[lo, hi], capsize=2, label=lang)
     ax.set_xticks(range(len(conds)))
     ax.set_xticklabels(conds, rotation=20, ha="right")
-    ax.set_ylim(0, 100)
+    top = scores.loc[scores["lang"].isin(langs), "ci_high"].max()
+    ax.set_ylim(0, max(100.0, float(top) if np.isfinite(top) else 100.0) + 3)  # CI bounds are not clipped to 100
     ax.set_ylabel("MUSHRA score")
-    ax.set_title("MUSHRA: mean and 95% CI per condition and language")
-    ax.legend(fontsize=7)
+    if len(langs) > 1:
+        ax.set_title("MUSHRA: mean and 95% CI per condition and language")
+        ax.legend(fontsize=7)
+    else:
+        ax.set_title(f"MUSHRA: mean and 95% CI per condition ({'all items' if langs[0] == ALL_LANGS else langs[0]})")
     ax.grid(True, axis="y", alpha=0.3)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "mushra_scores.png", out / "mushra_scores.svg"]
