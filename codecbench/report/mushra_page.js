@@ -197,10 +197,11 @@
       plays[key] = (plays[key] || 0) + 1;
       save();
     }
-    var p = a.play();
+    var p = a.play(), shown = page;
     if (p && p.catch) {
-      p.catch(function (err) {
-        page.sec.querySelector(".nav .why").textContent = "Cannot play: " + err;
+      p.catch(function (err) {  // a pause, a switch or leaving the page interrupts play(): not an error
+        if (err && err.name === "AbortError") return;
+        if (page === shown) page.sec.querySelector(".nav .why").textContent = "Cannot play: " + err;
       });
     }
   }
