@@ -5,7 +5,8 @@ the way the hub repository stores it (transformers: config.json + model.safetens
 config.json + pytorch_model.bin) and is loaded through the same code as real weights.
 
 Stated tolerances (batched vs one item at a time): codes of every valid frame identical; decoded
-waves within 1e-5 x the batch's peak (float summation order differs with batch size).
+waves within 1e-4 x the batch's peak (float summation order differs with batch size; the bound's
+derivation is in codecbench.testing).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from codecbench import audio
 from codecbench.codecs.base import CodecError, CodecUnavailable
 from codecbench.codecs.registry import get_spec, load_codec
+from codecbench.testing import FLOAT32_NETWORK_RTOL
 
 pytest.importorskip("transformers")  # the optional 'codecs' extra (strict mode: a failure)
 pytest.importorskip("snac")
@@ -30,7 +32,7 @@ torch.set_num_threads(1)
 from codecbench.codecs._testing import build_checkpoint  # noqa: E402
 
 FAMILIES = ("encodec", "dac", "mimi", "snac")
-WAVE_RTOL = 1e-5
+WAVE_RTOL = FLOAT32_NETWORK_RTOL  # another batch shape, another summation order (codecbench.testing)
 ROUNDTRIPS = [  # (model folder, variant)
     ("encodec-24k", "encodec-24k-6kbps"),
     ("encodec-24k", "encodec-24k-1.5kbps"),
