@@ -2,6 +2,8 @@
 
 ``check_codec(spec)`` and ``check_metric(metric)`` raise ``AssertionError`` listing every problem
 found, and return what they measured. Third-party adapters can call them from their own tests.
+``check_parity(codec, reference_fn, signals)`` and ``check_tail`` (``codecbench.parity``) compare an
+adapter with its codec's own reference implementation.
 
 Measurement decisions:
 
@@ -36,6 +38,7 @@ import numpy as np
 from codecbench import audio
 from codecbench.codecs.registry import CodecSpec, get_spec
 from codecbench.metrics.base import Metric, MetricInput, safe_compute
+from codecbench.parity import ParityReport, ReferenceOutput, check_parity, check_tail  # noqa: F401 (re-exported)
 from codecbench.types import CodebookLevel, CodecInfo, Failure, Utterance
 
 Margins = Callable[[np.ndarray], "list[np.ndarray]"]  # native-rate wave [T] -> per level, per frame gap

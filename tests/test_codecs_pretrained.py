@@ -143,7 +143,10 @@ def test_batched_equals_single(checkpoints, model, variant):
         assert len(codes) == len(info.codebooks)
         for level, c in zip(info.codebooks, codes, strict=True):
             assert c.min() >= 0 and c.max() < level.size
-            if not variant.startswith("encodec-48k"):  # 48k counts whole 1 s chunks (see encodec.py)
+            if variant.startswith("snac"):  # every code of SNAC's padded input is sent (see snac.py)
+                padded = math.ceil(len(w) / codec.multiple) * codec.multiple
+                assert len(c) == round(padded * level.frame_rate / sr)
+            elif not variant.startswith("encodec-48k"):  # 48k: real frames of each chunk (see encodec.py)
                 assert len(c) == math.ceil(len(w) * level.frame_rate / sr - 1e-9)
         single = codec.reconstruct(w[None], np.array([len(w)]), sr)
         assert single.wave.shape == (1, len(w))
@@ -174,7 +177,8 @@ def test_48k_chunks_and_stereo(checkpoints):
     codec = load_codec(f"encodec-48k-3kbps:{checkpoints('encodec-48k')}", device="cpu")
     w = _batch(48000, (2.5,))[0]
     enc, _ = codec.encode(w[None], np.array([len(w)]), 48000)
-    assert len(enc.codes) == 2 and enc.frames[0][0] == 3 * 150  # offsets 0, 0.99 s, 1.98 s
+    # offsets 0, 0.99 s, 1.98 s; the last chunk is what is left (24963 samples: 79 frames), as in the library
+    assert len(enc.codes) == 2 and enc.frames[0][0] == 150 + 150 + 79
     assert len(enc.state["scales"][0]) == 3
 
 

@@ -38,6 +38,7 @@ from codecbench.errors import Unavailable
 from codecbench.metrics.base import Metric
 from codecbench.pipeline import stages
 from codecbench.pipeline.executor import Executor
+from codecbench.pipeline.ray_log import ray_output_to_log
 from codecbench.pipeline.stages import BatchProcessor, Work
 from codecbench.rows import Row
 
@@ -155,23 +156,24 @@ class RayExecutor(Executor):
         if not batches:
             self.finish("ray")
             return
-        started = _init(ray, self.cfg.ray_address)
-        bar = tqdm(total=total, initial=done, disable=not self.progress, unit="row", desc="codecbench (ray)",
-                   file=sys.stderr, dynamic_ncols=True)
-        try:
-            for block in self._dataset(ray, batches).iter_batches(batch_size=None, batch_format="numpy"):
-                for job in _unpack(block):
-                    rows = job.rows + [self.processor.row(w) for w in job.items]
-                    self.store.append(rows)
-                    self.rows_written += len(rows)
-                    bar.update(len(rows))
-                    if job.info is not None:
-                        self.codec_infos[job.codec] = job.info
-                    self.timed_all(job.seconds)
-        finally:
-            bar.close()
-            if started:
-                ray.shutdown()
+        with ray_output_to_log(self.workdir):  # Ray's start-up notices: <run>/ray.log
+            started = _init(ray, self.cfg.ray_address)
+            bar = tqdm(total=total, initial=done, disable=not self.progress, unit="row", desc="codecbench (ray)",
+                       file=sys.stderr, dynamic_ncols=True)
+            try:
+                for block in self._dataset(ray, batches).iter_batches(batch_size=None, batch_format="numpy"):
+                    for job in _unpack(block):
+                        rows = job.rows + [self.processor.row(w) for w in job.items]
+                        self.store.append(rows)
+                        self.rows_written += len(rows)
+                        bar.update(len(rows))
+                        if job.info is not None:
+                            self.codec_infos[job.codec] = job.info
+                        self.timed_all(job.seconds)
+            finally:
+                bar.close()
+                if started:
+                    ray.shutdown()
         self.finish("ray")
 
     def _dataset(self, ray, batches: list[list[Work]]):
