@@ -25,6 +25,7 @@ MODEL_MODULES = (
     "codecbench.metrics.speaker",
     "codecbench.metrics.asr",
     "codecbench.metrics.dnsmos",
+    "codecbench.metrics.mos",
     "codecbench.metrics.visqol",
     "codecbench.codecs.encodec",
     "codecbench.codecs.dac",
