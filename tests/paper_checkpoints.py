@@ -124,3 +124,50 @@ def build_wavlm_ecapa(path: Path, fmt: str = "pth", seed: int = 0) -> Path:
     else:
         torch.save({"model": state, "epoch": 7}, path)
     return path
+
+
+LETTERS = ["<pad>", "<s>", "</s>", "<unk>", "|", "E", "T", "A", "O", "N", "I", "H", "S", "R", "D", "L", "U", "M", "W",
+           "C", "F", "G", "Y", "P", "B", "V", "K", "'", "X", "J", "Q", "Z"]  # hubert-large-ls960-ft's vocabulary
+
+
+def build_hubert_ctc(folder: Path, seed: int = 0) -> Path:
+    """A 1-layer HubertForCTC over LibriSpeech's upper-case letters (the layout of
+    facebook/hubert-large-ls960-ft: config.json, vocab.json, tokenizer and feature extractor configs)."""
+    import torch
+    from transformers import HubertConfig, HubertForCTC, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor
+
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps({c: i for i, c in enumerate(LETTERS)}))
+    cfg = HubertConfig(vocab_size=len(LETTERS), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                       intermediate_size=32, conv_dim=(16, 16, 16), conv_stride=(5, 4, 4), conv_kernel=(10, 4, 4),
+                       feat_extract_norm="layer", do_stable_layer_norm=True, num_conv_pos_embeddings=16,
+                       num_conv_pos_embedding_groups=2, pad_token_id=0)
+    HubertForCTC(cfg).save_pretrained(folder)
+    Wav2Vec2CTCTokenizer(str(folder / "vocab.json")).save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
+                             return_attention_mask=True).save_pretrained(folder)
+    return folder
+
+
+def write_spelling(path: Path) -> Path:
+    """A two-entry stand-in for Whisper's normalizer.json (British -> American spellings)."""
+    path.write_text(json.dumps({"colour": "color", "realise": "realize"}))
+    return path
+
+
+def librispeech(folder: Path, texts: list[str], seconds: float = 1.5) -> Path:
+    """A LibriSpeech-layout folder (speaker/chapter/*.flac + .trans.txt) of speech-like 16 kHz audio."""
+    from helpers import speechlike
+
+    from codecbench import audio
+
+    chapter = folder / "84" / "121123"
+    chapter.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i, text in enumerate(texts):
+        uid = f"84-121123-{i:04d}"
+        audio.save(chapter / f"{uid}.flac", speechlike(seconds + 0.2 * i, 16000, seed=i), 16000)
+        lines.append(f"{uid} {text}")
+    (chapter / "84-121123.trans.txt").write_text("\n".join(lines) + "\n")
+    return folder

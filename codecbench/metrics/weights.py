@@ -59,9 +59,8 @@ def fetch_url(url: str, cache_dir: Path | None = None) -> Path:
     path = url_cache_path(url, cache_dir)
     if path.is_file():
         return path
-    how = "download it where the network is reachable (`codecbench models download ...`) or give a local file"
     if offline():
-        raise ModelMissing(f"{url} is not cached ({path}) and downloads are off (offline); {how}")
+        raise ModelMissing(f"not cached ({path}) and downloads are off (offline)")
     import urllib.request
 
     from codecbench.files import temp_file
@@ -75,7 +74,7 @@ def fetch_url(url: str, cache_dir: Path | None = None) -> Path:
                 f.write(block)
         os.replace(tmp, path)
     except OSError as exc:
-        raise ModelMissing(f"{url} could not be downloaded ({type(exc).__name__}: {exc}); {how}") from exc
+        raise ModelMissing(f"{url} could not be downloaded ({type(exc).__name__}: {exc})") from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -190,10 +190,19 @@ class AsrMetric(Metric):
         """Download every configured model (``codecbench models download --config``)."""
         from codecbench.metrics.asr.model_specs import fetch
 
-        out = [(spec.label, fetch(spec, langs, cache_dir)) for spec, langs in self.configured_models().items()]
+        jobs = [(spec.label, lambda s=spec, langs=langs: fetch(s, langs, cache_dir))
+                for spec, langs in self.configured_models().items()]
         if self._opt("normalizer") != "script":
             source = self._opt("normalizer_source")
-            out.append((f"{self._opt('normalizer')} normalizer ({source})", spelling_file(source, cache_dir)))
+            jobs.append((f"{self._opt('normalizer')} normalizer ({source})", lambda: spelling_file(source, cache_dir)))
+        out, missing = [], []
+        for label, job in jobs:  # every one is attempted; what is missing is reported together
+            try:
+                out.append((label, job()))
+            except ModelMissing as exc:
+                missing.append(f"{label}: {exc}")
+        if missing:
+            raise ModelMissing("; ".join(missing))
         return out
 
     def setup(self, device: str = "cpu", workdir: str | None = None) -> None:
