@@ -22,3 +22,14 @@ def language_note(metric: str, trained: tuple[str, ...] | list[str] | None, lang
     if base_language(lang) in {base_language(t) for t in trained}:
         return None
     return f"{metric}: model trained on {', '.join(trained)} only, not on {lang}"
+
+
+def group_note(metric: str, trained: tuple[str, ...] | list[str] | None, langs: list[str]) -> str | None:
+    """The note for a figure pooling ``langs``: names the languages the model was not trained on."""
+    if not trained:
+        return None
+    known = {base_language(t) for t in trained}
+    other = sorted({x for x in langs if x and base_language(x) not in known})
+    if not other:
+        return None
+    return f"{metric}: model trained on {', '.join(trained)} only, not on {', '.join(other)}"

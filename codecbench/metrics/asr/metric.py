@@ -156,17 +156,17 @@ class AsrMetric(Metric):
         if self._reason is False:
             table = self.table()
             self._reason = None if table else "no ASR model: model is 'none' and per_lang is empty"
-            if self._reason is None and self._opt("normalizer") != "script":
-                try:
-                    self.normalize("", None)
-                except ModelMissing as exc:
-                    self._reason = str(exc)
             for spec in dict.fromkeys(table.values()):
                 reason = backend_unavailable(spec)
                 if reason:
                     langs = ", ".join("other languages" if k == DEFAULT else k for k, s in table.items() if s == spec)
                     self._reason = f"{reason} (ASR model for {langs})"
                     break
+            if self._reason is None and self._opt("normalizer") != "script":
+                try:
+                    self.normalize("", None)
+                except ModelMissing as exc:
+                    self._reason = str(exc)
         return self._reason  # type: ignore[return-value]
 
     def configured_models(self) -> dict[AsrModel, list[str]]:
