@@ -205,3 +205,19 @@ def test_a_model_trained_on_english_notes_other_languages():
     assert s["mean"].notna().all()  # kept, not dropped
     md = markdown(s, pd.DataFrame(), meta, {}, "r")
     assert "note: utmos: model trained on en only, not on hi" in md
+
+
+def test_reference_codec_is_the_input_itself():
+    from codecbench.codecs.registry import load_codec
+    from codecbench.metrics.base import MetricInput
+    from codecbench.metrics.bitrate import Bitrate
+    from codecbench.types import Utterance
+
+    codec = load_codec("reference-16k", "cpu")
+    w = np.random.default_rng(0).standard_normal((2, 1600)).astype(np.float32)
+    w[1, 1000:] = 0
+    rec = codec.reconstruct(w, np.array([1600, 1000]), 16000)
+    assert np.array_equal(rec.wave, w) and rec.codes is None and rec.bits is None
+    x = MetricInput(ref=w[0], deg=rec.item(0), sample_rate=16000, utterance=Utterance(id="u"), codec=codec.info)
+    vals = Bitrate().compute(x)
+    assert all(v.kind == "not_applicable" for v in vals.values())
