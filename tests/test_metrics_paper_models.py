@@ -213,3 +213,13 @@ def test_wavlm_ecapa_without_a_file_is_unavailable(tmp_path):
     torch.save({"model": {"layer1.conv.weight": torch.zeros(2, 2, 5)}}, other)
     (v,) = create("spk_sim_wavlm_ecapa", {"source": str(other)}).compute_batch([_x(_waves()[0], _waves()[0])])
     assert v["spk_sim_wavlm_ecapa"].kind == "unavailable" and "not a UniSpeech" in v["spk_sim_wavlm_ecapa"].reason
+
+
+def test_the_project_checker_passes_on_all_three(tmp_path):
+    from codecbench.testing import check_metric
+
+    check_metric(create("utmos", {"source": str(build_utmos(tmp_path / "u"))}), rtol=REL, workdir=str(tmp_path))
+    check_metric(create("spk_sim_wavlm", {"source": str(build_wavlm_xvector(tmp_path / "x"))}), rtol=REL, atol=1e-6,
+                 workdir=str(tmp_path))
+    check_metric(create("spk_sim_wavlm_ecapa", {"source": str(build_wavlm_ecapa(tmp_path / "e.pth"))}), rtol=REL,
+                 atol=1e-6, workdir=str(tmp_path))

@@ -221,3 +221,13 @@ def test_reference_codec_is_the_input_itself():
     x = MetricInput(ref=w[0], deg=rec.item(0), sample_rate=16000, utterance=Utterance(id="u"), codec=codec.info)
     vals = Bitrate().compute(x)
     assert all(v.kind == "not_applicable" for v in vals.values())
+
+
+def test_paper_models_are_named_model_specs():
+    from codecbench.models import all_models
+
+    specs = all_models()
+    assert specs["hubert-large-ls960-ft"].hub_id == "facebook/hubert-large-ls960-ft"
+    assert specs["whisper-large-v3-hf"].hub_id == "openai/whisper-large-v3"
+    assert specs["wavlm-base-plus-sv"].used_by == ("spk_sim_wavlm",)
+    assert specs["utmos22-strong"].used_by == ("utmos",)
