@@ -219,6 +219,12 @@ def load_run_config(path: str):
     return load(path)
 
 
+def _dataset_note(config_path: str) -> None:
+    from codecbench.protocol.spec import dataset_note
+
+    dataset_note(config_path)
+
+
 def download_configured(config_path: str | None, metric_names: list[str] | None, cache: Path | None) -> int:
     """Prefetch what a run config (or a paper protocol) needs: each metric's configured models (e.g.
     each language's ASR model at its revision; metrics without their own ``prefetch``: the models
@@ -267,25 +273,6 @@ def download_configured(config_path: str | None, metric_names: list[str] | None,
     if config_path:
         _dataset_note(config_path)
     return 1 if failed else 0
-
-
-def _dataset_note(config_path: str) -> None:
-    """For a protocol: where its dataset is expected (codecbench does not download datasets)."""
-    import sys
-
-    import yaml
-
-    from codecbench.protocol.spec import from_dict, is_protocol
-
-    data = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
-    if not is_protocol(data):
-        return
-    p = from_dict(data, config_path)
-    path, d = p.dataset_path(), p.dataset
-    where = f"{path} ({'present' if path and Path(path).exists() else 'missing'})" if path else \
-        f"not set: --dataset or {d.get('env')}"
-    print(f"dataset: {d.get('name')}, {d.get('utterances')} utterances: {where}"
-          + (f"; download {d['url']}" if d.get("url") and not (path and Path(path).exists()) else ""), file=sys.stderr)
 
 
 def cmd_models_download(args) -> int:

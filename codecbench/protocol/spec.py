@@ -216,3 +216,20 @@ def load_run_config(path: str) -> BenchConfig:
         return BenchConfig.load(path)
     p = from_dict(data, path)
     return p.to_config(p.dataset_path() or f"<{p.dataset.get('name', 'dataset')}>")
+
+
+def dataset_note(config_path: str) -> None:
+    """For a protocol file: print (stderr) where its dataset is expected; codecbench downloads no datasets."""
+    import sys
+
+    import yaml
+
+    data = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
+    if not is_protocol(data):
+        return
+    p = from_dict(data, config_path)
+    path, d = p.dataset_path(), p.dataset
+    present = bool(path) and Path(path).exists()
+    where = f"{path} ({'present' if present else 'missing'})" if path else f"not set: --dataset or {d.get('env')}"
+    print(f"dataset: {d.get('name')}, {d.get('utterances')} utterances: {where}"
+          + (f"; download {d['url']}" if d.get("url") and not present else ""), file=sys.stderr)

@@ -46,7 +46,7 @@ BACKENDS = {
 class WavlmSimilarity(SpeakerSimilarity):
     """``backend='xvector'`` (spk_sim_wavlm) or ``backend='ecapa'`` (spk_sim_wavlm_ecapa)."""
 
-    def __init__(self, backend: str = "xvector"):  # noqa: D107 (no super().__init__: other backends)
+    def __init__(self, backend: str = "xvector"):  # not super().__init__: its backends are ecapa and ge2e
         if backend not in BACKENDS:
             raise ValueError(backend)
         self.backend = backend
