@@ -14,17 +14,16 @@ import torch
 from codecbench.metrics.base import Failure, MetricInput
 from codecbench.metrics.registry import create
 from codecbench.metrics.speaker.metric import cosine
+from codecbench.testing import FLOAT32_NETWORK_RTOL
 from codecbench.types import Utterance
 from tests.paper_checkpoints import build_utmos, build_wavlm_ecapa, build_wavlm_xvector
 
 torch.set_num_threads(1)
 
 # Batched vs single runs the same operations on differently shaped matrices, so only float32 summation
-# order differs: each dot product of K <= 64 terms (the tiny nets' widest) carries a relative error of at
-# most K * u (u = 2**-24 = 6e-8), ~4e-6, and about ten such stages lie between input and output, so
-# 1e-4 relative bounds rounding with a margin for the layer norms' rescaling. Padding that leaked would
-# move values by orders of magnitude more: LEAK is asserted to be seen when it is simulated.
-REL = 1e-4
+# order differs: codecbench.testing.FLOAT32_NETWORK_RTOL (derived there) bounds it. Padding that leaked
+# would move values by orders of magnitude more: LEAK is asserted to be seen when it is simulated.
+REL = FLOAT32_NETWORK_RTOL
 LEAK = 1e-2
 
 
