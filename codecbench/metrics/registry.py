@@ -32,6 +32,7 @@ BUILTIN_MODULES = (
     "codecbench.metrics.speaker",
     "codecbench.metrics.asr",
     "codecbench.metrics.dnsmos",
+    "codecbench.metrics.mos",
     "codecbench.metrics.abx",
 )
 
@@ -41,6 +42,7 @@ FAMILIES = {
     "stoi": ("stoi", "estoi"),
     "visqol": ("visqol_speech", "visqol_audio"),
     "speaker": ("spk_sim_ecapa", "spk_sim_ge2e"),
+    "wavlm": ("spk_sim_wavlm", "spk_sim_wavlm_ecapa"),
 }
 
 _METRICS: dict[str, Metric] | None = None
