@@ -27,6 +27,7 @@ COMMAND_MODULES = {  # command -> the module whose register() adds it
     "mushra": "codecbench.report.mushra",
     "mushra-analyze": "codecbench.report.mushra",
     "merge": "codecbench.pipeline.merge",
+    "protocol": "codecbench.protocol.cli",
 }
 
 
@@ -50,7 +51,17 @@ def run_config(args: argparse.Namespace):
     """The run's BenchConfig: the --config file (if any), then the flags given on the command line."""
     from codecbench.config import BenchConfig, MetricSpec
 
-    cfg = BenchConfig.load(args.config) if args.config else BenchConfig()
+    if getattr(args, "protocol", None):
+        if args.config or args.metrics or args.metric_opt:
+            raise CodecbenchError("--protocol fixes the dataset, metrics and their options: leave out --config, "
+                                  "--metrics and --metric-opt")
+        from codecbench.protocol import spec
+
+        protocol = spec.load(args.protocol)
+        spec.validate(protocol)
+        cfg = protocol.to_config(args.dataset)
+    else:
+        cfg = BenchConfig.load(args.config) if args.config else BenchConfig()
     flags = {k: getattr(args, k) for k in ("dataset", "dataset_format", "langs", "limit", "codecs", "batch_size",
                                            "max_batch_seconds", "max_duration", "workers", "device", "save_audio",
                                            "engine", "ray_address", "shard", "run_id")}
@@ -71,6 +82,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir = run(run_config(args), out=args.out, progress=not args.quiet)
     if not args.quiet:
         print(results_table(run_dir), file=sys.stderr)
+    if args.protocol:
+        from codecbench.protocol.cli import finish_run
+        from codecbench.protocol.spec import find
+
+        table = finish_run(run_dir, find(args.protocol))
+        if not args.quiet:
+            print(table, file=sys.stderr)
     print(run_dir)  # the last line: the run folder, for scripts
     return 0
 
@@ -167,6 +185,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="reconstruct a dataset with codecs and score it (default: embedded demo set)",
                        description="Options given here override the --config file's.")
     r.add_argument("--config", default=None, help="benchmark config (YAML); e.g. configs/indic.yaml or RUN/config.yaml")
+    r.add_argument("--protocol", default=None, metavar="NAME|FILE",
+                   help="a paper's protocol (configs/protocols; `codecbench protocol list`): its dataset, codecs, "
+                        "metrics and options; the run ends with ours vs the published values (protocol.md)")
     r.add_argument("--codecs", type=_csv_nonempty("--codecs"), default=None,
                    help="comma-separated codec names, NAME:ARG for a local checkpoint (default: the default set)")
     r.add_argument("--dataset", default=None, help="manifest (.jsonl/.csv/.json) or dataset folder (default: embedded espeak-ng set)")

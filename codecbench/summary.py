@@ -5,6 +5,9 @@ ci_low, ci_high, std, status, note, higher_is_better, unit, library, version, mo
 metric_sample_rate, codec_family, codec_nominal_bitrate, codec_latent_rate. ``lang == "all"`` pools
 every language.
 
+A metric whose model declares ``trained_languages`` (metrics.json; e.g. UTMOS: English) keeps its
+figures in other languages, and their ``note`` says the model was not trained on them.
+
 status (from the rows' failure kinds, ``codecbench.types.FailureKind``): "ok"; "unreliable" when at
 least UNRELIABLE_SHARE of the rows were flagged unreliable (e.g. wrong-script ASR) — then no mean is
 reported; "unavailable" when the metric could not run here (model or package missing); "n/a" when the
@@ -26,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from codecbench.metrics.corpus import Aggregate, Table
+from codecbench.metrics.language import group_note
 from codecbench.report.cells import (
     BITRATE_COLUMNS,
     KEY_METRICS,
@@ -91,6 +95,10 @@ def summarize(rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> pd.D
                     reasons = list(sub.loc[failed, col + FAILURE_SUFFIX].astype(str))
                     kinds = list(sub.loc[failed, col + KIND_SUFFIX].astype(str))
                     status, note = _status(vals, reasons, kinds)
+                    trained = group_note(meta.get("name", ""), meta.get("trained_languages"),
+                                         list(sub["lang"].unique()))  # metrics.json: a model's languages
+                    if trained and status == "ok":
+                        note = f"{note}; {trained}" if note else trained
                     ok = vals[np.isfinite(vals)]
                     report = status == "ok" and len(ok) > 0
                     lo, hi = bootstrap_ci(ok) if report else (np.nan, np.nan)
@@ -159,6 +167,8 @@ def _cell(r: pd.Series, notes: Footnotes, group_n: int) -> str:
         text += f" ({n_failed} failed[^{notes.ref(note, 'failed')}])"
     elif n < group_n:
         text += f" (n={n})"
+    if note and not n_failed:  # a note on a complete figure (a model trained on other languages)
+        text += f"[^{notes.ref(note, 'note')}]"
     return text
 
 

@@ -30,6 +30,7 @@ BUILTIN_FAMILIES = (
     "codecbench.codecs.dac",
     "codecbench.codecs.mimi",
     "codecbench.codecs.snac",
+    "codecbench.codecs.reference",
 )
 
 

@@ -49,7 +49,12 @@ class MetricFailure(Exception):
         return Failure(self.kind, str(self))
 
 
-MetricUnavailable = Unavailable  # the metric cannot run here (package or model missing): codecbench.errors
+class MetricUnavailable(MetricFailure, Unavailable):
+    """The metric cannot run here (package or model missing): an ``Unavailable`` that is also a
+    ``MetricFailure`` of kind unavailable, so metric code catching either records it as unavailable."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason, FailureKind.UNAVAILABLE)
 
 
 def failure_of(exc: Exception) -> Failure:

@@ -29,6 +29,7 @@ BUILTIN_MODULES = (
     "codecbench.metrics.speaker",
     "codecbench.metrics.asr",
     "codecbench.metrics.dnsmos",
+    "codecbench.metrics.mos",
     "codecbench.metrics.abx",
 )
 
@@ -38,6 +39,7 @@ FAMILIES = {
     "stoi": ("stoi", "estoi"),
     "visqol": ("visqol_speech", "visqol_audio"),
     "speaker": ("spk_sim_ecapa", "spk_sim_ge2e"),
+    "wavlm": ("spk_sim_wavlm", "spk_sim_wavlm_ecapa"),
 }
 
 METRICS: Registry[Metric] = Registry("metric", ENTRY_POINT_GROUP, BUILTIN_MODULES, "metrics", Metric)
