@@ -186,7 +186,8 @@ def _table(t: Table) -> list[str]:
             *["| " + " | ".join(md_text(c) for c in r) + " |" for r in t.rows], ""]
 
 
-def markdown(summary: pd.DataFrame, tables: list[Table], metrics_meta: dict, codecs_meta: dict, run_id: str) -> str:
+def markdown(summary: pd.DataFrame, tables: list[Table] | None, metrics_meta: dict, codecs_meta: dict,
+             run_id: str) -> str:
     """summary.md: per language, tables of at most MD_COLUMNS metrics, then the metrics' corpus-level
     ``tables``; every reason once, as a footnote."""
     notes = Footnotes()
@@ -216,7 +217,7 @@ def markdown(summary: pd.DataFrame, tables: list[Table], metrics_meta: dict, cod
                          for c in chunk]
                 lines.append(f"| {md_text(codec)} | {int(gn)} | " + " | ".join(cells) + " |")
             lines.append("")
-    for t in tables:
+    for t in tables if isinstance(tables, list) else []:  # (a DataFrame: the former codebook argument)
         lines += _table(t)
     lines += ["## Metrics", "", "| metric | library | version | mode | model | sample rate |", "|---|---|---|---|---|---|"]
     for name, m in metrics_meta.items():
