@@ -83,7 +83,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         if args.out or args.label:
             raise CodecbenchError("--out and --label are for pair lists (wav.scp, folders, JSONL); two audio files "
                                   "are scored to JSON on stdout")
-        result = score_files(args.ref, args.deg, args.metrics, args.metric_opt or [], text=args.text, lang=args.lang)
+        result = score_files(args.ref, args.deg, args.metrics, args.metric_opt or [], text=args.text, lang=args.lang,
+                             max_duration=args.max_duration)
         print(json.dumps(result, indent=1, ensure_ascii=False))
         return 0
     from codecbench.pipeline import run
