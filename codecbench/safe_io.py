@@ -116,14 +116,16 @@ _HINTS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is use
           errno.ENOTDIR: "a file stands where a folder should be"}
 
 
-def describe_os_error(exc: OSError, path: str | os.PathLike | None = None) -> str | None:
-    """One line for a file-system error the user can fix, naming the path; None for anything else."""
+def describe_os_error(exc: OSError, path: str | os.PathLike | None = None, doing: str = "") -> str | None:
+    """One line for a file-system error the user can fix, naming the path (``doing``: e.g. "cannot
+    write"); None for anything else."""
     if exc.errno not in USER_ERRNOS:
         return None
     where = path if path is not None else exc.filename
     hint = _HINTS.get(exc.errno or 0)
     what = exc.strerror or os.strerror(exc.errno or 0)
-    return f"cannot write {where or 'a file'}: {what}" + (f" ({hint})" if hint else "")
+    head = f"{doing} {where or 'a file'}".strip()
+    return f"{head}: {what}" + (f" ({hint})" if hint else "")
 
 
 @contextlib.contextmanager
@@ -134,7 +136,7 @@ def writing(path: str | os.PathLike) -> Iterator[None]:
     except CannotWrite:
         raise
     except OSError as exc:
-        line = describe_os_error(exc, exc.filename or path)
+        line = describe_os_error(exc, exc.filename or path, "cannot write")
         if line is None:
             raise
         raise CannotWrite(line) from exc
