@@ -47,6 +47,7 @@ from typing import Any
 from codecbench.errors import CodecbenchError
 from codecbench.files import temp_file
 from codecbench.lock import FolderLock
+from codecbench.safe_io import make_folder, writing
 
 FAILURE_SUFFIX = "__failure"
 KIND_SUFFIX = "__kind"
@@ -55,17 +56,20 @@ KEY_COLUMNS = ("run_id", "codec", "utt_id", "lang", "speaker", "duration", "sour
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write through a temporary file and a rename; a full disk or read-only folder is a one-line
+    ``safe_io.CannotWrite`` naming ``path``."""
+    make_folder(path.parent)
+    with writing(path):
+        fd, tmp = temp_file(path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -127,7 +131,7 @@ def _append_lines(path: Path, objs: Iterable[dict[str, Any]]) -> None:
     lines = "".join(json.dumps(o, ensure_ascii=False, allow_nan=True) + "\n" for o in objs)
     if not lines:
         return
-    with open(path, "a", encoding="utf-8") as f:
+    with writing(path), open(path, "a", encoding="utf-8") as f:
         f.write(lines)
         f.flush()
         os.fsync(f.fileno())
@@ -165,8 +169,9 @@ class RunStore:
         run (the caller compares identities). The lock is held until ``close()`` or the process ends."""
         if self.dir.exists() and not self.dir.is_dir():
             raise NotARunFolder(f"{self.dir} is a file, not a run folder; give --out a folder")
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.lock()
+        make_folder(self.dir)
+        with writing(self.dir / ".lock"):
+            self.lock()
         cfg_path = self.dir / "config.json"
         if cfg_path.exists():
             try:
@@ -231,14 +236,15 @@ class RunStore:
     def write_parquet(self) -> Path:
         df = rows_frame(self.rows())
         path = self.dir / "utterances.parquet"
-        fd, tmp = temp_file(self.dir, prefix=".utterances.", suffix=".parquet")
-        os.close(fd)
-        try:
-            df.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with writing(path):
+            fd, tmp = temp_file(self.dir, prefix=".utterances.", suffix=".parquet")
+            os.close(fd)
+            try:
+                df.to_parquet(tmp, index=False)
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
         return path
 
     # -- side records -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import numpy as np
 from codecbench import audio, inputs
 from codecbench.files import temp_file
 from codecbench.metrics.base import MetricInput, Values
+from codecbench.safe_io import make_folder, writing
 from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX, RunStore
 from codecbench.types import CodecInfo, Failure, FailureKind, Reconstruction, Utterance
 
@@ -217,11 +218,12 @@ def save_artifacts(store: RunStore, w: Work, keep_audio: bool, row: dict[str, An
         return
     if x.codes is not None:
         path = store.codes_path(w.codec, w.utt.id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = temp_file(path.parent, suffix=".npz")
-        os.close(fd)
-        np.savez_compressed(tmp, *[np.asarray(c, dtype=np.int32) for c in x.codes])
-        os.replace(tmp, path)
+        make_folder(path.parent)
+        with writing(path):
+            fd, tmp = temp_file(path.parent, suffix=".npz")
+            os.close(fd)
+            np.savez_compressed(tmp, *[np.asarray(c, dtype=np.int32) for c in x.codes])
+            os.replace(tmp, path)
     if keep_audio:
         path = store.audio_path(w.codec, w.utt.id)
         audio.save(path, x.deg, x.sample_rate, subtype="FLOAT")
