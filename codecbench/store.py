@@ -137,12 +137,13 @@ def _append_lines(path: Path, objs: Iterable[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
-def _complete_lines(path: Path):
+def _complete_lines(path: Path, skipped: Counter | None = None):
     """(line number, bytes) of each complete, non-empty line; a torn last line and empty lines are
-    counted in one warning."""
+    counted in one warning (in ``skipped`` when given: the caller warns, with its own counts)."""
     if not path.exists():
         return
-    skipped: Counter = Counter()
+    own = skipped is None
+    skipped = Counter() if skipped is None else skipped
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             if not raw.endswith(b"\n"):
@@ -152,9 +153,14 @@ def _complete_lines(path: Path):
                 skipped["empty"] += 1
                 continue
             yield lineno, raw
+    if own:
+        _warn_skipped(path, skipped, stacklevel=4)
+
+
+def _warn_skipped(path: Path, skipped: Counter, stacklevel: int = 3) -> None:
     if skipped:
         what = ", ".join(f"{n} {why}" for why, n in skipped.items())
-        warnings.warn(f"{path}: skipped {sum(skipped.values())} line(s): {what}", stacklevel=3)
+        warnings.warn(f"{path}: skipped {sum(skipped.values())} line(s): {what}", stacklevel=stacklevel)
 
 
 class RunStore:
@@ -216,12 +222,20 @@ class RunStore:
 
     def rows(self) -> list[dict[str, Any]]:
         """All complete rows, the last occurrence of each (codec, utt_id) kept (a resumed run appends an
-        updated row when it computes values that were unavailable before); skipped lines are counted in
-        a warning, and a damaged line is a one-line ``DamagedRunFolder`` naming it."""
+        updated row when it computes values that were unavailable before); skipped lines (cut off by a
+        crash, empty, a byte-identical repeat of the row before it) are counted in a warning, and a
+        damaged line is a one-line ``DamagedRunFolder`` naming it."""
         by_key: dict[tuple[str, str], dict[str, Any]] = {}
-        for lineno, raw in _complete_lines(self.rows_path):
+        digest: dict[tuple[str, str], bytes] = {}
+        skipped: Counter = Counter()
+        for lineno, raw in _complete_lines(self.rows_path, skipped):
             row = _parse_row(raw, self.rows_path, lineno)
-            by_key[(row["codec"], row["utt_id"])] = row
+            key, d = (row["codec"], row["utt_id"]), hashlib.blake2b(raw.strip(), digest_size=16).digest()
+            if digest.get(key) == d:  # the same line again (a copy appended twice), not an update
+                skipped["duplicate"] += 1
+                continue
+            by_key[key], digest[key] = row, d
+        _warn_skipped(self.rows_path, skipped)
         return list(by_key.values())
 
     def repair(self) -> None:

@@ -136,7 +136,7 @@ def render_html(board: Board, plots, examples, contrast_html: str = "") -> str:
                    for lang in board.langs)
     headline = board.headline()
     rest = [m for m in board.metrics if m not in headline]
-    pre = []
+    pre = [f'<p class="warn partial">⚠ {e(why)}</p>' for why in board.partial]
     if board.mixed:
         pre.append(f'<p class="warn" id="mixed">⚠ {e(board.mixed)}</p>')
     if board.not_computed:
