@@ -117,7 +117,9 @@ def read_audio_folder(root: str | Path) -> dict[str, str]:
     """id (relative path without extension) -> audio path, for every audio file under ``root``."""
     root = Path(root)
     entries: dict[str, str] = {}
-    for f in sorted(q for q in root.rglob("*") if q.suffix.lower() in AUDIO_EXTENSIONS and q.is_file()):
+    # a link is listed even when broken or a loop: its row then says what is wrong with it
+    listed = (q for q in root.rglob("*") if q.suffix.lower() in AUDIO_EXTENSIONS and (q.is_file() or q.is_symlink()))
+    for f in sorted(listed):
         uid = f.relative_to(root).with_suffix("").as_posix()
         if uid in entries:
             raise PairsError(f"{root}: two audio files for id {uid!r}: {Path(entries[uid]).name}, {f.name}")
