@@ -156,10 +156,11 @@ class Run:
         codecs = (cfg.get("identity") or {}).get("codecs") if isinstance(cfg, dict) else None
         if not isinstance(codecs, list) or not isinstance(self.dataset, list):
             return None
-        from codecbench.pipeline.plan import in_shard
+        from codecbench.pipeline.shards import part
 
-        ids = [str(u.get("id")) for u in self.dataset if isinstance(u, dict)]
-        return sum(in_shard(str(c), u, cfg.get("shard")) for c in codecs for u in ids)
+        utts = [(str(u.get("id")), u.get("duration")) for u in self.dataset if isinstance(u, dict)]
+        mine = part(cfg.get("shard"), [str(c) for c in codecs], utts, cfg.get("shard_costs"))
+        return len(codecs) * len(utts) if mine is None else len(mine)
 
     def partial(self) -> list[str]:
         """Why this run's figures are partial, one sentence each (none for a finished run): a run
