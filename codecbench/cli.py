@@ -13,7 +13,9 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
+import threading
 
 from codecbench import has_module
 from codecbench.errors import CodecbenchError
@@ -101,7 +103,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         if args.out or args.label:
             raise CodecbenchError("--out and --label are for pair lists (wav.scp, folders, JSONL); two audio files "
                                   "are scored to JSON on stdout")
-        result = score_files(args.ref, args.deg, args.metrics, args.metric_opt or [], text=args.text, lang=args.lang)
+        result = score_files(args.ref, args.deg, args.metrics, args.metric_opt or [], text=args.text, lang=args.lang,
+                             max_duration=args.max_duration)
         print(json.dumps(result, indent=1, ensure_ascii=False))
         return 0
     from codecbench.pipeline import run
@@ -264,12 +267,30 @@ def entry() -> None:
     raise SystemExit(status)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, a scheduler's preemption, ``kill``): unwinds like Ctrl-C, so a run keeps
+    its rows, shuts its worker pool down and releases its folder's lock."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.func(args) or 0)
+    except Terminated:
+        resumable = args.command in ("run", "score")
+        print("codecbench: terminated (SIGTERM)" + ("; the rows written so far are kept: run the same command again "
+                                                    "to resume" if resumable else ""), file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -279,3 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     except CodecbenchError as exc:  # the user's to fix: one line; anything else keeps its traceback
         print(f"codecbench: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a read-only folder, a file in the path: the user's to fix too
+        from codecbench.safe_io import describe_os_error
+
+        line = describe_os_error(exc)
+        if line is None:
+            raise
+        print(f"codecbench: error: {line}", file=sys.stderr)
+        return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

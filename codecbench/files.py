@@ -31,19 +31,23 @@ def temp_file(folder: str | os.PathLike, prefix: str = ".tmp.", suffix: str = ""
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Write ``path`` atomically: ``write(tmp)`` fills a temporary file of the same suffix beside it
     (a writer such as ``DataFrame.to_parquet`` or ``np.savez`` given a path), which is then synced
-    and renamed over ``path``. The folder is created when missing."""
+    and renamed over ``path``. The folder is created when missing. A full disk, a read-only folder or
+    a file where a folder should be is a one-line ``safe_io.CannotWrite`` naming ``path``."""
+    from codecbench.safe_io import make_folder, writing
+
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(p.parent, prefix=f".{p.name}.", suffix=p.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    make_folder(p.parent)
+    with writing(p):
+        fd, tmp = temp_file(p.parent, prefix=f".{p.name}.", suffix=p.suffix)
+        os.close(fd)
+        try:
+            write(tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, p)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -48,6 +48,7 @@ from codecbench.errors import CodecbenchError, ConfigError
 from codecbench.files import atomic_write, atomic_write_json, atomic_write_text
 from codecbench.lock import FolderLock
 from codecbench.rows import FAILURE_SUFFIX, KEY_COLUMNS, KIND_SUFFIX, Row, rows_frame
+from codecbench.safe_io import make_folder, writing
 
 __all__ = ["FAILURE_SUFFIX", "KEY_COLUMNS", "KIND_SUFFIX", "ConfigMismatch", "DamagedRunFolder", "NotARunFolder",
            "RunFolder", "RunStore", "atomic_write_json", "atomic_write_text", "file_stem", "is_run_folder",
@@ -117,18 +118,19 @@ def _append_lines(path: Path, objs: Iterable[dict[str, Any]]) -> None:
     lines = "".join(json.dumps(o, ensure_ascii=False, allow_nan=True) + "\n" for o in objs)
     if not lines:
         return
-    with open(path, "a", encoding="utf-8") as f:
+    with writing(path), open(path, "a", encoding="utf-8") as f:
         f.write(lines)
         f.flush()
         os.fsync(f.fileno())
 
 
-def _complete_lines(path: Path):
+def _complete_lines(path: Path, skipped: Counter | None = None):
     """(line number, bytes) of each complete, non-empty line; a torn last line and empty lines are
-    counted in one warning."""
+    counted in one warning (in ``skipped`` when given: the caller warns, with its own counts)."""
     if not path.exists():
         return
-    skipped: Counter = Counter()
+    own = skipped is None
+    skipped = Counter() if skipped is None else skipped
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             if not raw.endswith(b"\n"):
@@ -138,9 +140,14 @@ def _complete_lines(path: Path):
                 skipped["empty"] += 1
                 continue
             yield lineno, raw
+    if own:
+        _warn_skipped(path, skipped, stacklevel=4)
+
+
+def _warn_skipped(path: Path, skipped: Counter, stacklevel: int = 3) -> None:
     if skipped:
         what = ", ".join(f"{n} {why}" for why, n in skipped.items())
-        warnings.warn(f"{path}: skipped {sum(skipped.values())} line(s): {what}", stacklevel=3)
+        warnings.warn(f"{path}: skipped {sum(skipped.values())} line(s): {what}", stacklevel=stacklevel)
 
 
 class JsonCache:
@@ -192,8 +199,9 @@ class RunFolder:
         run (the caller compares identities). The lock is held until ``close()`` or the process ends."""
         if self.dir.exists() and not self.dir.is_dir():
             raise NotARunFolder(f"{self.dir} is a file, not a run folder; give --out a folder")
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.lock()
+        make_folder(self.dir)
+        with writing(self.dir / ".lock"):
+            self.lock()
         cfg_path = self.dir / CONFIG
         if cfg_path.exists():
             try:
@@ -256,13 +264,21 @@ class RunFolder:
         _append_lines(self.rows_path, (r.to_dict() if isinstance(r, Row) else r for r in rows))
 
     def rows(self) -> list[dict[str, Any]]:
-        """All complete rows in their on-disk form, the last occurrence of each (codec, utt_id) kept (a
-        resumed run appends an updated row when it computes values that were unavailable before);
-        skipped lines are counted in a warning, and a damaged line is a one-line ``DamagedRunFolder``."""
+        """All complete rows, the last occurrence of each (codec, utt_id) kept (a resumed run appends an
+        updated row when it computes values that were unavailable before); skipped lines (cut off by a
+        crash, empty, a byte-identical repeat of the row before it) are counted in a warning, and a
+        damaged line is a one-line ``DamagedRunFolder`` naming it."""
         by_key: dict[tuple[str, str], dict[str, Any]] = {}
-        for lineno, raw in _complete_lines(self.rows_path):
+        digest: dict[tuple[str, str], bytes] = {}
+        skipped: Counter = Counter()
+        for lineno, raw in _complete_lines(self.rows_path, skipped):
             row = _parse_row(raw, self.rows_path, lineno)
-            by_key[(row["codec"], row["utt_id"])] = row
+            key, d = (row["codec"], row["utt_id"]), hashlib.blake2b(raw.strip(), digest_size=16).digest()
+            if digest.get(key) == d:  # the same line again (a copy appended twice), not an update
+                skipped["duplicate"] += 1
+                continue
+            by_key[key], digest[key] = row, d
+        _warn_skipped(self.rows_path, skipped)
         return list(by_key.values())
 
     def typed_rows(self) -> list[Row]:

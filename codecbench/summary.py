@@ -192,7 +192,7 @@ def markdown(summary: pd.DataFrame, tables: list[Table] | None, metrics_meta: di
     ``tables``; every reason once, as a footnote."""
     notes = Footnotes()
     shown, empty = _shown_metrics(summary)
-    lines = [f"# codecbench run {run_id}", "",
+    lines = [f"# codecbench run {md_text(run_id)}", "",
              f"Mean [95% bootstrap CI] per codec and language (no CI for n < {MIN_N_FOR_CI}); n = utterances of the "
              "codec in the language, a cell with fewer values says so. ↑ higher is better, ↓ lower is better; "
              "reasons are footnotes.", ""]
@@ -207,10 +207,10 @@ def markdown(summary: pd.DataFrame, tables: list[Table] | None, metrics_meta: di
             continue
         by_key = {(r["codec"], r["metric"]): r for _, r in sub.iterrows()}
         group_n = (sub["n"] + sub["n_failed"]).groupby(sub["codec"], sort=False).max()
-        lines += [f"## {'all languages (pooled)' if lang == 'all' else lang}", ""]
+        lines += [f"## {'all languages (pooled)' if lang == 'all' else md_text(lang)}", ""]
         for k in range(0, len(cols), MD_COLUMNS):
             chunk = cols[k:k + MD_COLUMNS]
-            lines += ["| codec | n | " + " | ".join(header_text(c, units[c], hib[c]) for c in chunk) + " |",
+            lines += ["| codec | n | " + " | ".join(md_text(header_text(c, units[c], hib[c])) for c in chunk) + " |",
                       "|---|---:|" + "---:|" * len(chunk)]
             for codec, gn in group_n.items():
                 cells = [_cell(by_key[(codec, c)], notes, int(gn)).replace("|", "\\|") if (codec, c) in by_key else ""
@@ -245,7 +245,8 @@ def _empty_text(summary: pd.DataFrame, metric: str, notes: Footnotes, marker: st
     g = summary[summary["metric"] == metric]
     status = g["status"].iloc[0] if g["status"].nunique() == 1 else "unavailable or n/a"
     note = next((x for x in g["note"] if isinstance(x, str) and x), "")
-    return f"{metric} ({status_text(status, note, notes, marker) if note else status})"
+    name = md_text(metric) if marker == "md" else metric
+    return f"{name} ({status_text(status, note, notes, marker) if note else status})"
 
 
 def results_table(run_dir: str | Path, metrics: tuple[str, ...] = KEY_METRICS) -> str:

@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from codecbench import audio
-from codecbench.checks import check_reference, level_flags
+from codecbench import audio, inputs
 from codecbench.metrics.base import Metric, MetricInput, Values
 from codecbench.pipeline.evaluate import evaluate
 from codecbench.rows import Row
@@ -46,26 +45,25 @@ class Work:
 
 # -- load -------------------------------------------------------------------------------------------
 class RecentFiles:
-    """The last few reference files read and checked in one run, as (read-only wave, rate, signal-gate
-    reason or None, level flags): pair lists repeat a reference for every system scored on it. An
-    entry is used only while the file's size, modification time and inode are unchanged; each item
-    gets a copy of the wave (a memory copy instead of decoding and checking the file again)."""
+    """The last few reference files read through the input gate in one run (``codecbench.inputs``):
+    pair lists repeat a reference for every system scored on it. An entry is used only while the
+    file's size, modification time and inode are unchanged; each item gets a copy of the wave (a
+    memory copy instead of decoding and checking the file again)."""
 
     def __init__(self, size: int = 16):
         self.size = size
-        self._entries: dict[tuple, tuple[np.ndarray, int, str | None, str]] = {}
+        self._entries: dict[tuple, inputs.Checked] = {}
 
-    def read(self, path: str) -> tuple[np.ndarray, int, str | None, str]:
+    def read(self, path: str) -> inputs.Checked:
         try:
             st = os.stat(path)
             key: tuple | None = (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
         except OSError:
-            key = None  # audio.load says why
+            key = None  # the gate says why
         if key is not None and key in self._entries:
             return self._entries[key]
-        wave, sr = audio.load(path)
-        wave.flags.writeable = False  # kept for the next item of this file: nobody may change it
-        checked = (wave, sr, check_reference(wave, sr) if np.all(np.isfinite(wave)) else None, level_flags(wave))
+        checked = inputs.read_reference(path)
+        checked.wave.flags.writeable = False  # kept for the next item of this file: nobody may change it
         if key is not None and self.size > 0:
             if len(self._entries) >= self.size:
                 del self._entries[next(iter(self._entries))]
@@ -75,29 +73,21 @@ class RecentFiles:
 
 def load_utterance(u: Utterance, min_duration: float, max_duration: float,
                    files: RecentFiles | None = None) -> tuple[np.ndarray, int]:
-    """Mono audio at its source rate; raises ValueError with the reason when it cannot be scored."""
+    """Mono audio at its source rate; raises ValueError with the reason when it cannot be scored
+    (the one input gate: ``codecbench.inputs``)."""
     if "load_error" in u.extra:
         raise ValueError(u.extra["load_error"])
     if u.duration is not None and u.duration > max_duration:
         raise ValueError(f"too long: {u.duration:.1f} s > max_duration {max_duration:g} s")
     if u.audio is not None:
-        wave, sr = np.asarray(u.audio, dtype=np.float32), int(u.source_sr)
-        reason, flags = None, None
+        checked = inputs.check_wave(u.audio, int(u.source_sr))
     else:
-        cached, sr, reason, flags = (files or RecentFiles(0)).read(u.path)
-        wave = cached.copy()  # each item its own writable array; the read-only one stays in the cache
-    if not np.all(np.isfinite(wave)):
-        raise ValueError("audio contains NaN or Inf samples")
-    if len(wave) < min_duration * sr:
-        raise ValueError(f"too short: {len(wave) / sr:.3f} s < {min_duration} s")
-    if len(wave) > max_duration * sr:
-        raise ValueError(f"too long: {len(wave) / sr:.1f} s > max_duration {max_duration:g} s")
-    if flags is None:
-        reason, flags = check_reference(wave, sr), level_flags(wave)  # codecbench.checks: AC-energy signal gate
+        checked = (files or RecentFiles(0)).read(u.path)
+    reason = inputs.reference_reason(checked, min_duration, max_duration)
     if reason:
         raise ValueError(reason)
-    u.extra["flags"] = flags
-    return wave, sr
+    u.extra["flags"] = checked.flags
+    return checked.wave.copy(), checked.sr  # each item its own writable array; the cached one stays
 
 
 def load(batch: list[Work], min_duration: float, max_duration: float,
@@ -165,20 +155,10 @@ def load_degraded(info: CodecInfo, items: list[Work], max_duration: float) -> tu
     the row's ``length_note`` records a difference beyond the tolerance."""
     ok, failed = [], []
     for w in items:
-        path = w.utt.extra["deg_path"]
         try:
-            seconds = audio.info(path)[1] if os.path.isfile(path) else 0.0
-        except Exception:  # audio.load below says why the file cannot be read
-            seconds = 0.0
-        try:
-            if seconds > max_duration:
-                raise ValueError(f"too long: {seconds:.1f} s > max_duration {max_duration:g} s")
-            deg, sr_deg = audio.load(path)
+            deg, sr_deg = inputs.read_degraded(w.utt.extra["deg_path"], max_duration)
         except (ValueError, audio.AudioError) as exc:
             failed.append((w, f"degraded file: {exc}"))
-            continue
-        if not np.all(np.isfinite(deg)):
-            failed.append((w, "degraded audio contains NaN or Inf samples"))
             continue
         w.x = MetricInput(ref=w.wave, deg=audio.resample(deg, sr_deg, w.sr), sample_rate=w.sr,
                           utterance=light(w.utt), codec=info)

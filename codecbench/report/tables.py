@@ -55,6 +55,7 @@ class Board:
     cells: dict[tuple[str, str, str], Cell]  # (label, lang, metric)
     not_computed: dict[str, tuple[str, str]] = field(default_factory=dict)  # metric -> (status, reason): no value anywhere
     mixed: str = ""  # set when runs over different utterance sets are reported together (--allow-mixed)
+    partial: list[str] = field(default_factory=list)  # runs still being written or stopped early (Run.partial)
 
     def n_utterances(self) -> dict[str, int]:
         """Unique utterances per language over every run (an utterance in two runs counts once)."""
@@ -205,8 +206,9 @@ def build_board(runs: list[Run], select: list[str] | None = None, mixed: str = "
         not_computed = {m: r for m, r in not_computed.items() if m in chosen}
     metrics = [m for m in PREFERRED_ORDER if m in present] + [m for m in order if m in present
                                                                and m not in PREFERRED_ORDER]
+    partial = [why for r in runs for why in r.partial()]
     return Board(runs, join.codecs, join.codec_info, sorted(join.langs) + [ALL_LANGS], metrics, info, join.cells,
-                 not_computed, mixed)
+                 not_computed, mixed, partial)
 
 
 def _provenance(m: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +249,7 @@ def _md_table(board: Board, lang: str, metrics: list[str], notes: Footnotes) -> 
     for codec in board.codecs:
         cells = []
         for m in metrics:
-            t = md_text(cell_text(board, board.cell(codec, lang, m), m, notes))
+            t = cell_text(board, board.cell(codec, lang, m), m, notes)  # numbers, or a status and its footnote mark
             cells.append(f"**{t}**" if board.best(lang, m) == codec else t)
         out.append("| " + " | ".join([md_text(codec), md_text(rate_text(board, codec)), str(board.group_n(codec, lang)), *cells])
                    + " |")
@@ -259,18 +261,21 @@ def markdown_tables(board: Board) -> str:
     notes = Footnotes()
     counts = ", ".join(f"{k}: {v}" for k, v in board.n_utterances().items())
     out = ["# codecbench leaderboard", "",
-           f"Runs: {', '.join(r.name for r in board.runs)}. Unique utterances per language: {counts}. Cells: mean "
+           f"Runs: {', '.join(md_text(r.name) for r in board.runs)}. Unique utterances per language: {md_text(counts)}. "
+           "Cells: mean "
            f"[95% bootstrap CI] (no CI for n < {MIN_N_FOR_CI}); bold = best; ↑ higher is better, ↓ lower is better; "
            "cells without a value give their status, the reason is a footnote.", ""]
+    for why in board.partial:
+        out += [f"> **Warning:** {md_text(why)}", ""]
     if board.mixed:
         out += [f"> **Warning:** {md_text(board.mixed)}", ""]
     if board.not_computed:
-        out += ["Not computed: " + ", ".join(f"{m} ({status_text(st, why, notes)})"
+        out += ["Not computed: " + ", ".join(f"{md_text(m)} ({status_text(st, why, notes)})"
                                             for m, (st, why) in board.not_computed.items()) + ".", ""]
     head = board.headline()
     rest = [m for m in board.metrics if m not in head]
     for lang in board.shown_langs():
-        out += [f"## {'All languages (pooled)' if lang == ALL_LANGS else 'Language: ' + lang}", ""]
+        out += [f"## {'All languages (pooled)' if lang == ALL_LANGS else 'Language: ' + md_text(lang)}", ""]
         out += _md_table(board, lang, head, notes) + [""]
         if rest:
             out += [f"<details><summary>{len(rest)} more metric{'s' if len(rest) > 1 else ''}</summary>", ""]
