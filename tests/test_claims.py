@@ -105,3 +105,22 @@ def test_description_of_a_loaded_checkpoint_carries_the_evidence():
 def test_the_word_follows_the_test_at_alpha(p):
     d = Difference("m", "M", True, 30, 0.1, 0.01, 0.2, p)
     assert d.outcome() == ("better" if p < 0.05 else "no significant difference")
+
+
+def test_report_marks_best_only_when_significant_and_lists_the_evidence(tmp_path):
+    from report_fixture import build_run, cli
+
+    clear = build_run(tmp_path / "clear", codecs={"codec-a": 0.0, "codec-b": 0.5}, per_lang=12)
+    close = build_run(tmp_path / "close", codecs={"codec-a": 0.0, "codec-b": 0.005}, per_lang=12)
+    for run in (clear, close):
+        assert cli("report", str(run), "--out", str(tmp_path / f"rep-{run.name}"), "--no-plots", "--examples", "0") == 0
+    md = (tmp_path / "rep-clear" / "leaderboard.md").read_text(encoding="utf-8")
+    assert re.search(r"- pesq_wb: codec-b better than codec-a \(\+0\.\d+ \[\+0\.\d+, \+0\.\d+\], p &lt; 0\.001; "
+                     r"n = 12 paired utterances\)", md)
+    assert "| codec-b |" in md and "**" in md.split("| codec-b |")[1].splitlines()[0]
+    page = (tmp_path / "rep-clear" / "index.html").read_text(encoding="utf-8")
+    assert 'class="num best" title="pesq_wb: codec-b better than codec-a' in page
+    md = (tmp_path / "rep-close" / "leaderboard.md").read_text(encoding="utf-8")
+    assert "no significant difference from codec-a" in md or "no significant difference from codec-b" in md
+    table = md.split("## Language: en", 1)[1].split("Leader against runner-up", 1)[0]
+    assert "**" not in table.split("| codec-a |", 1)[1]  # nothing bold without significance

@@ -54,6 +54,7 @@ class Board:
     cells: dict[tuple[str, str, str], Cell]  # (label, lang, metric)
     not_computed: dict[str, tuple[str, str]] = field(default_factory=dict)  # metric -> (status, reason): no value anywhere
     mixed: str = ""  # set when runs over different utterance sets are reported together (--allow-mixed)
+    _standings: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
     def n_utterances(self) -> dict[str, int]:
         """Unique utterances per language over every run (an utterance in two runs counts once)."""
@@ -75,15 +76,19 @@ class Board:
     def cell(self, codec: str, lang: str, metric: str) -> Cell:
         return self.cells.get((codec, lang, metric)) or Cell(None, None, None, 0, 0, "missing", "not in the run")
 
+    def standing(self, lang: str, metric: str):
+        """The column leader against the runner-up with its paired evidence (report/standings.py), or None."""
+        if (lang, metric) not in self._standings:
+            from codecbench.report.standings import leader_standing
+
+            self._standings[(lang, metric)] = leader_standing(self, lang, metric)
+        return self._standings[(lang, metric)]
+
     def best(self, lang: str, metric: str) -> str | None:
-        """The codec with the best reliable mean (None when the metric has no direction)."""
-        hib = self.metric_info[metric].get("higher_is_better")
-        if hib is None:
-            return None
-        vals = [(self.cell(c, lang, metric).mean, c) for c in self.codecs if self.cell(c, lang, metric).has_value]
-        if len(vals) < 2 or self.mixed:
-            return None
-        return (max(vals) if hib else min(vals))[1]
+        """The codec marked best: the leader, only when significantly better than the runner-up (paired
+        sign-flip p < 0.05 over the utterances both scored). None otherwise, or without a direction."""
+        s = self.standing(lang, metric)
+        return s.candidate if s is not None and s.differences[0].outcome(s.alpha) == "better" else None
 
     def rate_kbps(self, codec: str, lang: str = ALL_LANGS) -> tuple[float | None, str]:
         """(kbps, source): measured bitrate in ``lang`` (default: pooled) when the run has it, else nominal."""
@@ -227,13 +232,21 @@ def _md_table(board: Board, lang: str, metrics: list[str], notes: Footnotes) -> 
     return out
 
 
+def standing_lines(board: Board, lang: str, metrics: list[str]) -> list[str]:
+    """One line of evidence per metric with a leader (report/standings.py)."""
+    from codecbench.report.standings import short_text
+
+    return [short_text(s) for m in metrics if (s := board.standing(lang, m)) is not None]
+
+
 def markdown_tables(board: Board) -> str:
     """Per language, the headline metrics; the rest folded; reasons as footnotes (each once)."""
     notes = Footnotes()
     counts = ", ".join(f"{k}: {v}" for k, v in board.n_utterances().items())
     out = ["# codecbench leaderboard", "",
            f"Runs: {', '.join(r.name for r in board.runs)}. Unique utterances per language: {counts}. Cells: mean "
-           f"[95% bootstrap CI] (no CI for n < {MIN_N_FOR_CI}); bold = best; ↑ higher is better, ↓ lower is better; "
+           f"[95% bootstrap CI] (no CI for n < {MIN_N_FOR_CI}); bold = best, significantly better than the runner-up "
+           "(paired sign-flip p < 0.05; the evidence is listed under each table); ↑ higher is better, ↓ lower is better; "
            "cells without a value give their status, the reason is a footnote.", ""]
     if board.mixed:
         out += [f"> **Warning:** {md_text(board.mixed)}", ""]
@@ -245,6 +258,10 @@ def markdown_tables(board: Board) -> str:
     for lang in board.langs:
         out += [f"## {'All languages (pooled)' if lang == ALL_LANGS else 'Language: ' + lang}", ""]
         out += _md_table(board, lang, head, notes) + [""]
+        standings = standing_lines(board, lang, head)
+        if standings:
+            out += ["Leader against runner-up (mean paired difference [95% CI], two-sided sign-flip p):", "",
+                    *[f"- {md_text(t)}" for t in standings], ""]
         if rest:
             out += [f"<details><summary>{len(rest)} more metric{'s' if len(rest) > 1 else ''}</summary>", ""]
             for k in range(0, len(rest), 6):
