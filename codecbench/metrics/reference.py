@@ -101,7 +101,7 @@ class ReferenceCheck(Metric):
                      Output("ref_rms_dbfs", None, "dBFS", "RMS level of the reference"),
                      Output("ref_active_dbfs", None, "dBFS", "active level of the reference (P.56-like)")),
             description="Data check: the reference's effective bandwidth and level (the same for every codec)",
-            library="codecbench", version=__version__, data_check=True,
+            library="codecbench", version=__version__, default=False, data_check=True,
         )
 
     def compute(self, x: MetricInput) -> Values:

@@ -9,6 +9,7 @@ metric name, by output column name, or by family (``pesq`` = pesq_wb + pesq_nb; 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.util
 import warnings
@@ -33,6 +34,7 @@ BUILTIN_MODULES = (
     "codecbench.metrics.asr",
     "codecbench.metrics.dnsmos",
     "codecbench.metrics.abx",
+    "codecbench.metrics.reference",
 )
 
 # A family name selects several metrics (`--metrics pesq`).
@@ -91,7 +93,20 @@ def output_owner() -> dict[str, str]:
 
 
 def default_names() -> list[str]:
-    return [n for n, m in all_metrics().items() if m.info().default]
+    return [n for n, m in all_metrics().items() if m.info().default and not m.info().data_check]
+
+
+def data_check_names() -> list[str]:
+    """Metrics every run computes whatever its metric list (``MetricInfo.data_check``)."""
+    return [n for n, m in all_metrics().items() if m.info().data_check]
+
+
+@functools.cache
+def trained_langs(name: str) -> tuple[str, ...] | None:
+    """The languages a metric's model was trained on (``MetricInfo.trained_langs``), None when unknown."""
+    m = all_metrics().get(name)
+    langs = m.info().trained_langs if m is not None else None
+    return tuple(langs) if langs else None
 
 
 def resolve_names(names: list[str]) -> list[str]:

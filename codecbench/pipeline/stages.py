@@ -194,12 +194,34 @@ def now() -> str:
 
 def base_row(run_id: str, w: Work, batch_size: int) -> dict[str, Any]:
     if w.row is not None:
-        return dict(w.row)
-    u = w.utt
-    return {"run_id": run_id, "codec": w.codec, "utt_id": u.id, "lang": u.lang or "", "speaker": u.speaker or "",
-            "duration": u.duration, "source_sr": u.source_sr, "batch_size": batch_size, "status": "ok", "error": "",
-            "computed_at": "", "audio": "", "flags": u.extra.get("flags", ""),
-            "length_note": "" if w.x is None else audio.length_note(len(w.x.ref), len(w.x.deg), w.x.sample_rate)}
+        row = dict(w.row)
+    else:
+        u = w.utt
+        row = {"run_id": run_id, "codec": w.codec, "utt_id": u.id, "lang": u.lang or "", "speaker": u.speaker or "",
+               "duration": u.duration, "source_sr": u.source_sr, "batch_size": batch_size, "status": "ok", "error": "",
+               "computed_at": "", "audio": "", "flags": u.extra.get("flags", ""),
+               "length_note": "" if w.x is None else audio.length_note(len(w.x.ref), len(w.x.deg), w.x.sample_rate)}
+    row["flags"] = language_flags(str(row.get("flags") or ""), str(row.get("lang") or ""), w.metrics)
+    return row
+
+
+def language_flags(flags: str, lang: str, metrics: tuple[str, ...]) -> str:
+    """``flags`` plus a note per metric whose model was trained on other languages than the row's
+    (``MetricInfo.trained_langs``): the value is kept, and the row says it is out of the model's
+    training languages (a flag, never a silence). Notes already present are not repeated."""
+    from codecbench.metrics.registry import trained_langs
+
+    notes = [f for f in flags.split("; ") if f]
+    primary = lang.replace("_", "-").split("-")[0].lower()
+    for name in metrics:
+        langs = trained_langs(name)
+        if not langs or primary in langs:
+            continue
+        note = (f"{name}: model trained on {'/'.join(langs)} speech only, "
+                + (f"not {lang}" if lang else "row language unknown"))
+        if note not in notes:
+            notes.append(note)
+    return "; ".join(notes)
 
 
 def fill(row: dict[str, Any], values: Values, outputs: list[str]) -> dict[str, Any]:

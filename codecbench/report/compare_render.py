@@ -71,6 +71,12 @@ def markdown_summary(results: list[Comparison], base: Run, cand: Run, alpha: flo
              f"skipped, {sum(bool(r.warning) for r in gated)} warnings."
              + (f" Per-language pairs tested, per metric: {per_metric}." if per_metric else ""),
              ""]
+    from codecbench.datachecks import messages, read
+
+    data = list(dict.fromkeys(m for run in (base, cand) for m in messages(read(run.dir))))
+    if data:
+        lines += ["**Data checks:** " + "; ".join(md_text(m) for m in data[:4])
+                  + (f"; {len(data) - 4} more in the runs' data_checks.json" if len(data) > 4 else ""), ""]
     if unchecked:
         lines += ["**The gate tested nothing for:** " + "; ".join(md_text(x) for x in unchecked), ""]
     if regressed:

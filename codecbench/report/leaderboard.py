@@ -148,6 +148,9 @@ def render_html(board: Board, plots, examples, contrast_html: str = "") -> str:
     pre = []
     if board.mixed:
         pre.append(f'<p class="warn" id="mixed">⚠ {e(board.mixed)}</p>')
+    if board.data_warnings:
+        items = "".join(f"<li>⚠ {e(w)}</li>" for w in board.data_warnings)
+        pre.append(f'<div class="warn" id="data-checks">Data checks:<ul>{items}</ul></div>')
     if board.not_computed:
         items = []
         for m, (status, why) in board.not_computed.items():

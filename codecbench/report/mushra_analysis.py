@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,14 @@ def run_analysis(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise MushraError(f"cannot read the ratings or items: {exc}") from exc
     screening, scores = analyze(ratings, meta, args.threshold, args.max_share)
+    if not any(not s.excluded for s in screening):
+        why = (f"all {len(screening)} listener(s) were excluded by post-screening (ITU-R BS.1534-3: hidden reference "
+               f"rated below {args.threshold:g} for more than {100 * args.max_share:g}% of their items: "
+               + ", ".join(f"{s.listener} {s.items_ref_below}/{s.items}" for s in screening[:8])
+               + ("..." if len(screening) > 8 else "") + ")") if screening else "the ratings hold no listener's test items"
+        print(f"codecbench mushra-analyze: error: no listener kept: {why}; no scores computed (--threshold and "
+              "--max-share set the screening)", file=sys.stderr)
+        return 1
     out = Path(args.out) if args.out else Path(args.ratings).parent
     out.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out / "mushra_scores.csv", index=False)

@@ -54,6 +54,7 @@ class Board:
     cells: dict[tuple[str, str, str], Cell]  # (label, lang, metric)
     not_computed: dict[str, tuple[str, str]] = field(default_factory=dict)  # metric -> (status, reason): no value anywhere
     mixed: str = ""  # set when runs over different utterance sets are reported together (--allow-mixed)
+    data_warnings: list[str] = field(default_factory=list)  # the runs' data checks (codecbench.datachecks)
     _standings: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
     def n_utterances(self) -> dict[str, int]:
@@ -167,8 +168,10 @@ def build_board(runs: list[Run], select: list[str] | None = None, mixed: str = "
                         continue
                     for lang in [*langs, ALL_LANGS]:
                         cells.setdefault((label, lang, name), Cell(None, None, None, 0, 0, "unavailable", o.unavailable))
-    # a column needs a value somewhere: all-n/a metrics are dropped, all-unavailable/failed ones listed once
-    present = {m for (_, _, m), c in cells.items() if c.status in ("ok", "unreliable")}
+    # a column needs a value somewhere: all-n/a metrics are dropped, all-unavailable/failed ones listed once;
+    # data checks describe the references, not the codecs: warnings instead of columns
+    checks = {name for r in runs for name, o in r.outputs().items() if r.metrics.get(o.metric, {}).get("data_check")}
+    present = {m for (_, _, m), c in cells.items() if c.status in ("ok", "unreliable") and m not in checks}
     not_computed = {}
     for m in metric_order:
         bad = [c for (_, _, mm), c in cells.items() if mm == m and c.status in ("unavailable", "failed")]
@@ -184,7 +187,17 @@ def build_board(runs: list[Run], select: list[str] | None = None, mixed: str = "
     metrics = [m for m in PREFERRED_ORDER if m in present] + [m for m in metric_order if m in present
                                                                and m not in PREFERRED_ORDER]
     langs = sorted(langs) + [ALL_LANGS]
-    return Board(runs, codecs, codec_info, langs, metrics, metric_info, cells, not_computed, mixed)
+    return Board(runs, codecs, codec_info, langs, metrics, metric_info, cells, not_computed, mixed,
+                 data_warnings=_data_warnings(runs))
+
+
+def _data_warnings(runs: list[Run]) -> list[str]:
+    from codecbench.datachecks import messages, read
+
+    out = []
+    for r in runs:
+        out += [(f"{r.name}: " if len(runs) > 1 else "") + m for m in messages(read(r.dir))]
+    return list(dict.fromkeys(out))
 
 
 def _provenance(m: dict[str, Any]) -> dict[str, Any]:
@@ -250,6 +263,8 @@ def markdown_tables(board: Board) -> str:
            "cells without a value give their status, the reason is a footnote.", ""]
     if board.mixed:
         out += [f"> **Warning:** {md_text(board.mixed)}", ""]
+    if board.data_warnings:
+        out += ["Data checks (each run's data_checks.json):", "", *[f"- ⚠️ {md_text(w)}" for w in board.data_warnings], ""]
     if board.not_computed:
         out += ["Not computed: " + ", ".join(f"{m} ({status_text(st, why, notes)})"
                                             for m, (st, why) in board.not_computed.items()) + ".", ""]
