@@ -154,3 +154,20 @@ def test_power_prints_detectable_drops_and_n_needed(tmp_path, capsys):
     need_n = int(need.split(": ")[1])
     assert detectable_change(sd, need_n, 0.05, 0.8, 0.05) <= 0.1 < detectable_change(sd, need_n - 1, 0.05, 0.8, 0.05)
     assert cli("compare", str(base), str(cand), "--max-drop", "pesq_wb=0.05", "--power", "--detect", "stoi=0.1") == 2
+
+
+def test_ci_workflow_gates_on_the_users_set_with_real_checkpoint_paths():
+    import re
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "ci-gate.md").read_text(encoding="utf-8")
+    assert "POWER_TABLE" not in doc and "--power" in doc
+    workflow = yaml.safe_load(re.search(r"```yaml\n(.*?)```", doc, re.S).group(1))
+    runs = [s["run"] for s in workflow["jobs"]["gate"]["steps"] if "codecbench run" in s.get("run", "")]
+    assert len(runs) == 2 and all('--dataset "$GATE_SET"' in r and '--limit "$GATE_N"' in r for r in runs)
+    for path in re.findall(r"ours-rvq:(\S+)", "\n".join(runs)):
+        assert (root / path.removeprefix("../base/")).is_dir(), path  # the checkpoint the workflow names exists
+    compare = next(s["run"] for s in workflow["jobs"]["gate"]["steps"] if "codecbench compare" in s.get("run", ""))
+    assert '--min-n "$GATE_N"' in compare and "--holm" in compare
