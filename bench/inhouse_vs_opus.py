@@ -143,7 +143,19 @@ def eval_set(items, eval_dir: str, ckpt_folders: list[Path], drawn_from: str | N
     langs = tuple(sorted({p.stem.split("_")[0] for p in Path(eval_dir).glob("*.wav")})) if Path(eval_dir).is_dir() else ()
     shown = os.path.relpath(Path(eval_dir).resolve(), Path(__file__).resolve().parents[1])
     return EvalSet(shown if not shown.startswith("../..") else str(eval_dir), len(items), langs, corpus,
-                   held_out=found["in_training"] == 0)
+                   held_out=found["in_training"] == 0, note=band_note(items))
+
+
+def band_note(items) -> str:
+    """How many clips are band-limited below what PESQ-wb rates (codecbench.datachecks' rule)."""
+    from codecbench.datachecks import BAND_SHARE
+    from codecbench.metrics.reference import effective_bandwidth
+
+    limit = BAND_SHARE * 7000.0  # PESQ-wb's band (MetricInfo.band_hz)
+    bws = [effective_bandwidth(w, sr) for _, w, sr in items]
+    k = sum(bw < limit for bw in bws)
+    return (f"{k} of the {len(items)} clips are band-limited below {limit / 1000:.1f} kHz (effective bandwidth "
+            f"{min(bws) / 1000:.1f}-{max(bws) / 1000:.1f} kHz), where PESQ-wb rates up to 7 kHz") if k else ""
 
 
 def curve(counts: list[int], full: dict, n_q: int, name, items, metrics) -> list[dict]:

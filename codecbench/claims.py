@@ -30,6 +30,7 @@ class EvalSet:
     langs: tuple[str, ...] = ()
     training_corpus: str = ""  # the corpus the model was trained on, when the set was drawn from it
     held_out: bool = True  # the set's own items were left out of training
+    note: str = ""  # what else a reader must know about the set (e.g. band-limited clips: codecbench.datachecks)
 
     def describe(self) -> str:
         langs = f" {'/'.join(self.langs)}" if self.langs else ""
@@ -38,12 +39,12 @@ class EvalSet:
             held = "held out of training but" if self.held_out else "USED IN TRAINING and"
             text += (f"; {held} drawn from the training corpus {self.training_corpus} (same sources and "
                      "recording conditions: not an independent test set)")
-        return text
+        return text + (f"; {self.note}" if self.note else "")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EvalSet:
         return cls(str(d["name"]), int(d["n"]), tuple(d.get("langs") or ()), str(d.get("training_corpus") or ""),
-                   bool(d.get("held_out", True)))
+                   bool(d.get("held_out", True)), str(d.get("note") or ""))
 
 
 @dataclass(frozen=True)
