@@ -128,6 +128,14 @@ def cmd_codecs(args: argparse.Namespace) -> int:
         reason = s.unavailable_reason()
         print(f"{i.name:<24} {i.family:<8} {i.sample_rate:>6} {fr:>9} {books:<18} {kbps:>7} {str(i.causal).lower():<6}  "
               + ("yes" if reason is None else f"no: {reason}"))
+    refs: dict[str, list[str]] = {}
+    for s in specs.values():
+        if s.info.reference:
+            refs.setdefault(s.info.reference, []).append(s.name)
+    if refs:
+        print("\nWhat each reproduces (parity-tested against the reference code on random weights; docs/codecs.md):")
+        for ref, names in refs.items():
+            print(f"  {', '.join(names)}:\n    {ref}")
     from codecbench.codecs.inhouse import standing_notes
 
     print("\n" + "\n".join(standing_notes()))

@@ -131,13 +131,49 @@ def _asr_settings(device: str, options: dict | None) -> dict:
     return out
 
 
+_BUILD_LIBRARIES = {"mkl": "Math Kernel Library Version", "onednn": "MKL-DNN", "openmp": "OpenMP"}
+
+
+def torch_build_libraries(config: str) -> dict[str, str | None]:
+    """The MKL, oneDNN and OpenMP versions in ``torch.__config__.show()`` (their kernels pick code paths
+    per CPU vendor and ISA, so they decide float32 results in the last bits)."""
+    out: dict[str, str | None] = dict.fromkeys(_BUILD_LIBRARIES)
+    for line in config.splitlines():
+        line = line.strip().removeprefix("- ")
+        for key, marker in _BUILD_LIBRARIES.items():
+            if out[key] is None and marker in line:
+                out[key] = line.split(marker, 1)[1].strip().split(" (")[0].split("-Product")[0].strip() or line
+    return out
+
+
 def _torch_settings() -> dict:
-    """PyTorch's CPU kernel level and thread counts, if torch is already loaded (never imported here)."""
+    """PyTorch's CPU kernel level, math libraries and thread counts, if torch is already loaded (never
+    imported here)."""
     torch = sys.modules.get("torch")
     if torch is None:
         return {"loaded": False}
     return {"loaded": True, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "num_threads": torch.get_num_threads(), "num_interop_threads": torch.get_num_interop_threads()}
+            "num_threads": torch.get_num_threads(), "num_interop_threads": torch.get_num_interop_threads(),
+            "mkldnn_enabled": bool(torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled),
+            **torch_build_libraries(torch.__config__.show())}
+
+
+def _numpy_blas() -> dict:
+    """numpy's BLAS (name, version, its build's kernel selection): STOI/ESTOI, mel and SI-SDR sums use it."""
+    import numpy as np
+
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    except Exception as exc:  # numpy < 1.25 has no dict mode
+        return {"numpy": np.__version__, "blas": f"unknown ({type(exc).__name__})"}
+    out = {"numpy": np.__version__, "blas": blas.get("name"), "blas_version": blas.get("version"),
+           "blas_config": blas.get("openblas configuration")}
+    if importlib.util.find_spec("threadpoolctl") is not None:  # the kernel set OpenBLAS picked at run time
+        from threadpoolctl import threadpool_info
+
+        out["runtime"] = [{k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
+                                                 "threading_layer")} for p in threadpool_info()]
+    return out
 
 
 def numerics(device: str, asr_options: dict | None = None) -> dict:
@@ -150,7 +186,7 @@ def numerics(device: str, asr_options: dict | None = None) -> dict:
     out: dict = {"threads": {"cpu_count": os.cpu_count(), "usable_cpus": affinity,
                              **{k: os.environ.get(k) for k in THREAD_ENV}},
                  "dispatch_env": {k: os.environ[k] for k in DISPATCH_ENV if k in os.environ}}
-    parts = [("cpu", cpu_description), ("torch", _torch_settings)]
+    parts = [("cpu", cpu_description), ("torch", _torch_settings), ("numpy", _numpy_blas)]
     if asr_options is not None:  # CTranslate2's offer matters (and is imported) only when the run transcribes
         parts.insert(1, ("asr", lambda: _asr_settings(device, asr_options)))
     else:

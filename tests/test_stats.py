@@ -139,6 +139,7 @@ def test_mel_filterbank_and_log_mel_match_librosa():
                                          hop_length=sp.MEL_HOP, window="hann", center=True, pad_mode="constant",
                                          power=2.0, n_mels=sp.MEL_BANDS, htk=True, norm="slaney")
     want = np.log10(np.maximum(mel.T, sp.MEL_FLOOR))
+    # both float64 (FFT, filterbank product, log10): rounding ~1e-13; 1e-6 catches any window/bin mistake
     np.testing.assert_allclose(sp.log_mel(x), want, rtol=0, atol=1e-6)
 
 

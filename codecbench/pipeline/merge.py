@@ -1,8 +1,9 @@
 """``codecbench merge SHARD... --out RUN``: shard run folders (``--shard K/N``) into one run.
 
 The shards must share one configuration (``config.json`` "identity": everything that can change a
-value, the utterance ids included) and one N; each K from 1 to N exactly once; each shard complete
-(every (codec, utterance) of its part has a row) and holding only rows of its part. Anything else is
+value, the utterance ids included), one N and one split (``shard_costs``: codecbench/pipeline/shards.py);
+each K from 1 to N exactly once; each shard complete (every (codec, utterance) of its part has a row)
+and holding only rows of its part. Anything else is
 refused with a message naming the shards. The merged run is what one unsharded run would have
 written: the rows (``run_id`` set to the unsharded run id), side records (ASR transcripts), codes
 and kept audio, then the Parquet table and the summaries. Rows differ from an unsharded run's only
@@ -62,23 +63,29 @@ def check(folders: list[Path]) -> tuple[list[dict[str, Any]], int]:
     missing = [f"{k}/{n}" for k in range(1, n + 1) if k not in seen]
     if missing:
         raise MergeError(f"gap: shard(s) {', '.join(missing)} missing; give all {n} shards of the run")
+    splits = {json.dumps(m.get("shard_costs"), sort_keys=True) for m in metas}
+    if len(splits) > 1:  # the parts of differently estimated splits need not cover the work once
+        raise MergeError("the shards were split with different cost estimates (shard_costs in config.json: "
+                         "made by different codecbench versions); re-run them with one version")
     order = sorted(range(len(folders)), key=lambda i: parts[i][0])
     return [{**metas[i], "folder": folders[i], "k": parts[i][0]} for i in order], n
 
 
-def _rows(shard: dict[str, Any], n: int, codecs: list[str], utt_ids: list[str]) -> list[dict[str, Any]]:
+def _rows(shard: dict[str, Any], n: int, codecs: list[str], utts: list[tuple[str, float]]) -> list[dict[str, Any]]:
     """The shard's rows, checked: only its own part, and all of it."""
-    from codecbench.pipeline.plan import in_shard
+    from codecbench.pipeline.shards import part
 
     folder, k = shard["folder"], shard["k"]
     rows = RunStore(folder).rows()
-    foreign = [r for r in rows if not in_shard(r["codec"], r["utt_id"], f"{k}/{n}")]
+    mine = part(f"{k}/{n}", codecs, utts, shard.get("shard_costs")) or frozenset()
+    utt_ids = [u for u, _ in utts]
+    foreign = [r for r in rows if (r["codec"], r["utt_id"]) not in mine]
     if foreign:
         r = foreign[0]
         raise MergeError(f"{folder} (shard {k}/{n}) holds {len(foreign)} row(s) of other shards, e.g. "
                          f"({r['codec']}, {r['utt_id']}); overlapping shards are refused")
     have = {(r["codec"], r["utt_id"]) for r in rows}
-    lacking = [(c, u) for c in codecs for u in utt_ids if in_shard(c, u, f"{k}/{n}") and (c, u) not in have]
+    lacking = [(c, u) for c in codecs for u in utt_ids if (c, u) in mine and (c, u) not in have]
     if lacking:
         c, u = lacking[0]
         raise MergeError(f"gap: {folder} (shard {k}/{n}) lacks {len(lacking)} row(s), e.g. ({c}, {u}); finish it "
@@ -101,13 +108,13 @@ def merge(folders: list[str | Path], out: str | Path) -> Path:
     shards, n = check(folders)
     first = shards[0]
     base_id = re.sub(r"-shard\d+of\d+$", "", first["run_id"])
-    utt_ids = [u["id"] for u in json.loads((first["folder"] / "dataset.json").read_text(encoding="utf-8"))]
+    utts = [(u["id"], u.get("duration")) for u in json.loads((first["folder"] / "dataset.json").read_text(encoding="utf-8"))]
     codecs = list(first["identity"].get("codecs") or [])
-    rows = [{**r, "run_id": base_id} for s in shards for r in _rows(s, n, codecs, utt_ids)]
+    rows = [{**r, "run_id": base_id} for s in shards for r in _rows(s, n, codecs, utts)]
 
     out.mkdir(parents=True, exist_ok=True)
     store = RunStore(out)
-    meta = {k: v for k, v in first.items() if k not in ("folder", "k")}
+    meta = {k: v for k, v in first.items() if k not in ("folder", "k", "shard_costs")}
     store.write_json("config.json", {**meta, "run_id": base_id, "shard": None,
                                      "merged_from": [s["run_id"] for s in shards]})
     _write_config_yaml(first["folder"], store)

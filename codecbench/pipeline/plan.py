@@ -51,15 +51,6 @@ def default_codecs() -> list[str]:
     return chosen
 
 
-def in_shard(codec: str, utt_id: str, shard: str | None) -> bool:
-    """Whether (codec, utterance) belongs to shard "K/N" (None: no sharding): a stable hash of the pair, mod N."""
-    if not shard:
-        return True
-    k, n = (int(x) for x in str(shard).split("/"))
-    h = int(hashlib.sha1(f"{codec}\0{utt_id}".encode()).hexdigest()[:12], 16)
-    return h % n == k - 1
-
-
 @dataclass
 class Plan:
     config: BenchConfig  # resolved
@@ -72,9 +63,10 @@ class Plan:
     not_applicable: dict[str, str] = field(default_factory=dict)  # metric name -> reason
     resuming: bool = False
     store: RunStore | None = None  # opened and locked by make_plan; closed when the run ends
+    shard_part: frozenset[tuple[str, str]] | None = None  # this shard's (codec, utt_id) pairs; None: all
 
     def in_shard(self, codec: str, utt_id: str) -> bool:
-        return in_shard(codec, utt_id, self.config.shard)
+        return self.shard_part is None or (codec, utt_id) in self.shard_part
 
     def n_work(self) -> int:
         return sum(self.in_shard(c, u.id) for c in self.codecs for u in self.utterances)
@@ -177,21 +169,43 @@ def make_plan(cfg: BenchConfig, out: str | Path | None = None, explicit_metrics:
         print(f"codecbench: note: {name} is not applicable: {reason}", file=sys.stderr)
 
     run_id, ident = run_id_for(cfg, ds.name, utts)
+    costs = None
     if cfg.shard:
+        from codecbench.pipeline.shards import codec_costs
+
         k, n = cfg.shard.split("/")
         run_id = f"{run_id}-shard{k}of{n}"
+        costs = codec_costs(list(cfg.codecs or []), pairs=unmatched is not None)
     run_dir = Path(out) if out else Path("results") / run_id
     meta = {"run_id": run_id, "dataset_name": ds.name, "dataset": ds.source, "n_utterances": len(utts),
-            "identity": ident, "shard": cfg.shard, "created_at": _now(), "codecbench_version": __version__}
+            "identity": ident, "shard": cfg.shard, "created_at": _now(), "codecbench_version": __version__,
+            **({"shard_costs": costs} if costs else {})}
     store = RunStore(run_dir)
     resuming = _open(store, meta, cfg)
-    plan = Plan(cfg, store.read_json("config.json")["run_id"], run_dir, utts, list(cfg.codecs or []),
+    stored = store.read_json("config.json")
+    plan = Plan(cfg, stored["run_id"], run_dir, utts, list(cfg.codecs or []),
                 [m for m in metrics if m.name not in unavailable and m.name not in not_applicable],
                 unavailable, not_applicable, resuming, store)
+    if cfg.shard:
+        plan.shard_part = _shard_part(plan, stored.get("shard_costs"))
     _write_metadata(store, plan, metrics)
     if unmatched is not None:
         store.write_json("unmatched.json", unmatched)
     return plan
+
+
+def _shard_part(plan: Plan, costs: dict[str, float] | None) -> frozenset[tuple[str, str]] | None:
+    """This shard's pairs (split with the costs its folder recorded), announced with its share of the cost."""
+    from codecbench.pipeline.shards import estimated_cost, part
+
+    utts = [(u.id, u.duration) for u in plan.utterances]
+    mine = part(plan.config.shard, plan.codecs, utts, costs)
+    if costs and mine is not None:
+        cost = {(c, u): estimated_cost(costs, c, d) for c in plan.codecs for u, d in utts}
+        share = sum(cost[p] for p in mine) / max(sum(cost.values()), 1e-9)
+        print(f"codecbench: shard {plan.config.shard}: {len(mine)} of {len(cost)} (codec, utterance) pairs, "
+              f"{100 * share:.0f}% of the estimated cost", file=sys.stderr)
+    return mine
 
 
 def _open(store: RunStore, meta: dict[str, Any], cfg: BenchConfig) -> bool:

@@ -39,6 +39,7 @@ from codecbench.metrics.base import Metric
 from codecbench.pipeline import stages
 from codecbench.pipeline.evaluate import evaluate
 from codecbench.pipeline.executor import Executor
+from codecbench.pipeline.ray_log import ray_output_to_log
 from codecbench.pipeline.stages import Work
 
 INSTALL_HINT = "pip install 'codecbench[ray]'"
@@ -183,25 +184,27 @@ class RayExecutor(Executor):
         if not batches:
             self.finish("ray")
             return
-        started = _init(ray, self.cfg.ray_address)
-        bar = tqdm(total=total, initial=done, disable=not self.progress, unit="row", desc="codecbench (ray)",
-                   file=sys.stderr, dynamic_ncols=True)
-        try:
-            for block in self._dataset(ray, batches).iter_batches(batch_size=None, batch_format="numpy"):
-                for job in _unpack(block):
-                    rows = job.rows + [stages.fill(row, {**self.first_values(w, {}), **w.values}, self.outputs(w))
-                                       for row, w in zip(job.base, job.items, strict=True)]
-                    self.store.append(rows)
-                    self.rows_written += len(rows)
-                    bar.update(len(rows))
-                    if job.info is not None:
-                        self.codec_infos[job.codec] = job.info
-                    for stage, s in job.seconds.items():
-                        self.timed(stage, s)
-        finally:
-            bar.close()
-            if started:
-                ray.shutdown()
+        with ray_output_to_log(self.workdir):  # Ray's start-up notices: <run>/ray.log
+            started = _init(ray, self.cfg.ray_address)
+            bar = tqdm(total=total, initial=done, disable=not self.progress, unit="row", desc="codecbench (ray)",
+                       file=sys.stderr, dynamic_ncols=True)
+            try:
+                for block in self._dataset(ray, batches).iter_batches(batch_size=None, batch_format="numpy"):
+                    for job in _unpack(block):
+                        rows = job.rows + [stages.fill(row, {**self.first_values(w, {}), **w.values},
+                                                       self.outputs(w))
+                                           for row, w in zip(job.base, job.items, strict=True)]
+                        self.store.append(rows)
+                        self.rows_written += len(rows)
+                        bar.update(len(rows))
+                        if job.info is not None:
+                            self.codec_infos[job.codec] = job.info
+                        for stage, s in job.seconds.items():
+                            self.timed(stage, s)
+            finally:
+                bar.close()
+                if started:
+                    ray.shutdown()
         self.finish("ray")
 
     def _dataset(self, ray, batches: list[list[Work]]):

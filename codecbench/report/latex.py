@@ -43,7 +43,7 @@ def latex_table(board: Board, metrics: list[str] | None = None) -> str:
              r"\begin{tabular}{l r " + "c " * len(metrics) + "}", r"\toprule",
              " & ".join(["Codec", "kbps", *[latex_escape(metric_header(board, m)) for m in metrics]]) + r" \\"]
     counts = board.n_utterances()
-    for lang in board.langs:
+    for lang in board.shown_langs():
         n = sum(counts.values()) if lang == ALL_LANGS else counts.get(lang, 0)
         title = ("all languages (pooled)" if lang == ALL_LANGS else f"language: {lang}") + f", {n} utterances"
         lines += [r"\midrule", rf"\multicolumn{{{len(metrics) + 2}}}{{l}}{{\emph{{{latex_escape(title)}}}}} \\"]

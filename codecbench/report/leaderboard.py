@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import base64
 import html
+import struct
 from pathlib import Path
 
 from codecbench.report.cells import Footnotes, value_text
@@ -142,7 +143,7 @@ def render_html(board: Board, plots, examples, contrast_html: str = "") -> str:
     notes = Footnotes()
     runs_txt = ", ".join(e(r.name) + (f" <code>{e(r.revision)}</code>" if r.revision else "") for r in board.runs)
     nav = " ".join(f'<a href="#lang-{e(lang)}">{e("all languages" if lang == ALL_LANGS else lang)}</a>'
-                   for lang in board.langs)
+                   for lang in board.shown_langs())
     headline = board.headline()
     rest = [m for m in board.metrics if m not in headline]
     pre = []
@@ -158,7 +159,7 @@ def render_html(board: Board, plots, examples, contrast_html: str = "") -> str:
             items.append(f"{e(m)} ({e(status)}" + (f'<sup><a href="#note-{k}">{k}</a></sup>' if k else "") + ")")
         pre.append(f'<p class="meta" id="not-computed">Not computed: {", ".join(items)}.</p>')
     sections = []
-    for lang in board.langs:
+    for lang in board.shown_langs():
         title = "All languages (pooled)" if lang == ALL_LANGS else f"Language: {lang}"
         full = ""
         if rest:
@@ -171,9 +172,11 @@ def render_html(board: Board, plots, examples, contrast_html: str = "") -> str:
                         f'{leaderboard_table(board, lang, headline, notes, "headline")}{evidence}{full}</section>')
     figs = []
     for p in plots:
-        uri = "data:image/png;base64," + base64.b64encode(p.png.read_bytes()).decode("ascii")
+        png = p.png.read_bytes()
+        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        w, h = (v // 2 for v in struct.unpack(">II", png[16:24]))  # the IHDR size; the PNGs are drawn at 2×
         cap = e(p.title) + (f" — {e(p.caption)}" if p.caption else "")
-        figs.append(f'<figure><img alt="{e(p.title)}" src="{uri}"><figcaption>{cap} '
+        figs.append(f'<figure><img alt="{e(p.title)}" src="{uri}" width="{w}" height="{h}"><figcaption>{cap} '
                     f'(files: plots/{e(p.png.name)}, plots/{e(p.svg.name)})</figcaption></figure>')
     utts = ", ".join(f"{e(k)}: {v}" for k, v in board.n_utterances().items())
     return f"""<!DOCTYPE html>

@@ -74,6 +74,14 @@ class Board:
         """The key metrics shown first (the rest is folded), in KEY_METRICS order."""
         return [m for m in KEY_METRICS if m in self.metrics] or self.metrics[:6]
 
+    def shown_langs(self) -> list[str]:
+        """The languages a page, a table set or a plot shows: each language, and the pooled "all" only
+        when it pools something (with one language and no row outside it, it repeats that language)."""
+        real = [x for x in self.langs if x != ALL_LANGS]
+        if len(real) == 1 and all(self.group_n(c, ALL_LANGS) == self.group_n(c, real[0]) for c in self.codecs):
+            return real
+        return self.langs
+
     def cell(self, codec: str, lang: str, metric: str) -> Cell:
         return self.cells.get((codec, lang, metric)) or Cell(None, None, None, 0, 0, "missing", "not in the run")
 
@@ -270,7 +278,7 @@ def markdown_tables(board: Board) -> str:
                                             for m, (st, why) in board.not_computed.items()) + ".", ""]
     head = board.headline()
     rest = [m for m in board.metrics if m not in head]
-    for lang in board.langs:
+    for lang in board.shown_langs():
         out += [f"## {'All languages (pooled)' if lang == ALL_LANGS else 'Language: ' + lang}", ""]
         out += _md_table(board, lang, head, notes) + [""]
         standings = standing_lines(board, lang, head)
