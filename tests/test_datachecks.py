@@ -177,3 +177,37 @@ def test_mushra_analyze_without_any_listener_kept_is_an_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no listener kept: all 2 listener(s) were excluded by post-screening" in err and "L1 4/4" in err
     assert not (tmp_path / "a" / "mushra_scores.csv").exists()
+
+
+def test_resuming_a_run_without_data_checks_fills_them_without_the_codec(tmp_path):
+    """A run folder from before the data checks: resuming computes ref_* for every row and never runs
+    the codec again (the checks read only the reference)."""
+    from dataclasses import replace
+
+    from helpers import MULAW_INFO, mulaw_spec
+
+    from codecbench.codecs.registry import CodecSpec, register
+
+    calls = []
+
+    class Counting(type(mulaw_spec().load(None, "cpu"))):
+        def encode_native(self, wave, lengths):
+            calls.append(len(lengths))
+            return super().encode_native(wave, lengths)
+
+    info = replace(MULAW_INFO, name="test-count")
+    register(CodecSpec(info=info, load=lambda arg, device: Counting(info)))
+    out = _run_with_refs(tmp_path, "old", [_speechlike(i) for i in range(3)], "si_sdr", codecs="test-count")
+    assert calls
+    rows = [json.loads(x) for x in (out / "rows.jsonl").read_text().splitlines()]
+    for r in rows:  # as an older codecbench wrote them
+        for k in [k for k in r if k.startswith("ref_")]:
+            del r[k]
+    (out / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (out / "utterances.parquet").unlink()
+    calls.clear()
+    assert cli("run", "--codecs", "test-count", "--dataset", str(tmp_path / "old-data" / "manifest.jsonl"),
+               "--metrics", "si_sdr", "--workers", "0", "--save-audio", "none", "--out", str(out), "-q") == 0
+    assert calls == []
+    resumed = pd.read_parquet(out / "utterances.parquet")
+    assert len(resumed) == 3 and resumed["ref_bandwidth_hz"].notna().all() and resumed["si_sdr"].notna().all()
