@@ -5,8 +5,9 @@ at the detectable size --power reports is caught about as often as the power say
 fails when it tested nothing.
 
 Error-rate bounds: R simulated gates give a rate with standard error sqrt(a (1 - a) / R); a rate is
-accepted within 3 standard errors of its bound (the tests are exact for symmetric differences, so the
-true rate is at most the level)."""
+accepted within 3 standard errors of its bound (4 for each of several configurations whose pooled
+rate is held to 3). The tests are exact for symmetric differences, so the true rate is at most the
+level; the simulations are seeded, so the figures are the same on every run."""
 
 from __future__ import annotations
 
@@ -59,21 +60,24 @@ def _bound(rate: float, reps: int) -> float:
     return rate + 3 * math.sqrt(rate * (1 - rate) / reps)
 
 
-@pytest.mark.parametrize(("n", "tol"), [(10, 0.0), (30, 0.0), (12, 0.05)])
-def test_false_alarm_rate_without_a_true_change_is_within_alpha(n, tol):
-    reps = 300
-    rate, res = simulate(n, 0.0, tol, reps, seed=n)
-    assert len(res) == 1 and res[0].tested  # one language: one pair, no duplicate "all" row
-    assert rate <= _bound(ALPHA, reps), rate
-    if tol > 0:
-        assert rate <= 0.02  # with a tolerance, no true change is far inside the null
-
-
-def test_heavy_tailed_noise_keeps_the_level():
+def test_false_alarm_rate_without_a_true_change_is_within_alpha():
+    """Tolerance 0 (the default gate), where the level is reached: exact enumeration (n 10), random
+    flips (n 30) and heavy-tailed noise (t with 2 dof, n 14). Each rate within 4 standard errors of
+    alpha, and the pooled rate of the 900 gates within 3."""
     reps = 300
     rng = np.random.default_rng(5)
-    rate, _ = simulate(14, 0.0, 0.0, reps, seed=5, noise=lambda size: 0.05 * rng.standard_t(2, size))
-    assert rate <= _bound(ALPHA, reps), rate
+    rates = []
+    for n, seed, noise in ((10, 10, None), (30, 30, None), (14, 5, lambda size: 0.05 * rng.standard_t(2, size))):
+        rate, res = simulate(n, 0.0, 0.0, reps, seed=seed, noise=noise)
+        assert len(res) == 1 and res[0].tested  # one language: one pair, no duplicate "all" row
+        assert rate <= ALPHA + 4 * math.sqrt(ALPHA * (1 - ALPHA) / reps), (n, rate)
+        rates.append(rate)
+    assert np.mean(rates) <= _bound(ALPHA, 3 * reps), rates
+
+
+def test_with_a_tolerance_no_true_change_is_far_inside_the_null():
+    rate, _ = simulate(12, 0.0, 0.05, 300, seed=12)
+    assert rate <= 0.02, rate
 
 
 def test_a_change_at_the_tolerance_is_not_a_regression_more_often_than_alpha():
