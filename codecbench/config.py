@@ -257,12 +257,27 @@ def resolve(cfg: BenchConfig) -> BenchConfig:
     out.codec_revisions = _codec_revisions(out.codecs, cfg.codec_revisions, out.dataset_format == "pairs")
     specs = cfg.metrics if cfg.metrics is not None else [MetricSpec(n) for n in default_names()]
     out.metrics = resolve_metrics(specs, device)
+    cpus = available_cpus()
     if out.workers is None:
         # The main process runs codecs and model metrics; scoring pairs with signal metrics only, it
         # just reads files, so the pool gets every core.
         busy = out.dataset_format != "pairs" or any(get_metric(s.name).info().batched for s in out.metrics)
-        out.workers = max(1, (os.cpu_count() or 2) - int(busy))
+        out.workers = max(1, cpus - int(busy))
+    elif out.workers > cpus:  # more processes than CPUs only cost memory (--workers 100000: ~1,100 started)
+        import sys
+
+        print(f"codecbench: note: workers {out.workers} capped at {cpus}, the CPUs this process may use",
+              file=sys.stderr)
+        out.workers = cpus
     return out
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask: taskset, cgroups cpusets, SLURM allocations)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _codec_revisions(codecs: list[str], given: dict[str, str] | None, pairs: bool) -> dict[str, str] | None:

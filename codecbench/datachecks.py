@@ -9,8 +9,9 @@ mean what its name says on them.
 * A language gets a warning when at least ``WARN_SHARE`` (a fifth) of its references are
   band-limited for a metric that produced values there, or for a wideband codec in the run: the
   score then rates, or the comparison tests, a band those references do not fill.
-* A metric whose model was trained on other languages (``MetricInfo.trained_langs``, e.g. DNSMOS:
-  English) gets a note per language it scored outside them; each such row's ``flags`` says it too.
+* A metric whose model was trained on other languages (``MetricInfo.trained_languages``, e.g.
+  DNSMOS and UTMOS: English) gets a warning per language it scored outside them; each such row's
+  ``flags`` and the summary's ``note`` say it too (codecbench.metrics.language).
 
 The summary writes the result to ``data_checks.json`` and a "Data checks" section of summary.md;
 ``run``, ``report`` and ``compare`` repeat the warnings.
@@ -111,16 +112,18 @@ def band_warnings(rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> 
 
 def language_notes(rows: pd.DataFrame, metrics_meta: dict) -> list[str]:
     """A note per (metric, language) scored outside the languages its model was trained on."""
+    from codecbench.metrics.language import language_note
+
     out = []
     for name, meta in metrics_meta.items():
-        langs = tuple(meta.get("trained_langs") or ())
+        langs = tuple(meta.get("trained_languages") or ())
         outs = [o["name"] for o in meta.get("outputs", [])]
         if not langs or meta.get("unavailable"):
             continue
         for lang in _langs(rows):
             in_lang = rows[rows["lang"].astype(str) == lang]
             n = int(max((np.isfinite(_values(in_lang, o)).sum() for o in outs), default=0))
-            if n and lang.replace("_", "-").split("-")[0].lower() not in langs:
+            if n and language_note(name, langs, lang):
                 out.append(f"{lang}: {name} ({', '.join(outs)}) scored {n} rows, but its model was trained on "
                            f"{'/'.join(langs)} speech only: read it as out-of-domain there")
     return out
@@ -131,17 +134,6 @@ def check(rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> dict[str
                             "bandwidth": "codecbench/metrics/reference.py"},
             "references": references(rows), "warnings": band_warnings(rows, metrics_meta, codecs_meta),
             "language_notes": language_notes(rows, metrics_meta)}
-
-
-def annotate(summary: pd.DataFrame, metrics_meta: dict) -> pd.DataFrame:
-    """Summary rows of a metric scored outside its model's training languages say so in ``note``."""
-    owner = {o["name"]: meta for meta in metrics_meta.values() for o in meta.get("outputs", [])}
-    for i, r in summary.iterrows():
-        langs = tuple((owner.get(r["metric"]) or {}).get("trained_langs") or ())
-        lang = str(r["lang"]).replace("_", "-").split("-")[0].lower()
-        if langs and r["lang"] != "all" and lang not in langs and r["status"] == "ok" and not r["note"]:
-            summary.at[i, "note"] = f"model trained on {'/'.join(langs)} speech only (out of domain for {r['lang']})"
-    return summary
 
 
 def read(run_dir: str | Path) -> dict[str, Any]:

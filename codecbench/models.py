@@ -25,6 +25,7 @@ MODEL_MODULES = (
     "codecbench.metrics.speaker",
     "codecbench.metrics.asr",
     "codecbench.metrics.dnsmos",
+    "codecbench.metrics.mos",
     "codecbench.metrics.visqol",
     "codecbench.codecs.encodec",
     "codecbench.codecs.dac",
@@ -153,7 +154,7 @@ def configured_models(config_path: str | None, metric_names: list[str] | None = 
     from codecbench.config import BenchConfig, MetricSpec, resolve
     from codecbench.metrics.registry import create
 
-    cfg = BenchConfig.load(config_path) if config_path else BenchConfig()
+    cfg = load_run_config(config_path) if config_path else BenchConfig()
     if metric_names:
         cfg = cfg.override(metrics=[MetricSpec(n) for n in metric_names])
     cfg = resolve(cfg)
@@ -164,9 +165,9 @@ def configured_models(config_path: str | None, metric_names: list[str] | None = 
             rows += m.model_rows()
             continue
         info = m.info()
-        if not info.model:
-            continue
         reason = m.unavailable_reason()
+        if not info.model and reason is None:
+            continue
         rows.append({"used_by": m.name, "kind": "metric", "model": info.model, "revision": info.revision,
                      "options": spec.options, "available": reason is None, "reason": reason})
     for name in cfg.codecs or []:
@@ -191,6 +192,8 @@ def cmd_models(args) -> int:
         for r in rows:
             state = "available" if r["available"] else f"missing: {r['reason']}"
             print(f"{r['used_by']:<22} {str(r['model']):<52} {(r['revision'] or '-')[:12]:<13} {state}")
+        if args.config:
+            _dataset_note(args.config)
         return 0
     cache = Path(args.cache_dir) if getattr(args, "cache_dir", None) else None
     specs = all_models()
@@ -209,27 +212,66 @@ def cmd_models(args) -> int:
     return 0
 
 
+def load_run_config(path: str):
+    """A run config or a paper protocol file (``configs/protocols/*.yaml``: its run config)."""
+    from codecbench.protocol.spec import load_run_config as load
+
+    return load(path)
+
+
+def _dataset_note(config_path: str) -> None:
+    from codecbench.protocol.spec import dataset_note
+
+    dataset_note(config_path)
+
+
 def download_configured(config_path: str | None, metric_names: list[str] | None, cache: Path | None) -> int:
-    """Prefetch the models a run config names (e.g. each language's ASR model, at its revision)."""
+    """Prefetch what a run config (or a paper protocol) needs: each metric's configured models (e.g.
+    each language's ASR model at its revision; metrics without their own ``prefetch``: the models
+    listed for them), each codec's weights, and, for a protocol, say where its dataset comes from."""
     import sys
 
     from codecbench.config import BenchConfig, MetricSpec, resolve
     from codecbench.metrics.registry import create
 
-    cfg = BenchConfig.load(config_path) if config_path else BenchConfig()
+    cfg = load_run_config(config_path) if config_path else BenchConfig()
     if metric_names:
         cfg = cfg.override(metrics=[MetricSpec(n) for n in metric_names])
+    cfg = resolve(cfg)
+    specs = all_models()
     failed = 0
-    for spec in resolve(cfg).metrics or []:
-        m = create(spec.name, spec.options)
-        if not hasattr(m, "prefetch"):
-            continue
+
+    def attempt(who: str, label: str, fetch) -> None:
+        nonlocal failed
         try:
-            for label, path in m.prefetch(cache):
-                print(f"{m.name}: {label}: {path}")
+            for lab, path in fetch():
+                print(f"{who}: {lab}: {path}")
         except ModelMissing as exc:
             failed += 1
-            print(f"{m.name}: missing: {exc}", file=sys.stderr)
+            print(f"{who}: {label}: missing: {exc}", file=sys.stderr)
+        except Exception as exc:  # a download error names the model, never a bare traceback
+            failed += 1
+            print(f"{who}: {label}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    for spec in cfg.metrics or []:
+        m = create(spec.name, spec.options)
+        if hasattr(m, "prefetch"):
+            attempt(m.name, "models", lambda m=m: m.prefetch(cache))
+            continue
+        for s in specs.values():
+            if m.name in s.used_by and s.bundled_in is None:
+                attempt(m.name, s.name, lambda s=s: [(s.name, s.download(cache))])
+    from codecbench.codecs.registry import split_name
+
+    done: set[str] = set()
+    for codec in cfg.codecs or []:
+        base, arg = split_name(codec)
+        for s in specs.values():
+            if base in s.used_by and s.bundled_in is None and arg is None and s.name not in done:
+                done.add(s.name)  # variants share weights (dac-16k, dac-16k-2cb)
+                attempt(codec, s.name, lambda s=s: [(s.name, s.download(cache))])
+    if config_path:
+        _dataset_note(config_path)
     return 1 if failed else 0
 
 

@@ -103,6 +103,25 @@ def sign_flip_p(d: np.ndarray, alternative: str = "two-sided", seed: int = DEFAU
     return float(hits / len(flipped)) if exact else float((hits + 1) / (len(flipped) + 1))
 
 
+def bootstrap_ratio_ci(
+    numerators: np.ndarray, denominators: np.ndarray, level: float = 0.95, resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of sum(numerators) / sum(denominators), resampling items (e.g. a corpus
+    WER: word errors over reference words, utterances resampled). Items are sorted first, so the CI does
+    not depend on their order; NaN bounds for fewer than two items."""
+    pairs = np.asarray(sorted(zip(np.asarray(numerators, np.float64), np.asarray(denominators, np.float64),
+                                  strict=True)), dtype=np.float64).reshape(-1, 2)
+    if len(pairs) < 2 or pairs[:, 1].sum() <= 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(pairs), size=(resamples, len(pairs)))
+    ratios = pairs[idx, 0].sum(axis=1) / np.maximum(pairs[idx, 1].sum(axis=1), 1e-300)
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(ratios, [alpha, 1.0 - alpha])
+    return float(lo), float(hi)
+
+
 def paired_difference(
     baseline: np.ndarray, candidate: np.ndarray, level: float = 0.95, resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED, strata: np.ndarray | None = None,

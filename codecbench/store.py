@@ -47,6 +47,7 @@ from typing import Any
 from codecbench.errors import CodecbenchError
 from codecbench.files import temp_file
 from codecbench.lock import FolderLock
+from codecbench.safe_io import make_folder, writing
 
 FAILURE_SUFFIX = "__failure"
 KIND_SUFFIX = "__kind"
@@ -55,17 +56,20 @@ KEY_COLUMNS = ("run_id", "codec", "utt_id", "lang", "speaker", "duration", "sour
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write through a temporary file and a rename; a full disk or read-only folder is a one-line
+    ``safe_io.CannotWrite`` naming ``path``."""
+    make_folder(path.parent)
+    with writing(path):
+        fd, tmp = temp_file(path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -127,18 +131,19 @@ def _append_lines(path: Path, objs: Iterable[dict[str, Any]]) -> None:
     lines = "".join(json.dumps(o, ensure_ascii=False, allow_nan=True) + "\n" for o in objs)
     if not lines:
         return
-    with open(path, "a", encoding="utf-8") as f:
+    with writing(path), open(path, "a", encoding="utf-8") as f:
         f.write(lines)
         f.flush()
         os.fsync(f.fileno())
 
 
-def _complete_lines(path: Path):
+def _complete_lines(path: Path, skipped: Counter | None = None):
     """(line number, bytes) of each complete, non-empty line; a torn last line and empty lines are
-    counted in one warning."""
+    counted in one warning (in ``skipped`` when given: the caller warns, with its own counts)."""
     if not path.exists():
         return
-    skipped: Counter = Counter()
+    own = skipped is None
+    skipped = Counter() if skipped is None else skipped
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             if not raw.endswith(b"\n"):
@@ -148,9 +153,14 @@ def _complete_lines(path: Path):
                 skipped["empty"] += 1
                 continue
             yield lineno, raw
+    if own:
+        _warn_skipped(path, skipped, stacklevel=4)
+
+
+def _warn_skipped(path: Path, skipped: Counter, stacklevel: int = 3) -> None:
     if skipped:
         what = ", ".join(f"{n} {why}" for why, n in skipped.items())
-        warnings.warn(f"{path}: skipped {sum(skipped.values())} line(s): {what}", stacklevel=3)
+        warnings.warn(f"{path}: skipped {sum(skipped.values())} line(s): {what}", stacklevel=stacklevel)
 
 
 class RunStore:
@@ -165,8 +175,9 @@ class RunStore:
         run (the caller compares identities). The lock is held until ``close()`` or the process ends."""
         if self.dir.exists() and not self.dir.is_dir():
             raise NotARunFolder(f"{self.dir} is a file, not a run folder; give --out a folder")
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.lock()
+        make_folder(self.dir)
+        with writing(self.dir / ".lock"):
+            self.lock()
         cfg_path = self.dir / "config.json"
         if cfg_path.exists():
             try:
@@ -211,12 +222,20 @@ class RunStore:
 
     def rows(self) -> list[dict[str, Any]]:
         """All complete rows, the last occurrence of each (codec, utt_id) kept (a resumed run appends an
-        updated row when it computes values that were unavailable before); skipped lines are counted in
-        a warning, and a damaged line is a one-line ``DamagedRunFolder`` naming it."""
+        updated row when it computes values that were unavailable before); skipped lines (cut off by a
+        crash, empty, a byte-identical repeat of the row before it) are counted in a warning, and a
+        damaged line is a one-line ``DamagedRunFolder`` naming it."""
         by_key: dict[tuple[str, str], dict[str, Any]] = {}
-        for lineno, raw in _complete_lines(self.rows_path):
+        digest: dict[tuple[str, str], bytes] = {}
+        skipped: Counter = Counter()
+        for lineno, raw in _complete_lines(self.rows_path, skipped):
             row = _parse_row(raw, self.rows_path, lineno)
-            by_key[(row["codec"], row["utt_id"])] = row
+            key, d = (row["codec"], row["utt_id"]), hashlib.blake2b(raw.strip(), digest_size=16).digest()
+            if digest.get(key) == d:  # the same line again (a copy appended twice), not an update
+                skipped["duplicate"] += 1
+                continue
+            by_key[key], digest[key] = row, d
+        _warn_skipped(self.rows_path, skipped)
         return list(by_key.values())
 
     def repair(self) -> None:
@@ -231,14 +250,15 @@ class RunStore:
     def write_parquet(self) -> Path:
         df = rows_frame(self.rows())
         path = self.dir / "utterances.parquet"
-        fd, tmp = temp_file(self.dir, prefix=".utterances.", suffix=".parquet")
-        os.close(fd)
-        try:
-            df.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with writing(path):
+            fd, tmp = temp_file(self.dir, prefix=".utterances.", suffix=".parquet")
+            os.close(fd)
+            try:
+                df.to_parquet(tmp, index=False)
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
         return path
 
     # -- side records -------------------------------------------------------------------------

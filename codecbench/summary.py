@@ -4,6 +4,9 @@ summary.csv columns: codec, lang, metric, n, n_failed, mean, ci_low, ci_high, st
 higher_is_better, unit, library, version, mode, model, metric_sample_rate, codec_family,
 codec_nominal_bitrate, codec_latent_rate. ``lang == "all"`` pools every language.
 
+A metric whose model declares ``trained_languages`` (metrics.json; e.g. UTMOS: English) keeps its
+figures in other languages, and their ``note`` says the model was not trained on them.
+
 status (from the rows' failure kinds, ``codecbench.types.FailureKind``): "ok"; "unreliable" when at
 least UNRELIABLE_SHARE of the rows were flagged unreliable (e.g. wrong-script ASR) — then no mean is
 reported; "unavailable" when the metric could not run here (model or package missing); "n/a" when the
@@ -21,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from codecbench.metrics.codebook import pooled_utilization
+from codecbench.metrics.language import group_note
 from codecbench.report.cells import MIN_N_FOR_CI, Footnotes, header_text, md_text, status_text, value_text
 from codecbench.stats import bootstrap_ci
 from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX, RunStore, atomic_write_text, load_rows
@@ -69,6 +73,10 @@ def summarize(rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> pd.D
                     reasons = list(sub.loc[failed, col + FAILURE_SUFFIX].astype(str))
                     kinds = list(sub.loc[failed, col + KIND_SUFFIX].astype(str))
                     status, note = _status(vals, reasons, kinds)
+                    trained = group_note(meta.get("name", ""), meta.get("trained_languages"),
+                                         list(sub["lang"].unique()))  # metrics.json: a model's languages
+                    if trained and status == "ok":
+                        note = f"{note}; {trained}" if note else trained
                     ok = vals[np.isfinite(vals)]
                     report = status == "ok" and len(ok) > 0
                     lo, hi = bootstrap_ci(ok) if report else (np.nan, np.nan)
@@ -170,6 +178,8 @@ def _cell(r: pd.Series, notes: Footnotes, group_n: int) -> str:
         text += f" ({n_failed} failed[^{notes.ref(note, 'failed')}])"
     elif n < group_n:
         text += f" (n={n})"
+    if note and not n_failed:  # a note on a complete figure (a model trained on other languages)
+        text += f"[^{notes.ref(note, 'note')}]"
     return text
 
 
@@ -190,7 +200,7 @@ def markdown(summary: pd.DataFrame, codebook: pd.DataFrame, metrics_meta: dict, 
 
     notes = Footnotes()
     shown, empty = _shown_metrics(summary, metrics_meta)
-    lines = [f"# codecbench run {run_id}", "",
+    lines = [f"# codecbench run {md_text(run_id)}", "",
              f"Mean [95% bootstrap CI] per codec and language (no CI for n < {MIN_N_FOR_CI}); n = utterances of the "
              "codec in the language, a cell with fewer values says so. ↑ higher is better, ↓ lower is better; "
              "reasons are footnotes.", ""]
@@ -206,10 +216,10 @@ def markdown(summary: pd.DataFrame, codebook: pd.DataFrame, metrics_meta: dict, 
             continue
         by_key = {(r["codec"], r["metric"]): r for _, r in sub.iterrows()}
         group_n = (sub["n"] + sub["n_failed"]).groupby(sub["codec"], sort=False).max()
-        lines += [f"## {'all languages (pooled)' if lang == 'all' else lang}", ""]
+        lines += [f"## {'all languages (pooled)' if lang == 'all' else md_text(lang)}", ""]
         for k in range(0, len(cols), MD_COLUMNS):
             chunk = cols[k:k + MD_COLUMNS]
-            lines += ["| codec | n | " + " | ".join(header_text(c, units[c], hib[c]) for c in chunk) + " |",
+            lines += ["| codec | n | " + " | ".join(md_text(header_text(c, units[c], hib[c])) for c in chunk) + " |",
                       "|---|---:|" + "---:|" * len(chunk)]
             for codec, gn in group_n.items():
                 cells = [_cell(by_key[(codec, c)], notes, int(gn)).replace("|", "\\|") if (codec, c) in by_key else ""
@@ -249,7 +259,8 @@ def _empty_text(summary: pd.DataFrame, metric: str, notes: Footnotes, marker: st
     g = summary[summary["metric"] == metric]
     status = g["status"].iloc[0] if g["status"].nunique() == 1 else "unavailable or n/a"
     note = next((x for x in g["note"] if isinstance(x, str) and x), "")
-    return f"{metric} ({status_text(status, note, notes, marker) if note else status})"
+    name = md_text(metric) if marker == "md" else metric
+    return f"{name} ({status_text(status, note, notes, marker) if note else status})"
 
 
 KEY_METRICS = ("pesq_wb", "stoi", "visqol_speech", "spk_sim_ecapa", "wer", "cer", "bitrate_measured")
@@ -321,7 +332,6 @@ def write_summaries(run_dir: str | Path) -> pd.DataFrame:
     from codecbench import datachecks
     from codecbench.store import atomic_write_json
 
-    summary = datachecks.annotate(summary, metrics_meta)
     checks = datachecks.check(rows, metrics_meta, codecs_meta)
     codebook = codebook_table(run_dir, rows, codecs_meta)
     atomic_write_json(run_dir / datachecks.FILE, checks)

@@ -118,24 +118,25 @@ def test_rows_scored_outside_a_models_training_languages_are_flagged():
     from codecbench.pipeline.stages import language_flags
 
     flags = language_flags("clipped: 3 samples", "hi", ("dnsmos", "pesq_wb"))
-    assert flags == "clipped: 3 samples; dnsmos: model trained on en speech only, not hi"
+    assert flags == "clipped: 3 samples; dnsmos: model trained on en only, not on hi"
     assert language_flags(flags, "hi", ("dnsmos",)) == flags  # never repeated (resume)
     assert language_flags("", "en-IN", ("dnsmos",)) == ""
-    assert language_flags("", "", ("dnsmos",)) == "dnsmos: model trained on en speech only, row language unknown"
 
 
-def test_language_notes_in_the_summary():
-    from codecbench.datachecks import annotate, language_notes
+def test_language_notes_in_the_data_checks_and_summary():
+    from codecbench.datachecks import language_notes
+    from codecbench.metrics.registry import get_metric
+    from codecbench.summary import summarize
 
-    meta = {"dnsmos": {"outputs": [{"name": "dnsmos_ovrl"}], "trained_langs": ["en"], "unavailable": None}}
+    assert get_metric("dnsmos").info().trained_languages == ("en",)  # declared, as UTMOS's
+    meta = {"dnsmos": {"name": "dnsmos", "outputs": [{"name": "dnsmos_ovrl"}], "trained_languages": ["en"],
+                       "unavailable": None}}
     rows = pd.DataFrame({"codec": "c", "utt_id": ["a", "b"], "lang": ["hi", "en"], "dnsmos_ovrl": [3.1, 3.2],
-                         "dnsmos_ovrl__failure": ["", ""]})
+                         "dnsmos_ovrl__failure": ["", ""], "dnsmos_ovrl__kind": ["", ""]})
     notes = language_notes(rows, meta)
     assert len(notes) == 1 and notes[0].startswith("hi: dnsmos (dnsmos_ovrl) scored 1 rows") and "en speech" in notes[0]
-    summary = pd.DataFrame({"codec": "c", "lang": ["hi", "en", "all"], "metric": "dnsmos_ovrl", "status": "ok",
-                            "note": ""})
-    notes = annotate(summary, meta)["note"].tolist()
-    assert notes[0].startswith("model trained on en speech only") and notes[1:] == ["", ""]
+    summary = summarize(rows, meta, {}).set_index("lang")["note"]
+    assert "trained on en only, not on hi" in summary["hi"] and not summary["en"] and "not on hi" in summary["all"]
 
 
 def test_mushra_warns_about_transparent_anchors(tmp_path, capsys):

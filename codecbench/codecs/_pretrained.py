@@ -20,6 +20,7 @@ library, is listed in docs/codecs.md.
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -115,11 +116,41 @@ class Weights:
         if not folder_complete(folder, self.weight_files):
             raise CodecUnavailable(f"codec {variant!r}: {folder} lacks config.json or a weight file "
                                    f"({' / '.join(self.weight_files)})")
+        check_folder(folder, self.weight_files, variant)
         return folder
 
 
 def folder_complete(folder: Path, weight_files: tuple[str, ...]) -> bool:
-    return (folder / "config.json").is_file() and any((folder / f).is_file() for f in weight_files)
+    """config.json and a weight file are there (what they are is ``check_folder``'s to say)."""
+    return os.path.lexists(folder / "config.json") and any(os.path.lexists(folder / f) for f in weight_files)
+
+
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def check_folder(folder: Path, weight_files: tuple[str, ...], variant: str) -> None:
+    """The folder's files before a library opens them: regular files only (a FIFO or a link to
+    /dev/zero would hang or fill memory), config.json a JSON object of at most ``MAX_CONFIG_BYTES``
+    counted while reading, and a safetensors file's header validated (``safe_io``)."""
+    from codecbench.safe_io import UnsafeFile, open_regular, read_bounded, safetensors_header
+
+    try:
+        raw = read_bounded(folder / "config.json", MAX_CONFIG_BYTES, "model config")
+        try:
+            if not isinstance(json.loads(raw.decode("utf-8")), dict):
+                raise ValueError("not an object")
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+            raise UnsafeFile(f"{folder / 'config.json'}: not valid JSON ({str(exc).splitlines()[0]})") from None
+        for name in weight_files:
+            path = folder / name
+            if not os.path.lexists(path):
+                continue
+            if name.endswith(".safetensors"):
+                safetensors_header(path)
+            else:
+                os.close(open_regular(path, "weights"))
+    except UnsafeFile as exc:
+        raise CodecUnavailable(f"codec {variant!r}: {exc}") from None
 
 
 def require_equal(variant: str, what: str, expected, actual) -> None:

@@ -27,6 +27,8 @@ import numpy as np
 from codecbench.codecs.base import Codec, CodecUnavailable, TorchCodec
 from codecbench.codecs.registry import CodecSpec
 from codecbench.inhouse.config import FORMAT_VERSION
+from codecbench.inhouse.guard import MAX_CONFIG_BYTES
+from codecbench.safe_io import UnsafeFile, hash_regular, read_bounded
 from codecbench.types import CodebookLevel, CodecInfo, Encoded
 
 FAMILY = "ours"
@@ -54,11 +56,9 @@ def checkpoint_revision(kind: str, arg: str | None) -> str | None:
             if model is None:
                 return None
             h = hashlib.sha256(json.dumps(model, sort_keys=True).encode())
-            with open(files[1], "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
+            hash_regular(files[1], h)  # a FIFO or a device is refused at once, never read
             _REVISIONS[key] = h.hexdigest()[:12]
-    except OSError:
+    except (OSError, UnsafeFile):
         return None
     return _REVISIONS[key]
 
@@ -96,8 +96,8 @@ def info_from_config(name: str, model: dict, n_quantizers: int | None = None, de
 def _read_meta(folder: Path) -> dict:
     """config.json of a checkpoint folder ({} when unreadable: the loader reports that properly)."""
     try:
-        meta = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
+        meta = json.loads(read_bounded(folder / "config.json", MAX_CONFIG_BYTES))
+    except (OSError, ValueError, UnsafeFile):
         return {}
     return meta if isinstance(meta, dict) else {}
 

@@ -32,6 +32,7 @@ BUILTIN_FAMILIES = (
     "codecbench.codecs.dac",
     "codecbench.codecs.mimi",
     "codecbench.codecs.snac",
+    "codecbench.codecs.reference",
 )
 
 

@@ -33,6 +33,7 @@ BUILTIN_MODULES = (
     "codecbench.metrics.speaker",
     "codecbench.metrics.asr",
     "codecbench.metrics.dnsmos",
+    "codecbench.metrics.mos",
     "codecbench.metrics.abx",
     "codecbench.metrics.reference",
 )
@@ -43,6 +44,7 @@ FAMILIES = {
     "stoi": ("stoi", "estoi"),
     "visqol": ("visqol_speech", "visqol_audio"),
     "speaker": ("spk_sim_ecapa", "spk_sim_ge2e"),
+    "wavlm": ("spk_sim_wavlm", "spk_sim_wavlm_ecapa"),
 }
 
 _METRICS: dict[str, Metric] | None = None
@@ -102,11 +104,10 @@ def data_check_names() -> list[str]:
 
 
 @functools.cache
-def trained_langs(name: str) -> tuple[str, ...] | None:
-    """The languages a metric's model was trained on (``MetricInfo.trained_langs``), None when unknown."""
+def trained_languages(name: str) -> tuple[str, ...]:
+    """The languages a metric's model was trained on (``MetricInfo.trained_languages``; () when not declared)."""
     m = all_metrics().get(name)
-    langs = m.info().trained_langs if m is not None else None
-    return tuple(langs) if langs else None
+    return tuple(m.info().trained_languages or ()) if m is not None else ()
 
 
 def resolve_names(names: list[str]) -> list[str]:

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from codecbench import audio
-from codecbench.checks import check_reference, level_flags
+from codecbench import audio, inputs
 from codecbench.files import temp_file
 from codecbench.metrics.base import MetricInput, Values
+from codecbench.safe_io import make_folder, writing
 from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX, RunStore
 from codecbench.types import CodecInfo, Failure, FailureKind, Reconstruction, Utterance
 
@@ -41,26 +41,25 @@ class Work:
 
 # -- load -------------------------------------------------------------------------------------------
 class RecentFiles:
-    """The last few reference files read and checked in one run, as (read-only wave, rate, signal-gate
-    reason or None, level flags): pair lists repeat a reference for every system scored on it. An
-    entry is used only while the file's size, modification time and inode are unchanged; each item
-    gets a copy of the wave (a memory copy instead of decoding and checking the file again)."""
+    """The last few reference files read through the input gate in one run (``codecbench.inputs``):
+    pair lists repeat a reference for every system scored on it. An entry is used only while the
+    file's size, modification time and inode are unchanged; each item gets a copy of the wave (a
+    memory copy instead of decoding and checking the file again)."""
 
     def __init__(self, size: int = 16):
         self.size = size
-        self._entries: dict[tuple, tuple[np.ndarray, int, str | None, str]] = {}
+        self._entries: dict[tuple, inputs.Checked] = {}
 
-    def read(self, path: str) -> tuple[np.ndarray, int, str | None, str]:
+    def read(self, path: str) -> inputs.Checked:
         try:
             st = os.stat(path)
             key: tuple | None = (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
         except OSError:
-            key = None  # audio.load says why
+            key = None  # the gate says why
         if key is not None and key in self._entries:
             return self._entries[key]
-        wave, sr = audio.load(path)
-        wave.flags.writeable = False  # kept for the next item of this file: nobody may change it
-        checked = (wave, sr, check_reference(wave, sr) if np.all(np.isfinite(wave)) else None, level_flags(wave))
+        checked = inputs.read_reference(path)
+        checked.wave.flags.writeable = False  # kept for the next item of this file: nobody may change it
         if key is not None and self.size > 0:
             if len(self._entries) >= self.size:
                 del self._entries[next(iter(self._entries))]
@@ -70,29 +69,21 @@ class RecentFiles:
 
 def load_utterance(u: Utterance, min_duration: float, max_duration: float,
                    files: RecentFiles | None = None) -> tuple[np.ndarray, int]:
-    """Mono audio at its source rate; raises ValueError with the reason when it cannot be scored."""
+    """Mono audio at its source rate; raises ValueError with the reason when it cannot be scored
+    (the one input gate: ``codecbench.inputs``)."""
     if "load_error" in u.extra:
         raise ValueError(u.extra["load_error"])
     if u.duration is not None and u.duration > max_duration:
         raise ValueError(f"too long: {u.duration:.1f} s > max_duration {max_duration:g} s")
     if u.audio is not None:
-        wave, sr = np.asarray(u.audio, dtype=np.float32), int(u.source_sr)
-        reason, flags = None, None
+        checked = inputs.check_wave(u.audio, int(u.source_sr))
     else:
-        cached, sr, reason, flags = (files or RecentFiles(0)).read(u.path)
-        wave = cached.copy()  # each item its own writable array; the read-only one stays in the cache
-    if not np.all(np.isfinite(wave)):
-        raise ValueError("audio contains NaN or Inf samples")
-    if len(wave) < min_duration * sr:
-        raise ValueError(f"too short: {len(wave) / sr:.3f} s < {min_duration} s")
-    if len(wave) > max_duration * sr:
-        raise ValueError(f"too long: {len(wave) / sr:.1f} s > max_duration {max_duration:g} s")
-    if flags is None:
-        reason, flags = check_reference(wave, sr), level_flags(wave)  # codecbench.checks: AC-energy signal gate
+        checked = (files or RecentFiles(0)).read(u.path)
+    reason = inputs.reference_reason(checked, min_duration, max_duration)
     if reason:
         raise ValueError(reason)
-    u.extra["flags"] = flags
-    return wave, sr
+    u.extra["flags"] = checked.flags
+    return checked.wave.copy(), checked.sr  # each item its own writable array; the cached one stays
 
 
 def load(batch: list[Work], min_duration: float, max_duration: float,
@@ -176,20 +167,10 @@ def load_degraded(info: CodecInfo, items: list[Work], max_duration: float) -> tu
     the row's ``length_note`` records a difference beyond the tolerance."""
     ok, failed = [], []
     for w in items:
-        path = w.utt.extra["deg_path"]
         try:
-            seconds = audio.info(path)[1] if os.path.isfile(path) else 0.0
-        except Exception:  # audio.load below says why the file cannot be read
-            seconds = 0.0
-        try:
-            if seconds > max_duration:
-                raise ValueError(f"too long: {seconds:.1f} s > max_duration {max_duration:g} s")
-            deg, sr_deg = audio.load(path)
+            deg, sr_deg = inputs.read_degraded(w.utt.extra["deg_path"], max_duration)
         except (ValueError, audio.AudioError) as exc:
             failed.append((w, f"degraded file: {exc}"))
-            continue
-        if not np.all(np.isfinite(deg)):
-            failed.append((w, "degraded audio contains NaN or Inf samples"))
             continue
         w.x = MetricInput(ref=w.wave, deg=audio.resample(deg, sr_deg, w.sr), sample_rate=w.sr,
                           utterance=light(w.utt), codec=info)
@@ -223,19 +204,15 @@ def base_row(run_id: str, w: Work, batch_size: int) -> dict[str, Any]:
 
 def language_flags(flags: str, lang: str, metrics: tuple[str, ...]) -> str:
     """``flags`` plus a note per metric whose model was trained on other languages than the row's
-    (``MetricInfo.trained_langs``): the value is kept, and the row says it is out of the model's
-    training languages (a flag, never a silence). Notes already present are not repeated."""
-    from codecbench.metrics.registry import trained_langs
+    (``MetricInfo.trained_languages``, codecbench.metrics.language): the value is kept, and the row says
+    it lies outside the model's training languages (a flag, never a silence). Notes are not repeated."""
+    from codecbench.metrics.language import language_note
+    from codecbench.metrics.registry import trained_languages
 
     notes = [f for f in flags.split("; ") if f]
-    primary = lang.replace("_", "-").split("-")[0].lower()
     for name in metrics:
-        langs = trained_langs(name)
-        if not langs or primary in langs:
-            continue
-        note = (f"{name}: model trained on {'/'.join(langs)} speech only, "
-                + (f"not {lang}" if lang else "row language unknown"))
-        if note not in notes:
+        note = language_note(name, trained_languages(name), lang)
+        if note and note not in notes:
             notes.append(note)
     return "; ".join(notes)
 
@@ -275,11 +252,12 @@ def save_artifacts(store: RunStore, w: Work, keep_audio: bool, row: dict[str, An
         return
     if x.codes is not None:
         path = store.codes_path(w.codec, w.utt.id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = temp_file(path.parent, suffix=".npz")
-        os.close(fd)
-        np.savez_compressed(tmp, *[np.asarray(c, dtype=np.int32) for c in x.codes])
-        os.replace(tmp, path)
+        make_folder(path.parent)
+        with writing(path):
+            fd, tmp = temp_file(path.parent, suffix=".npz")
+            os.close(fd)
+            np.savez_compressed(tmp, *[np.asarray(c, dtype=np.int32) for c in x.codes])
+            os.replace(tmp, path)
     if keep_audio:
         path = store.audio_path(w.codec, w.utt.id)
         audio.save(path, x.deg, x.sample_rate, subtype="FLOAT")

@@ -17,6 +17,7 @@ Measurement decisions recorded here:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,22 +98,35 @@ class Footnotes:
 
     def markdown(self) -> list[str]:
         """GitHub-style footnote definitions (``[^3]: unavailable: reason``)."""
-        return [f"[^{k}]: {kind + ': ' if kind else ''}{_one_line(r).replace('<', '&lt;').replace('>', '&gt;')}"
-                for k, kind, r in self.items()]
+        return [f"[^{k}]: {kind + ': ' if kind else ''}{md_text(r)}" for k, kind, r in self.items()]
 
 
 def status_text(status: str, note: str, notes: Footnotes | None, marker: str = "md") -> str:
     """A cell without a value: the status, and a footnote mark for its reason (n/a keeps no mark)."""
+    shown = md_text(status) if marker == "md" else status
     if status == "n/a" or not note or notes is None:
-        return status
+        return shown
     k = notes.ref(note, status)
-    return f"{status}[^{k}]" if marker == "md" else f"{status} ({k})"
+    return f"{shown}[^{k}]" if marker == "md" else f"{shown} ({k})"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+_MD_ESCAPE = re.compile(r"[\\*\[\]|~]")
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _underscore(m: re.Match) -> str:
+    s, i = m.string, m.start()
+    inside = 0 < i < len(s) - 1 and s[i - 1].isalnum() and s[i + 1].isalnum()
+    return "_" if inside else "\\_"  # intraword underscores (pesq_wb) never start emphasis
 
 
 def md_text(text: Any) -> str:
-    """Plain text for a markdown (table) cell: pipes escaped, HTML not interpreted, one line."""
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+    """Plain text anywhere in markdown (a cell, a heading, a footnote): one line; HTML shown, not
+    interpreted (``& < >`` as entities); markdown syntax shown, not interpreted (``\\ * [ ] | ~`` and
+    underscores at word edges backslash-escaped), so a run id or language cannot add links, images,
+    emphasis or table cells. Backticks stay: a code span shows its text literally (reasons quote
+    commands in them). Names such as ``opus-6kbps`` or ``pesq_wb (ra)`` stay as they read."""
+    t = " ".join(str(text).splitlines())
+    t = re.sub(r"[&<>]", lambda m: _ENTITIES[m.group()], t)
+    t = _MD_ESCAPE.sub(lambda m: "\\" + m.group(), t)
+    return re.sub(r"_", _underscore, t)

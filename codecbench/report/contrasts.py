@@ -15,7 +15,7 @@ import html
 from dataclasses import replace
 from pathlib import Path
 
-from codecbench.report.cells import value_text
+from codecbench.report.cells import md_text, value_text
 from codecbench.report.plots import Plot, _color, _pyplot, _save
 from codecbench.report.runs import ALL_LANGS
 from codecbench.report.tables import Board, Cell
@@ -112,7 +112,7 @@ def markdown_section(board: Board, abx: list[str]) -> str:
         classes = _classes(board, abx, lang)
         if not classes:
             continue
-        out += [f"### {lang}", "", "| contrast | original (floor) | " + " | ".join(codecs) + " |",
+        out += [f"### {md_text(lang)}", "", "| contrast | original (floor) | " + " | ".join(map(md_text, codecs)) + " |",
                 "|---" * (len(codecs) + 2) + "|"]
         for contrast in classes:
             cells = [_text(_floor(board, codecs, lang, contrast))]
@@ -121,7 +121,7 @@ def markdown_section(board: Board, abx: list[str]) -> str:
                 tok = board.cell(codec, lang, f"abx_token_error:{contrast}")
                 cells.append(f"{_text(err)}; {_loss_text(board.cell(codec, lang, f'abx_loss:{contrast}'))}"
                              + (f"; tokens {_text(tok)}" if tok.has_value else ""))
-            out.append("| " + " | ".join([contrast, *cells]).replace("\n", " ") + " |")
+            out.append("| " + " | ".join([md_text(contrast), *map(md_text, cells)]) + " |")
         out.append("")
     return "\n".join(out)
 

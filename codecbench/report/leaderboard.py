@@ -36,6 +36,7 @@ from codecbench.report.tables import (
     rate_text,
     standing_lines,
 )
+from codecbench.safe_io import make_folder
 
 _ERROR_HOOK = """
 window.__cbErrors = [];
@@ -146,7 +147,7 @@ def render_html(board: Board, plots, examples, contrast_html: str = "") -> str:
                    for lang in board.shown_langs())
     headline = board.headline()
     rest = [m for m in board.metrics if m not in headline]
-    pre = []
+    pre = [f'<p class="warn partial">⚠ {e(why)}</p>' for why in board.partial]
     if board.mixed:
         pre.append(f'<p class="warn" id="mixed">⚠ {e(board.mixed)}</p>')
     if board.data_warnings:
@@ -221,8 +222,7 @@ def build_report(run_dirs: list[str], out: str | Path, examples: int = 2, metric
         _keep_langs(runs, langs)
     mixed = check_utterance_sets(runs, common_only=common_only, allow_mixed=allow_mixed)
     board, abx = contrasts.split_board(build_board(runs, select=metrics, mixed=mixed))  # ABX: own tables
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(out)  # a file in the path or a read-only place: one line naming it
     figures = (all_plots(board, out / "plots", all_metrics=all_metrics_plots)
                + contrasts.contrast_plots(board, abx, out / "plots")) if plots else []
     (out / "leaderboard.md").write_text(markdown_tables(board) + contrasts.markdown_section(board, abx),
@@ -246,9 +246,13 @@ def _keep_langs(runs: list[Run], langs: list[str]) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    page = build_report(args.runs, args.out, examples=args.examples, metrics=args.metrics, langs=args.langs,
-                        labels=args.label, common_only=args.common_only, allow_mixed=args.allow_mixed,
-                        latex_metrics=args.latex_metrics, all_metrics_plots=args.plot_all, plots=not args.no_plots)
+    from codecbench.safe_io import writing
+
+    with writing(args.out):  # a full disk or a size limit while writing the page, tables or plots
+        page = build_report(args.runs, args.out, examples=args.examples, metrics=args.metrics, langs=args.langs,
+                            labels=args.label, common_only=args.common_only, allow_mixed=args.allow_mixed,
+                            latex_metrics=args.latex_metrics, all_metrics_plots=args.plot_all,
+                            plots=not args.no_plots)
     print(page)
     return 0
 

@@ -1,4 +1,5 @@
-"""Read a finished run folder for reports, compare and MUSHRA (layout: codecbench/store.py)."""
+"""Read a run folder for reports, compare and MUSHRA (layout: codecbench/store.py); ``Run.partial``
+says when it is not finished (still being written, or stopped)."""
 
 from __future__ import annotations
 
@@ -147,6 +148,40 @@ class Run:
             return None
         df = pd.read_csv(p, keep_default_na=False, na_values=[""])
         return df if not df.empty else None
+
+    def expected_rows(self) -> int | None:
+        """Rows the run writes when complete (its codecs x utterances, in its shard), or None when the
+        folder does not say (an older codecbench)."""
+        cfg = self._json("config.json", {})
+        codecs = (cfg.get("identity") or {}).get("codecs") if isinstance(cfg, dict) else None
+        if not isinstance(codecs, list) or not isinstance(self.dataset, list):
+            return None
+        from codecbench.pipeline.shards import part
+
+        utts = [(str(u.get("id")), u.get("duration")) for u in self.dataset if isinstance(u, dict)]
+        mine = part(cfg.get("shard"), [str(c) for c in codecs], utts, cfg.get("shard_costs"))
+        return len(codecs) * len(utts) if mine is None else len(mine)
+
+    def partial(self) -> list[str]:
+        """Why this run's figures are partial, one sentence each (none for a finished run): a run
+        still writing the folder (its lock is held), rows missing (a run stopped before its end), or
+        no summary (stopped after its rows)."""
+        from codecbench.lock import holder
+        from codecbench.store import RunStore
+
+        out = []
+        pid = holder(self.dir)
+        if pid is not None:
+            out.append(f"run {self.name} is still being written (process {pid} holds its folder): its figures are "
+                       "partial and will change")
+        expected = self.expected_rows()
+        have = len(RunStore(self.dir).rows()) if (self.dir / "rows.jsonl").exists() else len(self.rows())
+        if expected is not None and have < expected:
+            out.append(f"run {self.name} is incomplete: {have} of {expected} rows ({expected - have} missing); run "
+                       "the same command again to finish it")
+        elif pid is None and not (self.dir / "summary.csv").exists():
+            out.append(f"run {self.name} stopped before writing its summary; run the same command again to finish it")
+        return out
 
     def audio_file(self, rel: str) -> Path | None:
         """A saved reconstruction's path, or None when it was not saved or is gone."""

@@ -54,6 +54,7 @@ class Board:
     cells: dict[tuple[str, str, str], Cell]  # (label, lang, metric)
     not_computed: dict[str, tuple[str, str]] = field(default_factory=dict)  # metric -> (status, reason): no value anywhere
     mixed: str = ""  # set when runs over different utterance sets are reported together (--allow-mixed)
+    partial: list[str] = field(default_factory=list)  # runs still being written or stopped early (Run.partial)
     data_warnings: list[str] = field(default_factory=list)  # the runs' data checks (codecbench.datachecks)
     _standings: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
@@ -195,7 +196,8 @@ def build_board(runs: list[Run], select: list[str] | None = None, mixed: str = "
     metrics = [m for m in PREFERRED_ORDER if m in present] + [m for m in metric_order if m in present
                                                                and m not in PREFERRED_ORDER]
     langs = sorted(langs) + [ALL_LANGS]
-    return Board(runs, codecs, codec_info, langs, metrics, metric_info, cells, not_computed, mixed,
+    partial = [why for r in runs for why in r.partial()]
+    return Board(runs, codecs, codec_info, langs, metrics, metric_info, cells, not_computed, mixed, partial,
                  data_warnings=_data_warnings(runs))
 
 
@@ -246,7 +248,7 @@ def _md_table(board: Board, lang: str, metrics: list[str], notes: Footnotes) -> 
     for codec in board.codecs:
         cells = []
         for m in metrics:
-            t = md_text(cell_text(board, board.cell(codec, lang, m), m, notes))
+            t = cell_text(board, board.cell(codec, lang, m), m, notes)  # numbers, or a status and its footnote mark
             cells.append(f"**{t}**" if board.best(lang, m) == codec else t)
         out.append("| " + " | ".join([md_text(codec), md_text(rate_text(board, codec)), str(board.group_n(codec, lang)), *cells])
                    + " |")
@@ -265,21 +267,24 @@ def markdown_tables(board: Board) -> str:
     notes = Footnotes()
     counts = ", ".join(f"{k}: {v}" for k, v in board.n_utterances().items())
     out = ["# codecbench leaderboard", "",
-           f"Runs: {', '.join(r.name for r in board.runs)}. Unique utterances per language: {counts}. Cells: mean "
+           f"Runs: {', '.join(md_text(r.name) for r in board.runs)}. Unique utterances per language: {md_text(counts)}. "
+           "Cells: mean "
            f"[95% bootstrap CI] (no CI for n < {MIN_N_FOR_CI}); bold = best, significantly better than the runner-up "
            "(paired sign-flip p < 0.05; the evidence is listed under each table); ↑ higher is better, ↓ lower is better; "
            "cells without a value give their status, the reason is a footnote.", ""]
+    for why in board.partial:
+        out += [f"> **Warning:** {md_text(why)}", ""]
     if board.mixed:
         out += [f"> **Warning:** {md_text(board.mixed)}", ""]
     if board.data_warnings:
         out += ["Data checks (each run's data_checks.json):", "", *[f"- ⚠️ {md_text(w)}" for w in board.data_warnings], ""]
     if board.not_computed:
-        out += ["Not computed: " + ", ".join(f"{m} ({status_text(st, why, notes)})"
+        out += ["Not computed: " + ", ".join(f"{md_text(m)} ({status_text(st, why, notes)})"
                                             for m, (st, why) in board.not_computed.items()) + ".", ""]
     head = board.headline()
     rest = [m for m in board.metrics if m not in head]
     for lang in board.shown_langs():
-        out += [f"## {'All languages (pooled)' if lang == ALL_LANGS else 'Language: ' + lang}", ""]
+        out += [f"## {'All languages (pooled)' if lang == ALL_LANGS else 'Language: ' + md_text(lang)}", ""]
         out += _md_table(board, lang, head, notes) + [""]
         standings = standing_lines(board, lang, head)
         if standings:
