@@ -115,7 +115,7 @@ def test_report_marks_best_only_when_significant_and_lists_the_evidence(tmp_path
     for run in (clear, close):
         assert cli("report", str(run), "--out", str(tmp_path / f"rep-{run.name}"), "--no-plots", "--examples", "0") == 0
     md = (tmp_path / "rep-clear" / "leaderboard.md").read_text(encoding="utf-8")
-    assert re.search(r"- pesq_wb: codec-b better than codec-a \(\+0\.\d+ \[\+0\.\d+, \+0\.\d+\], p &lt; 0\.001; "
+    assert re.search(r"- pesq_wb: codec-b better than codec-a \(\+0\.\d+ \\?\[\+0\.\d+, \+0\.\d+\\?\], p &lt; 0\.001; "
                      r"n = 12 paired utterances\)", md)
     assert "| codec-b |" in md and "**" in md.split("| codec-b |")[1].splitlines()[0]
     page = (tmp_path / "rep-clear" / "index.html").read_text(encoding="utf-8")
