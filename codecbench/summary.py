@@ -183,23 +183,30 @@ def _cell(r: pd.Series, notes: Footnotes, group_n: int) -> str:
     return text
 
 
-def _shown_metrics(summary: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """(metrics with a column, metrics with no value anywhere in the run: unavailable or n/a throughout)."""
-    names = list(dict.fromkeys(summary["metric"]))
+def _shown_metrics(summary: pd.DataFrame, metrics_meta: dict | None = None) -> tuple[list[str], list[str]]:
+    """(metrics with a column, metrics with no value anywhere in the run: unavailable or n/a throughout).
+    Data checks (``MetricInfo.data_check``: the reference, not the codec) get no codec column."""
+    checks = {o["name"] for m in (metrics_meta or {}).values() if m.get("data_check") for o in m.get("outputs", [])}
+    names = [m for m in dict.fromkeys(summary["metric"]) if m not in checks]
     empty = [m for m in names if summary.loc[summary["metric"] == m, "status"].isin(["unavailable", "n/a"]).all()]
     return [m for m in names if m not in empty], empty
 
 
-def markdown(summary: pd.DataFrame, codebook: pd.DataFrame, metrics_meta: dict, codecs_meta: dict, run_id: str) -> str:
-    """summary.md: per language, tables of at most MD_COLUMNS metrics; every reason once, as a footnote."""
+def markdown(summary: pd.DataFrame, codebook: pd.DataFrame, metrics_meta: dict, codecs_meta: dict, run_id: str,
+             checks: dict | None = None) -> str:
+    """summary.md: the data checks (codecbench.datachecks), then per language, tables of at most MD_COLUMNS
+    metrics; every reason once, as a footnote."""
+    from codecbench.datachecks import markdown as checks_markdown
+
     notes = Footnotes()
-    shown, empty = _shown_metrics(summary)
+    shown, empty = _shown_metrics(summary, metrics_meta)
     lines = [f"# codecbench run {md_text(run_id)}", "",
              f"Mean [95% bootstrap CI] per codec and language (no CI for n < {MIN_N_FOR_CI}); n = utterances of the "
              "codec in the language, a cell with fewer values says so. ↑ higher is better, ↓ lower is better; "
              "reasons are footnotes.", ""]
     if empty:
         lines += ["Not computed in this run: " + ", ".join(_empty_text(summary, m, notes) for m in empty) + ".", ""]
+    lines += checks_markdown(checks or {})
     units = {m: g["unit"].iloc[0] for m, g in summary.groupby("metric", sort=False)}
     hib = {m: _hib(g["higher_is_better"].iloc[0]) for m, g in summary.groupby("metric", sort=False)}
     for lang in [*sorted(x for x in summary["lang"].unique() if x != "all"), "all"]:
@@ -264,7 +271,8 @@ def results_table(run_dir: str | Path, metrics: tuple[str, ...] = KEY_METRICS) -
     that have a value somewhere in the run, reasons numbered below (summary.md has the CIs and the rest)."""
     run_dir = Path(run_dir)
     summary = pd.read_csv(run_dir / "summary.csv", keep_default_na=False, na_values=[""])
-    shown, empty = _shown_metrics(summary)
+    meta_path = run_dir / "metrics.json"
+    shown, empty = _shown_metrics(summary, read_json(meta_path) if meta_path.exists() else {})
     cols = [m for m in metrics if m in shown] or shown[:6]
     notes = Footnotes()
     skipped = [_empty_text(summary, m, notes, "plain") for m in metrics if m in empty]  # numbered first
@@ -293,6 +301,9 @@ def results_table(run_dir: str | Path, metrics: tuple[str, ...] = KEY_METRICS) -
     if skipped:
         out.append("not computed: " + ", ".join(skipped))
     out += [f"({k}) {kind}: {reason}" for k, kind, reason in notes.items()]
+    from codecbench.datachecks import messages, read
+
+    out += [f"warning: {m}" for m in messages(read(run_dir))]
     return "\n".join(out) + f"\nmeans; CIs and every metric: {run_dir / 'summary.md'}\n"
 
 
@@ -318,8 +329,13 @@ def write_summaries(run_dir: str | Path) -> pd.DataFrame:
     abx = abx_summary_rows(run_dir, rows, metrics_meta, codecs_meta)
     if abx:
         summary = pd.concat([summary, pd.DataFrame(abx, columns=SUMMARY_COLUMNS)], ignore_index=True)
+    from codecbench import datachecks
+    from codecbench.store import atomic_write_json
+
+    checks = datachecks.check(rows, metrics_meta, codecs_meta)
     codebook = codebook_table(run_dir, rows, codecs_meta)
+    atomic_write_json(run_dir / datachecks.FILE, checks)
     atomic_write_text(run_dir / "summary.csv", summary.to_csv(index=False))
     atomic_write_text(run_dir / "codebook.csv", codebook.to_csv(index=False))
-    atomic_write_text(run_dir / "summary.md", markdown(summary, codebook, metrics_meta, codecs_meta, run_id))
+    atomic_write_text(run_dir / "summary.md", markdown(summary, codebook, metrics_meta, codecs_meta, run_id, checks))
     return summary

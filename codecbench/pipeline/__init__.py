@@ -30,11 +30,11 @@ def run(cfg: BenchConfig, out: str | os.PathLike | None = None, progress: bool =
 
         require_ray()  # before the run folder is made
     if resolved.engine == "local" and int(resolved.workers or 0) > 0:
-        from codecbench.metrics.registry import get_metric
+        from codecbench.metrics.registry import data_check_names, get_metric
         from codecbench.pipeline.workers import start_server
 
-        signal_modules = [type(m).__module__ for m in (get_metric(s.name) for s in resolved.metrics or [])
-                          if not m.info().batched]
+        names = [*(s.name for s in resolved.metrics or []), *data_check_names()]
+        signal_modules = list(dict.fromkeys(type(m).__module__ for m in map(get_metric, names) if not m.info().batched))
         if signal_modules:
             start_server(signal_modules)  # its imports run while the run is planned
     plan = make_plan(resolved, out, explicit_metrics=bool(resolved.require_metrics))
