@@ -83,7 +83,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     run_dir = run(run_config(args), out=args.out, progress=not args.quiet)
     if not args.quiet:
-        print(results_table(run_dir), file=sys.stderr)
+        print(results_table(run_dir), file=sys.stderr)  # ends with the data checks' warnings
+    else:  # quiet still says when the data makes a figure mean less than its name
+        _data_warnings(run_dir)
     if args.protocol:
         from codecbench.protocol.cli import finish_run
         from codecbench.protocol.spec import find
@@ -93,6 +95,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(table, file=sys.stderr)
     print(run_dir)  # the last line: the run folder, for scripts
     return 0
+
+
+def _data_warnings(run_dir) -> None:
+    """The run's data-check warnings on stderr (codecbench.datachecks)."""
+    from codecbench.datachecks import messages, read
+
+    for m in messages(read(run_dir)):
+        print(f"codecbench: warning: {m}", file=sys.stderr)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -115,7 +125,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     cfg = pairs_config(args.ref, args.deg, args.label, args.metrics, args.metric_opt,
                        workers=args.workers, device=args.device, max_duration=args.max_duration, run_id=args.run_id,
                        engine=args.engine, ray_address=args.ray_address)
-    print(run(cfg, out=args.out, progress=not args.quiet))
+    run_dir = run(cfg, out=args.out, progress=not args.quiet)
+    _data_warnings(run_dir)
+    print(run_dir)
     return 0
 
 

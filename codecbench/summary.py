@@ -172,9 +172,11 @@ def _cell(r: pd.Series, notes: Footnotes, group_n: int) -> str:
     return text
 
 
-def _shown_metrics(summary: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """(metrics with a column, metrics with no value anywhere in the run: unavailable or n/a throughout)."""
-    names = list(dict.fromkeys(summary["metric"]))
+def _shown_metrics(summary: pd.DataFrame, metrics_meta: dict | None = None) -> tuple[list[str], list[str]]:
+    """(metrics with a column, metrics with no value anywhere in the run: unavailable or n/a throughout).
+    Data checks (``MetricInfo.data_check``: the reference, not the codec) get no codec column."""
+    checks = {o["name"] for m in (metrics_meta or {}).values() if m.get("data_check") for o in m.get("outputs", [])}
+    names = [m for m in dict.fromkeys(summary["metric"]) if m not in checks]
     empty = [m for m in names if summary.loc[summary["metric"] == m, "status"].isin(["unavailable", "n/a"]).all()]
     return [m for m in names if m not in empty], empty
 
@@ -187,17 +189,20 @@ def _table(t: Table) -> list[str]:
 
 
 def markdown(summary: pd.DataFrame, tables: list[Table] | None, metrics_meta: dict, codecs_meta: dict,
-             run_id: str) -> str:
-    """summary.md: per language, tables of at most MD_COLUMNS metrics, then the metrics' corpus-level
-    ``tables``; every reason once, as a footnote."""
+             run_id: str, checks: dict | None = None) -> str:
+    """summary.md: the data checks (codecbench.datachecks), then per language, tables of at most MD_COLUMNS
+    metrics, then the metrics' corpus-level ``tables``; every reason once, as a footnote."""
+    from codecbench.datachecks import markdown as checks_markdown
+
     notes = Footnotes()
-    shown, empty = _shown_metrics(summary)
+    shown, empty = _shown_metrics(summary, metrics_meta)
     lines = [f"# codecbench run {md_text(run_id)}", "",
              f"Mean [95% bootstrap CI] per codec and language (no CI for n < {MIN_N_FOR_CI}); n = utterances of the "
              "codec in the language, a cell with fewer values says so. ↑ higher is better, ↓ lower is better; "
              "reasons are footnotes.", ""]
     if empty:
         lines += ["Not computed in this run: " + ", ".join(_empty_text(summary, m, notes) for m in empty) + ".", ""]
+    lines += checks_markdown(checks or {})
     units = {m: g["unit"].iloc[0] for m, g in summary.groupby("metric", sort=False)}
     hib = {m: _hib(g["higher_is_better"].iloc[0]) for m, g in summary.groupby("metric", sort=False)}
     for lang in [*sorted(x for x in summary["lang"].unique() if x != "all"), "all"]:
@@ -255,7 +260,7 @@ def results_table(run_dir: str | Path, metrics: tuple[str, ...] = KEY_METRICS) -
     has the CIs and the rest)."""
     run_dir = Path(run_dir)
     summary = pd.read_csv(run_dir / SUMMARY_CSV, keep_default_na=False, na_values=[""])
-    shown, empty = _shown_metrics(summary)
+    shown, empty = _shown_metrics(summary, RunFolder(run_dir).read_json(METRICS, {}))
     cols = [m for m in metrics if m in shown] or shown[:6]
     cols += [m for m in BITRATE_COLUMNS if m in shown][:1]
     notes = Footnotes()
@@ -285,19 +290,29 @@ def results_table(run_dir: str | Path, metrics: tuple[str, ...] = KEY_METRICS) -
     if skipped:
         out.append("not computed: " + ", ".join(skipped))
     out += [f"({k}) {kind}: {reason}" for k, kind, reason in notes.items()]
+    from codecbench.datachecks import messages, read
+
+    out += [f"warning: {m}" for m in messages(read(run_dir))]
     return "\n".join(out) + f"\nmeans; CIs and every metric: {run_dir / 'summary.md'}\n"
 
 
 def write_summaries(run_dir: str | Path) -> pd.DataFrame:
-    """summary.csv, summary.md and the metrics' corpus-level files of a run folder, from its rows."""
+    """summary.csv, summary.md, data_checks.json and the metrics' corpus-level files of a run folder, from
+    its rows."""
+    from codecbench import datachecks
+
     folder = RunFolder(run_dir)
+    rows = folder.frame()
     metrics_meta = folder.read_json(METRICS)
     codecs_meta = folder.read_json(CODECS, {})
-    summary, aggs = build(folder, folder.frame(), metrics_meta, codecs_meta)
+    summary, aggs = build(folder, rows, metrics_meta, codecs_meta)
     for agg in aggs:
         for name, content in agg.files.items():
             folder.write_file(name, content)
+    checks = datachecks.check(rows, metrics_meta, codecs_meta)
+    folder.write_json(datachecks.FILE, checks)
     folder.write_file(SUMMARY_CSV, summary)
     tables = [t for a in aggs for t in a.tables]
-    folder.write_text(SUMMARY_MD, markdown(summary, tables, metrics_meta, codecs_meta, folder.read_json(CONFIG)["run_id"]))
+    folder.write_text(SUMMARY_MD, markdown(summary, tables, metrics_meta, codecs_meta, folder.read_json(CONFIG)["run_id"],
+                                           checks))
     return summary

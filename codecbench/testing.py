@@ -298,7 +298,9 @@ def check_metric(metric: Metric, *, rtol: float = 1e-6, atol: float = 1e-9,
                     got = a.get(k)
                     if isinstance(got, Failure) or not math.isclose(got, want, rel_tol=reference_tol, abs_tol=reference_tol):
                         p.append(f"reference, item {i}, {k}: {got!r} vs {want!r}")
-        if info.needs_reference:  # a broken item is a failure, never a score, and spoils no other item
+        # a broken item is a failure, never a score, and spoils no other item (a data check reads only the
+        # reference, so a broken reconstruction does not concern it)
+        if info.needs_reference and not info.data_check:
             bad = MetricInput(ref=xs[0].ref, deg=np.full_like(xs[0].deg, np.nan), sample_rate=xs[0].sample_rate,
                               utterance=xs[0].utterance, codec=xs[0].codec, codes=xs[0].codes)
             got = [safe_compute(metric, bad)]

@@ -202,9 +202,18 @@ def test_description_states_the_measured_standing(trained, tmp_path):
         (folder / f).write_bytes((trained["rvq"] / f).read_bytes())
     assert "not evaluated against Opus" in load_codec(f"ours-rvq:{folder}", device="cpu").info.description
     meta = json.loads((folder / "config.json").read_text())
-    meta["evaluation"] = {"verdict": "DEMO QUALITY: loses to opus-6kbps"}
+    meta["evaluation"] = {"verdict": "DEMO QUALITY: loses to opus-6kbps"}  # a claim without evidence (issue 24)
     (folder / "config.json").write_text(json.dumps(meta))
-    assert "DEMO QUALITY: loses to opus-6kbps" in load_codec(f"ours-rvq:{folder}", device="cpu").info.description
+    described = load_codec(f"ours-rvq:{folder}", device="cpu").info.description
+    assert "loses to opus-6kbps" not in described and "without its evidence" in described
+    from codecbench.claims import Difference, EvalSet, Standing
+
+    standing = Standing("ours-rvq", "opus-6kbps", EvalSet("held-out set", 20, ("hi",)),
+                        (Difference("pesq_wb", "PESQ-wb", True, 20, -0.4, -0.5, -0.3, 0.0001),))
+    meta["evaluation"] = {"standings": [standing.to_dict()]}
+    (folder / "config.json").write_text(json.dumps(meta))
+    described = load_codec(f"ours-rvq:{folder}", device="cpu").info.description
+    assert "worse than opus-6kbps on PESQ-wb" in described and "PESQ-wb -0.400 [-0.500, -0.300], p < 0.001" in described
 
 
 def test_quantizer_variants_have_non_increasing_bitrate(trained):
@@ -259,7 +268,8 @@ def test_fsq_codes_roundtrip():
 
 
 def test_dead_codes_are_restarted():
-    model = InhouseModel(_tiny_config("rvq")).train()
+    torch.manual_seed(0)  # the data below was drawn from whatever state earlier tests left: one of the five
+    model = InhouseModel(_tiny_config("rvq")).train()  # "dead" entries could be nearest to a point and live
     cb = model.bottleneck.codebooks[0]
     x = torch.randn(64, 8)
     cb.update(x, cb.nearest(x))  # initialises from the data

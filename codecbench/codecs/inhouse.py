@@ -103,10 +103,12 @@ def _read_meta(folder: Path) -> dict:
 
 
 def verdict(meta: dict) -> str:
-    """The checkpoint's measured standing against Opus, as written by ``bench/inhouse_vs_opus.py --write-cards``."""
-    ev = meta.get("evaluation")
-    text = ev.get("verdict") if isinstance(ev, dict) else None
-    return str(text) if text else "not evaluated against Opus (run bench/inhouse_vs_opus.py)"
+    """The checkpoint's measured standings, each with its evidence (test set, n, mean difference with CI
+    and p: codecbench.claims), as ``bench/inhouse_vs_opus.py --write-cards`` records them."""
+    from codecbench.claims import standings_text
+
+    texts = standings_text(meta.get("evaluation"))
+    return "; ".join(texts) if texts else "not evaluated against Opus (run bench/inhouse_vs_opus.py)"
 
 
 # Architecture of the shipped checkpoints, used for static metadata if config.json is missing.
@@ -216,8 +218,14 @@ def specs() -> list[CodecSpec]:
 
 
 def standing_notes() -> list[str]:
-    """One line per bundled checkpoint with its measured standing against Opus (for ``codecbench codecs``)."""
-    return [f"{KIND_CHECKPOINT[k]}: {verdict(_read_meta(bundled_checkpoint(k)))}" for k in ("rvq", "fsq", "vae")]
+    """One line per standing of each bundled checkpoint, with its evidence (for ``codecbench codecs``)."""
+    from codecbench.claims import standings_text
+
+    lines = []
+    for k in ("rvq", "fsq", "vae"):
+        texts = standings_text(_read_meta(bundled_checkpoint(k)).get("evaluation"))
+        lines += [f"{KIND_CHECKPOINT[k]}: {t}" for t in texts] or [f"{KIND_CHECKPOINT[k]}: not evaluated against Opus"]
+    return lines
 
 
 def models() -> list:

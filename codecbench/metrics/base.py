@@ -118,6 +118,15 @@ class MetricInfo:
     mode: str | None = None
     batched: bool = False
     default: bool = True  # part of `codecbench run`'s default metric set
+    # The top of the audio band the metric rates (Hz): references band-limited well below it are flagged
+    # (codecbench.datachecks). None: the metric does not depend on a band (or declares none).
+    band_hz: float | None = None
+    # Languages the metric's model was trained on (e.g. ("en",); codecbench.metrics.language): a row in
+    # another language keeps its value and gets a flag, the summary a note. (): language-independent or unknown.
+    trained_languages: tuple[str, ...] = ()
+    # Describes the reference, not the codec (the same value for every codec): runs in every run whatever
+    # --metrics says, and is reported per language as a data check (codecbench.datachecks).
+    data_check: bool = False
     # Describes cost (bits, time, code usage), not the sound: reported, never gated or plotted as quality.
     cost: bool = False
 

@@ -10,6 +10,7 @@ metric name, by output column name, or by family (``pesq`` = pesq_wb + pesq_nb; 
 from __future__ import annotations
 
 import difflib
+import functools
 from typing import Any
 
 from codecbench.errors import UnknownName
@@ -31,6 +32,7 @@ BUILTIN_MODULES = (
     "codecbench.metrics.dnsmos",
     "codecbench.metrics.mos",
     "codecbench.metrics.abx",
+    "codecbench.metrics.reference",
 )
 
 # A family name selects several metrics (`--metrics pesq`).
@@ -80,7 +82,19 @@ def output_owner() -> dict[str, str]:
 
 
 def default_names() -> list[str]:
-    return [n for n, m in all_metrics().items() if m.info().default]
+    return [n for n, m in all_metrics().items() if m.info().default and not m.info().data_check]
+
+
+def data_check_names() -> list[str]:
+    """Metrics every run computes whatever its metric list (``MetricInfo.data_check``)."""
+    return [n for n, m in all_metrics().items() if m.info().data_check]
+
+
+@functools.cache
+def trained_languages(name: str) -> tuple[str, ...]:
+    """The languages a metric's model was trained on (``MetricInfo.trained_languages``; () when not declared)."""
+    m = all_metrics().get(name)
+    return tuple(m.info().trained_languages or ()) if m is not None else ()
 
 
 def resolve_names(names: list[str]) -> list[str]:

@@ -39,7 +39,8 @@ class Executor:
         self.store = RunFolder(plan.run_dir)
         self.workdir = str(plan.run_dir)
         self.progress = progress
-        self.outputs_of = {s.name: [o.name for o in _proto(s.name).info().outputs] for s in self.cfg.metrics or []}
+        names = dict.fromkeys([*(s.name for s in self.cfg.metrics or []), *(m.name for m in plan.metrics)])  # + data checks
+        self.outputs_of = {n: [o.name for o in _proto(n).info().outputs] for n in names}
         self.model_metrics = [m for m in plan.metrics if m.info().batched]
         self.signal_metrics = [m for m in plan.metrics if not m.info().batched]
         fixed: Values = {}  # outputs of metrics that cannot run now: unavailable / not applicable

@@ -41,10 +41,11 @@ class LocalExecutor(Executor):
         the run is planned."""
         if int(cfg.workers or 0) <= 0:
             return
-        from codecbench.metrics.registry import get_metric
+        from codecbench.metrics.registry import data_check_names, get_metric
         from codecbench.pipeline.workers import start_server
 
-        modules = [type(m).__module__ for m in (get_metric(s.name) for s in cfg.metrics or []) if not m.info().batched]
+        names = [*(s.name for s in cfg.metrics or []), *data_check_names()]  # data checks run in every run
+        modules = list(dict.fromkeys(type(m).__module__ for m in map(get_metric, names) if not m.info().batched))
         if modules:
             start_server(modules)
 

@@ -29,7 +29,7 @@ from codecbench.data import DatasetError, filter_langs, load_dataset
 from codecbench.data.loaders import Dataset, probe
 from codecbench.data.pairs import pair_label  # noqa: F401 (its former home)
 from codecbench.metrics.base import Metric
-from codecbench.metrics.registry import create
+from codecbench.metrics.registry import create, data_check_names
 from codecbench.store import (
     CONFIG,
     CONFIG_YAML,
@@ -138,6 +138,8 @@ def make_plan(cfg: BenchConfig, out: str | Path | None = None, explicit_metrics:
     for name in [] if unmatched is not None else cfg.codecs or []:
         require_available(name)
     metrics = [create(s.name, s.options) for s in cfg.metrics or []]
+    named = {m.name for m in metrics}
+    metrics += [create(n) for n in data_check_names() if n not in named]  # every run checks its references
     unavailable = {m.name: r for m in metrics if (r := m.unavailable_reason())}
     if unavailable and explicit_metrics:
         name, reason = next(iter(unavailable.items()))

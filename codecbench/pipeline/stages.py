@@ -124,7 +124,23 @@ def make_batches(work: list[Work], batch_size: int, max_seconds: float) -> list[
 
 # -- reconstruct ------------------------------------------------------------------------------------
 def reconstruct(codec, info: CodecInfo, items: list[Work]) -> tuple[list[Work], list[tuple[Work, str]]]:
-    """Run the codec on a loaded batch (one source rate); fills each item's MetricInput."""
+    """Run the codec on a loaded batch (one source rate); fills each item's MetricInput. A stored row that
+    lacks only data checks (they read the reference alone: a run folder from before they existed) is
+    filled in without running the codec again."""
+    from codecbench.metrics.registry import data_check_names
+
+    checks = set(data_check_names())
+    ref_only = [w for w in items if w.row is not None and w.metrics and set(w.metrics) <= checks]
+    for w in ref_only:
+        w.x = MetricInput(ref=w.wave, deg=w.wave, sample_rate=w.sr, utterance=light(w.utt), codec=info)
+    items = [w for w in items if all(w is not r for r in ref_only)]
+    if not items:
+        return ref_only, []
+    done, failed = _reconstruct(codec, info, items)
+    return ref_only + done, failed
+
+
+def _reconstruct(codec, info: CodecInfo, items: list[Work]) -> tuple[list[Work], list[tuple[Work, str]]]:
     sr = items[0].sr
     wave, lengths = audio.pad_batch([w.wave for w in items])
     try:
@@ -180,11 +196,30 @@ def now() -> str:
 def base_row(run_id: str, w: Work, batch_size: int) -> Row:
     """The row of a work item before its values (an earlier row when filling in missing metrics)."""
     if w.row is not None:
-        return Row.from_dict(w.row.to_dict())
-    u = w.utt
-    return Row(run_id=run_id, codec=w.codec, utt_id=u.id, lang=u.lang or "", speaker=u.speaker or "",
-               duration=u.duration, source_sr=u.source_sr, batch_size=batch_size, flags=u.extra.get("flags", ""),
-               length_note="" if w.x is None else audio.length_note(len(w.x.ref), len(w.x.deg), w.x.sample_rate))
+        row = Row.from_dict(w.row.to_dict())
+    else:
+        u = w.utt
+        row = Row(run_id=run_id, codec=w.codec, utt_id=u.id, lang=u.lang or "", speaker=u.speaker or "",
+                  duration=u.duration, source_sr=u.source_sr, batch_size=batch_size, flags=u.extra.get("flags", ""),
+                  length_note="" if w.x is None else audio.length_note(len(w.x.ref), len(w.x.deg), w.x.sample_rate))
+    row.flags = language_flags(str(row.flags or ""), str(row.lang or ""), w.metrics)
+    row.absent = tuple(k for k in row.absent if k != "flags")
+    return row
+
+
+def language_flags(flags: str, lang: str, metrics: tuple[str, ...]) -> str:
+    """``flags`` plus a note per metric whose model was trained on other languages than the row's
+    (``MetricInfo.trained_languages``, codecbench.metrics.language): the value is kept, and the row says
+    it lies outside the model's training languages (a flag, never a silence). Notes are not repeated."""
+    from codecbench.metrics.language import language_note
+    from codecbench.metrics.registry import trained_languages
+
+    notes = [f for f in flags.split("; ") if f]
+    for name in metrics:
+        note = language_note(name, trained_languages(name), lang)
+        if note and note not in notes:
+            notes.append(note)
+    return "; ".join(notes)
 
 
 def fill(row: Row, values: Values, outputs: list[str]) -> Row:

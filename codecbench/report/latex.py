@@ -37,7 +37,8 @@ def latex_table(board: Board, metrics: list[str] | None = None) -> str:
     lines = ["% codecbench leaderboard; needs \\usepackage{booktabs}",
              r"\begin{table}[t]", r"\centering", r"\small",
              r"\caption{Codec comparison per language: mean $\pm$ half-width of the 95\% bootstrap CI "
-             rf"(no interval for $n<{MIN_N_FOR_CI}$); bold: best per language.}}",
+             rf"(no interval for $n<{MIN_N_FOR_CI}$); bold: best per language, significantly better than the runner-up "
+             r"(paired sign-flip test, $p<0.05$).}",
              r"\label{tab:codecbench}",
              r"\begin{tabular}{l r " + "c " * len(metrics) + "}", r"\toprule",
              " & ".join(["Codec", "kbps", *[latex_escape(metric_header(board, m)) for m in metrics]]) + r" \\"]

@@ -27,7 +27,15 @@ from codecbench.report.cells import Footnotes, value_text
 from codecbench.report.examples import choose_examples, examples_section
 from codecbench.report.latex import latex_table
 from codecbench.report.runs import ALL_LANGS, Run, RunError, check_utterance_sets, parse_labels
-from codecbench.report.tables import Board, build_board, markdown_tables, metric_header, rate_text
+from codecbench.report.standings import short_text
+from codecbench.report.tables import (
+    Board,
+    build_board,
+    markdown_tables,
+    metric_header,
+    rate_text,
+    standing_lines,
+)
 from codecbench.safe_io import make_folder
 
 _ERROR_HOOK = """
@@ -96,8 +104,10 @@ def _td(board: Board, codec: str, lang: str, m: str, group_n: int, notes: Footno
         if c.n < group_n:
             k = notes.ref(c.note, "failed") if c.note and c.n_failed else None
             extra = f' <span class="nsmall">n={c.n}' + (f'<a href="#note-{k}">{k}</a>' if k else "") + "</span>"
-        cls = "num best" if board.best(lang, m) == codec else "num"
-        return f'<td class="{cls}" data-sort="{c.mean:.9g}">{e(main)}{ci_html}{extra}</td>'
+        best = board.best(lang, m) == codec
+        cls = "num best" if best else "num"
+        tip = f' title="{e(short_text(board.standing(lang, m)))}"' if best else ""
+        return f'<td class="{cls}"{tip} data-sort="{c.mean:.9g}">{e(main)}{ci_html}{extra}</td>'
     status = "missing" if c.status == "missing" else c.status
     cls = {"n/a": "na", "missing": "na", "unreliable": "unrel", "unavailable": "unavail"}.get(status, "bad")
     link = ""
@@ -140,6 +150,9 @@ def render_html(board: Board, plots, examples, contrast_html: str = "") -> str:
     pre = [f'<p class="warn partial">⚠ {e(why)}</p>' for why in board.partial]
     if board.mixed:
         pre.append(f'<p class="warn" id="mixed">⚠ {e(board.mixed)}</p>')
+    if board.data_warnings:
+        items = "".join(f"<li>⚠ {e(w)}</li>" for w in board.data_warnings)
+        pre.append(f'<div class="warn" id="data-checks">Data checks:<ul>{items}</ul></div>')
     if board.not_computed:
         items = []
         for m, (status, why) in board.not_computed.items():
@@ -153,8 +166,11 @@ def render_html(board: Board, plots, examples, contrast_html: str = "") -> str:
         if rest:
             full = (f'<details><summary>{len(rest)} more metric{"s" if len(rest) > 1 else ""}</summary>'
                     f'{leaderboard_table(board, lang, rest, notes, "full")}</details>')
+        lines = standing_lines(board, lang, headline)
+        evidence = (f'<p class="meta">Leader against runner-up (mean paired difference [95% CI], two-sided sign-flip '
+                    f'p):</p><ul class="standings">{"".join(f"<li>{e(t)}</li>" for t in lines)}</ul>' if lines else "")
         sections.append(f'<section id="lang-{e(lang)}"><h2>{e(title)}</h2>'
-                        f'{leaderboard_table(board, lang, headline, notes, "headline")}{full}</section>')
+                        f'{leaderboard_table(board, lang, headline, notes, "headline")}{evidence}{full}</section>')
     figs = []
     for p in plots:
         png = p.png.read_bytes()
@@ -175,7 +191,8 @@ def render_html(board: Board, plots, examples, contrast_html: str = "") -> str:
 <h1>codecbench leaderboard</h1>
 <p class="meta">Runs: {runs_txt}. Unique utterances per language: {utts}. {len(board.codecs)} codecs.
 Cells: mean with 95% bootstrap CI in brackets (none for n &lt; 5); n = utterances of the codec in the language;
-bold = best; ↑ higher is better, ↓ lower is better. Cells without a value give their status and a note number.
+bold = best, significantly better than the runner-up (paired sign-flip p &lt; 0.05; evidence under each table);
+↑ higher is better, ↓ lower is better. Cells without a value give their status and a note number.
 Click a column header to sort.</p>
 {''.join(pre)}
 <nav>{nav} <a href="#plots">plots</a> <a href="#examples">audio examples</a> <a href="#provenance">metrics</a></nav>

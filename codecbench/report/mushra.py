@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from codecbench import audio
+from codecbench.datachecks import anchor_check, anchor_warnings
 from codecbench.errors import CodecbenchError
 from codecbench.report.runs import Run, RunError
 from codecbench.store import safe_name
@@ -153,6 +154,7 @@ class Item:
     loudness_after: dict[str, float] = field(default_factory=dict)
     clip_gain_db: float = 0.0
     reencoded: list[str] = field(default_factory=list)
+    anchor_check: dict[str, Any] = field(default_factory=dict)  # codecbench.datachecks.anchor_check
 
 
 def _reconstruction(run: Run, codec: str, utt_id: str, ref: np.ndarray, sr: int, reencode: bool,
@@ -211,6 +213,7 @@ def make_stimuli(run_dir: str | Path, codecs: list[str], n_items: int, out: str 
     (out / "mushra_items.json").write_text(json.dumps({
         "run": run.name, "test_id": tid, "sample_rate": sample_rate, "target_lufs": target_lufs, "max_peak_dbfs": max_peak_dbfs,
         "seed": seed, "codecs": codecs, "anchors_hz": ANCHORS, "items": [vars(i) for i in items],
+        "warnings": anchor_warnings([vars(i) for i in items]),
         "training": {**vars(training), "also_a_test_item": not rest}}, indent=1, ensure_ascii=False), encoding="utf-8")
     return items
 
@@ -227,6 +230,7 @@ def _make_item(run: Run, u: dict[str, Any], item_id: str, codecs: list[str], key
     waves = {REFERENCE: audio.resample(ref, sr, sample_rate)}
     for key, cutoff in ANCHORS.items():
         waves[key] = lowpass(waves[REFERENCE], sample_rate, cutoff)
+    item.anchor_check = anchor_check(waves[REFERENCE], sample_rate, {k: waves[k] for k in ANCHORS}, ANCHORS)
     for c in codecs:
         rec, again = _reconstruction(run, c, u["id"], ref, sr, reencode, loaded)
         if again:
@@ -273,6 +277,8 @@ def cmd_mushra(args: argparse.Namespace) -> int:
           f"{args.sample_rate} Hz, {args.lufs:g} LUFS" + (f"; {again} items re-encoded (reconstruction not saved)"
                                                           if again else "") + f" -> {Path(args.out) / 'mushra.yaml'}"
           + (f"; listening page: {Path(args.out) / 'index.html'}" if args.html else ""))
+    for w in anchor_warnings([vars(i) for i in items]):
+        print(f"codecbench mushra: warning: {w}", file=sys.stderr)
     return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,14 @@ def run_analysis(args: argparse.Namespace) -> int:
         raise MushraError(f"cannot read the ratings or items: {exc}") from exc
     check_test_id(ratings, meta)
     screening, scores = analyze(ratings, meta, args.threshold, args.max_share)
+    if not any(not s.excluded for s in screening):
+        why = (f"all {len(screening)} listener(s) were excluded by post-screening (ITU-R BS.1534-3: hidden reference "
+               f"rated below {args.threshold:g} for more than {100 * args.max_share:g}% of their items: "
+               + ", ".join(f"{s.listener} {s.items_ref_below}/{s.items}" for s in screening[:8])
+               + ("..." if len(screening) > 8 else "") + ")") if screening else "the ratings hold no listener's test items"
+        print(f"codecbench mushra-analyze: error: no listener kept: {why}; no scores computed (--threshold and "
+              "--max-share set the screening)", file=sys.stderr)
+        return 1
     first = Path(args.ratings[0] if isinstance(args.ratings, list) else args.ratings)
     out = Path(args.out) if args.out else first if first.is_dir() else first.parent
     out.mkdir(parents=True, exist_ok=True)

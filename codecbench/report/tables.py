@@ -56,6 +56,8 @@ class Board:
     not_computed: dict[str, tuple[str, str]] = field(default_factory=dict)  # metric -> (status, reason): no value anywhere
     mixed: str = ""  # set when runs over different utterance sets are reported together (--allow-mixed)
     partial: list[str] = field(default_factory=list)  # runs still being written or stopped early (Run.partial)
+    data_warnings: list[str] = field(default_factory=list)  # the runs' data checks (codecbench.datachecks)
+    _standings: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
     def n_utterances(self) -> dict[str, int]:
         """Unique utterances per language over every run (an utterance in two runs counts once)."""
@@ -85,15 +87,19 @@ class Board:
     def cell(self, codec: str, lang: str, metric: str) -> Cell:
         return self.cells.get((codec, lang, metric)) or Cell(None, None, None, 0, 0, "missing", "not in the run")
 
+    def standing(self, lang: str, metric: str):
+        """The column leader against the runner-up with its paired evidence (report/standings.py), or None."""
+        if (lang, metric) not in self._standings:
+            from codecbench.report.standings import leader_standing
+
+            self._standings[(lang, metric)] = leader_standing(self, lang, metric)
+        return self._standings[(lang, metric)]
+
     def best(self, lang: str, metric: str) -> str | None:
-        """The codec with the best reliable mean (None when the metric has no direction)."""
-        hib = self.metric_info[metric].get("higher_is_better")
-        if hib is None:
-            return None
-        vals = [(self.cell(c, lang, metric).mean, c) for c in self.codecs if self.cell(c, lang, metric).has_value]
-        if len(vals) < 2 or self.mixed:
-            return None
-        return (max(vals) if hib else min(vals))[1]
+        """The codec marked best: the leader, only when significantly better than the runner-up (paired
+        sign-flip p < 0.05 over the utterances both scored). None otherwise, or without a direction."""
+        s = self.standing(lang, metric)
+        return s.candidate if s is not None and s.differences[0].outcome(s.alpha) == "better" else None
 
     def rate_kbps(self, codec: str, lang: str = ALL_LANGS) -> tuple[float | None, str]:
         """(kbps, source): measured bitrate in ``lang`` (default: pooled) when the run has it, else nominal."""
@@ -193,8 +199,10 @@ def build_board(runs: list[Run], select: list[str] | None = None, mixed: str = "
         join.add_run(r, lambda codec, r=r: codec if seen[codec] == 1 else f"{codec} ({r.name})")
     for r in runs:
         join.add_unavailable(r)
-    # a column needs a value somewhere: all-n/a metrics are dropped, all-unavailable/failed ones listed once
-    present = {m for (_, _, m), c in join.cells.items() if c.status in ("ok", "unreliable")}
+    # a column needs a value somewhere: all-n/a metrics are dropped, all-unavailable/failed ones listed once;
+    # data checks describe the references, not the codecs: warnings instead of columns
+    checks = {name for r in runs for name, o in r.outputs().items() if r.metrics.get(o.metric, {}).get("data_check")}
+    present = {m for (_, _, m), c in join.cells.items() if c.status in ("ok", "unreliable") and m not in checks}
     not_computed = join.not_computed(present)
     order, info = join.metric_order, join.metric_info
     if select:
@@ -208,7 +216,16 @@ def build_board(runs: list[Run], select: list[str] | None = None, mixed: str = "
                                                                and m not in PREFERRED_ORDER]
     partial = [why for r in runs for why in r.partial()]
     return Board(runs, join.codecs, join.codec_info, sorted(join.langs) + [ALL_LANGS], metrics, info, join.cells,
-                 not_computed, mixed, partial)
+                 not_computed, mixed, partial, data_warnings=_data_warnings(runs))
+
+
+def _data_warnings(runs: list[Run]) -> list[str]:
+    from codecbench.datachecks import messages, read
+
+    out = []
+    for r in runs:
+        out += [(f"{r.name}: " if len(runs) > 1 else "") + m for m in messages(read(r.dir))]
+    return list(dict.fromkeys(out))
 
 
 def _provenance(m: dict[str, Any]) -> dict[str, Any]:
@@ -256,6 +273,13 @@ def _md_table(board: Board, lang: str, metrics: list[str], notes: Footnotes) -> 
     return out
 
 
+def standing_lines(board: Board, lang: str, metrics: list[str]) -> list[str]:
+    """One line of evidence per metric with a leader (report/standings.py)."""
+    from codecbench.report.standings import short_text
+
+    return [short_text(s) for m in metrics if (s := board.standing(lang, m)) is not None]
+
+
 def markdown_tables(board: Board) -> str:
     """Per language, the headline metrics; the rest folded; reasons as footnotes (each once)."""
     notes = Footnotes()
@@ -263,12 +287,15 @@ def markdown_tables(board: Board) -> str:
     out = ["# codecbench leaderboard", "",
            f"Runs: {', '.join(md_text(r.name) for r in board.runs)}. Unique utterances per language: {md_text(counts)}. "
            "Cells: mean "
-           f"[95% bootstrap CI] (no CI for n < {MIN_N_FOR_CI}); bold = best; ↑ higher is better, ↓ lower is better; "
+           f"[95% bootstrap CI] (no CI for n < {MIN_N_FOR_CI}); bold = best, significantly better than the runner-up "
+           "(paired sign-flip p < 0.05; the evidence is listed under each table); ↑ higher is better, ↓ lower is better; "
            "cells without a value give their status, the reason is a footnote.", ""]
     for why in board.partial:
         out += [f"> **Warning:** {md_text(why)}", ""]
     if board.mixed:
         out += [f"> **Warning:** {md_text(board.mixed)}", ""]
+    if board.data_warnings:
+        out += ["Data checks (each run's data_checks.json):", "", *[f"- ⚠️ {md_text(w)}" for w in board.data_warnings], ""]
     if board.not_computed:
         out += ["Not computed: " + ", ".join(f"{md_text(m)} ({status_text(st, why, notes)})"
                                             for m, (st, why) in board.not_computed.items()) + ".", ""]
@@ -277,6 +304,10 @@ def markdown_tables(board: Board) -> str:
     for lang in board.shown_langs():
         out += [f"## {'All languages (pooled)' if lang == ALL_LANGS else 'Language: ' + md_text(lang)}", ""]
         out += _md_table(board, lang, head, notes) + [""]
+        standings = standing_lines(board, lang, head)
+        if standings:
+            out += ["Leader against runner-up (mean paired difference [95% CI], two-sided sign-flip p):", "",
+                    *[f"- {md_text(t)}" for t in standings], ""]
         if rest:
             out += [f"<details><summary>{len(rest)} more metric{'s' if len(rest) > 1 else ''}</summary>", ""]
             for k in range(0, len(rest), 6):

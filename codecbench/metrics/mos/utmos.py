@@ -20,7 +20,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +56,6 @@ OPTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class MosInfo(MetricInfo):
-    """MetricInfo plus the languages the model was trained on (the summary notes the others)."""
-
-    trained_languages: tuple[str, ...] = ()
-
-
 class Utmos(Metric):
     name = "utmos"
     options = OPTIONS
@@ -87,7 +79,7 @@ class Utmos(Metric):
         from codecbench.metrics.weights import revision_of
 
         src, rev = self._source()  # the file's hash is known once unavailable_reason() resolved it
-        return MosInfo(
+        return MetricInfo(
             name=self.name,
             outputs=(Output(self.name, True, "MOS", "UTMOS22 strong predicted naturalness MOS of the reconstruction "
                             "(1-5; trained on English)"),),
