@@ -62,15 +62,16 @@ def _bound(rate: float, reps: int) -> float:
 
 def test_false_alarm_rate_without_a_true_change_is_within_alpha():
     """Tolerance 0 (the default gate), where the level is reached: exact enumeration (n 10), random
-    flips (n 30) and heavy-tailed noise (t with 2 dof, n 14). Each rate within 4 standard errors of
-    alpha, and the pooled rate of the 900 gates within 3."""
-    reps = 300
+    flips (n 30) and heavy-tailed noise (t with 2 dof, n 14). Each rate within 3 standard errors of
+    alpha, and the pooled rate of the 3000 gates within 3 (measured: 0.046, 0.060, 0.051; pooled 0.052,
+    one standard error from alpha; 300 gates were too few: 0.087 on the first 300 of the n-30 stream)."""
+    reps = 1000
     rng = np.random.default_rng(5)
     rates = []
     for n, seed, noise in ((10, 10, None), (30, 30, None), (14, 5, lambda size: 0.05 * rng.standard_t(2, size))):
         rate, res = simulate(n, 0.0, 0.0, reps, seed=seed, noise=noise)
         assert len(res) == 1 and res[0].tested  # one language: one pair, no duplicate "all" row
-        assert rate <= ALPHA + 4 * math.sqrt(ALPHA * (1 - ALPHA) / reps), (n, rate)
+        assert rate <= _bound(ALPHA, reps), (n, rate)
         rates.append(rate)
     assert np.mean(rates) <= _bound(ALPHA, 3 * reps), rates
 
