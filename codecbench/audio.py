@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from codecbench.errors import CodecbenchError
-from codecbench.files import temp_file
+from codecbench.files import atomic_write
 
 
 class AudioError(CodecbenchError):
@@ -107,31 +107,20 @@ def _ffmpeg_read(p: Path) -> tuple[np.ndarray, int]:
 
 
 def save(path: str | os.PathLike, wave: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
-    """Write atomically (temporary file in the same folder, then rename). Encoded in memory first, so
-    a full disk is the operating system's error naming the file (``safe_io.CannotWrite``), not
-    libsndfile's "System error"."""
+    """Write atomically, honouring the umask (``codecbench.files.atomic_write``). Encoded in memory
+    first, so a full disk is the operating system's error naming the file (``safe_io.CannotWrite``),
+    not libsndfile's "System error"."""
     import io
 
     import soundfile as sf
 
-    from codecbench.safe_io import make_folder, writing
-
     p = Path(path)
-    make_folder(p.parent)
     data = np.asarray(wave, dtype=np.float32)
     buf = io.BytesIO()
     fmt = (p.suffix or ".wav").lstrip(".").upper()
     fmt = fmt if fmt in sf.available_formats() else "WAV"
     sf.write(buf, data.T if data.ndim == 2 else data, sample_rate, subtype=subtype, format=fmt)
-    with writing(p):
-        fd, tmp = temp_file(p.parent, suffix=p.suffix or ".wav")  # honours the umask, unlike mkstemp
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(buf.getbuffer())
-            os.replace(tmp, p)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    atomic_write(p, lambda tmp: Path(tmp).write_bytes(buf.getbuffer()))
 
 
 def resample(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

@@ -123,7 +123,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise CodecbenchError("--text and --lang are for two audio files; pair lists carry text and lang per "
                               "utterance (a JSONL of id, ref, deg, lang, text, or Kaldi text/utt2lang files)")
     cfg = pairs_config(args.ref, args.deg, args.label, args.metrics, args.metric_opt,
-                       workers=args.workers, device=args.device, max_duration=args.max_duration, run_id=args.run_id)
+                       workers=args.workers, device=args.device, max_duration=args.max_duration, run_id=args.run_id,
+                       engine=args.engine, ray_address=args.ray_address)
     run_dir = run(cfg, out=args.out, progress=not args.quiet)
     _data_warnings(run_dir)
     print(run_dir)
@@ -241,6 +242,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help="for model metrics: auto (default), cpu, cuda, ...")
     s.add_argument("--max-duration", type=float, default=None, help="longer files are failures (default 300 s)")
     s.add_argument("--run-id", default=None, help="name of the run (default: derived from the configuration)")
+    s.add_argument("--engine", default=None, choices=["local", "ray"], help="executor for a pair list (default: local)")
+    s.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local instance)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.add_argument("--metrics", type=_csv_nonempty("--metrics"), default=None,
                    help="metric, column or family names (default: signal metrics)")

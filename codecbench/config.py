@@ -21,15 +21,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from codecbench.errors import CodecbenchError, UnknownName
+from codecbench.errors import ConfigError, UnknownName
 
 ENGINES = ("local", "ray")
 # Keys that only change how a run is scheduled, never a value: not part of its identity.
 EXECUTION_KEYS = ("workers", "engine", "ray_address", "run_id", "offline", "save_audio", "shard", "require_metrics")
-
-
-class ConfigError(CodecbenchError):
-    """A config file or option the user must fix (the message names the key and the valid choices)."""
 
 
 @dataclass
@@ -244,11 +240,11 @@ def resolve(cfg: BenchConfig) -> BenchConfig:
         if Path(out.degraded).exists():
             out.degraded = str(Path(out.degraded).resolve())
     if out.dataset_format == "pairs" and out.codecs is None:
-        from codecbench.pipeline.plan import pair_label
+        from codecbench.data.pairs import pair_label
 
         out.codecs = [pair_label(out.degraded or out.dataset or "")]
     if out.codecs is None:
-        from codecbench.pipeline.plan import default_codecs
+        from codecbench.codecs.registry import default_codecs
 
         out.codecs = default_codecs()
     dupes = sorted({c for c in out.codecs if out.codecs.count(c) > 1})

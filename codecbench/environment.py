@@ -116,7 +116,7 @@ def cpu_description(cpuinfo: str | None = None) -> dict:
     return out
 
 
-def _asr_settings(device: str, options: dict | None) -> dict:
+def asr_settings(device: str, options: dict | None) -> dict:
     """The run's resolved ASR options (compute type, threads, beam: from the config, not re-derived
     here) and what CTranslate2 offers on this device (no model is loaded)."""
     out: dict = {"options": options, "ctranslate2": package_version("ctranslate2")}
@@ -176,9 +176,10 @@ def _numpy_blas() -> dict:
     return out
 
 
-def numerics(device: str, asr_options: dict | None = None) -> dict:
+def numerics(device: str, asr_options: dict | None = None, metrics: list | None = None) -> dict:
     """What decides the outputs of quantized and threaded models; each part is best effort and says
-    why it is missing rather than failing a run."""
+    why it is missing rather than failing a run. ``metrics``: the run's metrics, each adding its own
+    sections (``Metric.numerics``; the ASR metric: "asr"); ``asr_options``: the ASR section directly."""
     try:
         affinity: int | None = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -188,18 +189,22 @@ def numerics(device: str, asr_options: dict | None = None) -> dict:
                  "dispatch_env": {k: os.environ[k] for k in DISPATCH_ENV if k in os.environ}}
     parts = [("cpu", cpu_description), ("torch", _torch_settings), ("numpy", _numpy_blas)]
     if asr_options is not None:  # CTranslate2's offer matters (and is imported) only when the run transcribes
-        parts.insert(1, ("asr", lambda: _asr_settings(device, asr_options)))
-    else:
-        out["asr"] = "no ASR metric in this run"
+        parts.insert(1, ("asr", lambda: asr_settings(device, asr_options)))
     for key, part in parts:
         try:
             out[key] = part()
         except Exception as exc:  # describe, never fail a run over it
             out[key] = {"error": f"{type(exc).__name__}: {exc}"}
+    for m in metrics or []:
+        try:
+            out.update(m.numerics(device))
+        except Exception as exc:  # describe, never fail a run over it
+            out[m.name] = {"error": f"{type(exc).__name__}: {exc}"}
+    out.setdefault("asr", "no ASR metric in this run")
     return out
 
 
-def capture(device: str, asr_options: dict | None = None) -> dict:
+def capture(device: str, asr_options: dict | None = None, metrics: list | None = None) -> dict:
     from codecbench.codecs.opus import libopus_unavailable_reason, libopus_version
 
     git, espeak = _git_commands(), _start(["espeak-ng", "--version"])  # run while the rest is gathered
@@ -211,7 +216,7 @@ def capture(device: str, asr_options: dict | None = None) -> dict:
         "device": device_description(device),
         "packages": {p: package_version(p) for p in PACKAGES},
         "libopus": libopus_version() if libopus_unavailable_reason() is None else None,
-        "numerics": numerics(device, asr_options),
+        "numerics": numerics(device, asr_options, metrics),
     }
     env["git"] = git_revision(git)
     out = _output(espeak)

@@ -1,7 +1,8 @@
 """Every pretrained model a metric or codec needs: where it comes from and where it is cached.
 
-Modules listed in ``MODEL_MODULES`` expose ``models() -> list[ModelSpec]``; ``codecbench models``
-lists them and ``codecbench models download NAMES`` prefetches them for offline clusters; ``--config FILE`` lists
+Modules listed in ``MODEL_MODULES`` expose ``models() -> list[ModelSpec]``, and plugins add theirs
+through the ``codecbench.models`` entry points (``MODELS``, a ``codecbench.registry.Registry``);
+``codecbench models`` lists them and ``codecbench models download NAMES`` prefetches them for offline clusters; ``--config FILE`` lists
 (``codecbench models --config``) or downloads (``models download --config``) what a run config uses,
 e.g. each language's ASR model.
 ``HF_HUB_OFFLINE=1`` (or ``--offline``) makes every load use the local cache only.
@@ -19,7 +20,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from codecbench import has_module
-from codecbench.errors import CodecbenchError
+from codecbench.errors import Unavailable
+from codecbench.registry import Registry
 
 MODEL_MODULES = (
     "codecbench.metrics.speaker",
@@ -35,8 +37,8 @@ MODEL_MODULES = (
 )
 
 
-class ModelMissing(CodecbenchError):
-    """A model is not available locally and cannot be fetched; the message names it and how to get it."""
+ModelMissing = Unavailable  # a model is not available locally and cannot be fetched (the message says how to get it)
+ENTRY_POINT_GROUP = "codecbench.models"
 
 
 @dataclass(frozen=True)
@@ -112,15 +114,13 @@ def resolve_local_or_hub(source: str, revision: str | None = None, allow_pattern
     return hub_snapshot(source, revision, allow_patterns)
 
 
+MODELS: Registry[ModelSpec] = Registry("model", ENTRY_POINT_GROUP, MODEL_MODULES, "models", ModelSpec,
+                                      hint=" `codecbench models` lists them.")
+
+
 def all_models() -> dict[str, ModelSpec]:
-    found: dict[str, ModelSpec] = {}
-    for mod_name in MODEL_MODULES:
-        if not has_module(mod_name):
-            continue
-        mod = importlib.import_module(mod_name)
-        for spec in getattr(mod, "models", lambda: [])():
-            found[spec.name] = spec
-    return found
+    """Every model by name: the built-in modules' and the plugins' (``codecbench.models`` entry points)."""
+    return MODELS.all()
 
 
 def is_cached(spec: ModelSpec, cache_dir: Path | None = None) -> bool | None:

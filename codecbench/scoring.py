@@ -16,7 +16,7 @@ from codecbench.config import BenchConfig, MetricSpec, resolve_metrics
 from codecbench.data.loaders import AUDIO_EXTENSIONS
 from codecbench.errors import CodecbenchError
 from codecbench.metrics.base import MetricInput
-from codecbench.metrics.registry import create
+from codecbench.metrics.registry import all_metrics, create
 from codecbench.pipeline.evaluate import evaluate
 from codecbench.types import Failure, Utterance
 
@@ -27,8 +27,11 @@ class InputRejected(CodecbenchError):
     """A file of a two-file ``score`` that would fail its row in a pair list (the same reason)."""
 
 
-# Signal metrics scored by default: the ones that need only the two files.
-DEFAULT_SCORE_METRICS = ["pesq_wb", "pesq_nb", "stoi", "estoi", "mel_distance", "si_sdr"]
+def default_score_metrics() -> list[str]:
+    """The metrics scored by default: the default signal metrics that need only the two files (a
+    reference, no model, no codec codes or timings) — PESQ, STOI, ESTOI, mel distance, SI-SDR."""
+    return [n for n, m in all_metrics().items()
+            if (i := m.info()).default and i.needs_reference and not i.batched and not i.needs_codes and not i.model]
 
 
 def prepare_pair(ref_path: str | Path, deg_path: str | Path, text: str | None = None, lang: str | None = None,
@@ -101,7 +104,7 @@ def score_pair(x: MetricInput, specs: list[MetricSpec]) -> dict[str, Any]:
 
 def score_files(ref: str, deg: str, metric_names: list[str] | None = None, metric_opts: list[str] | None = None,
                 text: str | None = None, lang: str | None = None, max_duration: float | None = None) -> dict[str, Any]:
-    cfg = BenchConfig(metrics=[MetricSpec(n) for n in metric_names or DEFAULT_SCORE_METRICS])
+    cfg = BenchConfig(metrics=[MetricSpec(n) for n in metric_names or default_score_metrics()])
     if metric_opts:
         cfg = cfg.with_metric_options(metric_opts)
     specs = resolve_metrics(cfg.metrics or [], "cpu")
@@ -119,12 +122,12 @@ def pairs_config(ref: str, deg: str | None, label: str | None = None, metric_nam
                  metric_opts: list[str] | None = None, **execution: Any) -> BenchConfig:
     """The run config of a pair list: REF and DEG lists (or REF alone: a JSONL of id/ref/deg).
 
-    Without ``metric_names`` the signal metrics of ``DEFAULT_SCORE_METRICS`` are scored, and one that
+    Without ``metric_names`` the metrics of ``default_score_metrics()`` are scored, and one that
     cannot run here is recorded as unavailable (named metrics that cannot run stop the run).
     """
     cfg = BenchConfig(dataset=str(ref), degraded=None if deg is None else str(deg), dataset_format="pairs",
                       codecs=[label] if label else None,
-                      metrics=[MetricSpec(n) for n in metric_names or DEFAULT_SCORE_METRICS],
+                      metrics=[MetricSpec(n) for n in metric_names or default_score_metrics()],
                       require_metrics=bool(metric_names), **{k: v for k, v in execution.items() if v is not None})
     cfg.validate("command line")
     return cfg.with_metric_options(metric_opts) if metric_opts else cfg

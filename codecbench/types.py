@@ -1,4 +1,4 @@
-"""The few types everything in codecbench speaks (see ARCHITECTURE.md)."""
+"""The few types everything in codecbench speaks (see docs/architecture.md)."""
 
 from __future__ import annotations
 

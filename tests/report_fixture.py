@@ -24,6 +24,9 @@ METRICS = {
             "library": "faster-whisper", "version": "1.0", "mode": None, "model": "whisper-base", "sample_rate": 16000},
     "bitrate": {"outputs": [{"name": "bitrate_kbps", "higher_is_better": None, "unit": "kbps", "description": ""}],
                 "library": "codecbench", "version": "0.1.0", "mode": None, "model": None, "sample_rate": None},
+    # its aggregate pools the saved codes into codebook.csv (no per-utterance columns here)
+    "codebook": {"outputs": [{"name": "codebook_used_share", "higher_is_better": True, "unit": "", "description": ""}],
+                 "library": "codecbench", "version": "0.1.0", "mode": None, "model": None, "sample_rate": None},
 }
 BASE = {"pesq_wb": 2.5, "stoi": 0.85, "wer": 0.20, "bitrate_kbps": 6.0}
 

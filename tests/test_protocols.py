@@ -203,7 +203,7 @@ def test_a_model_trained_on_english_notes_other_languages():
     notes = dict(zip(s["lang"], s["note"], strict=True))
     assert notes["en"] == "" and "not on hi" in notes["hi"] and "not on hi" in notes["all"]
     assert s["mean"].notna().all()  # kept, not dropped
-    md = markdown(s, pd.DataFrame(), meta, {}, "r")
+    md = markdown(s, [], meta, {}, "r")
     assert "note: utmos: model trained on en only, not on hi" in md
 
 

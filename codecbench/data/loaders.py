@@ -205,16 +205,9 @@ def detect_format(path: Path) -> str:
     return "folder"
 
 
-def load_dataset(spec: str | None, fmt: str = "auto", lang: str | None = None) -> Dataset:
-    """Read a dataset; ``None`` is the embedded espeak-ng default set, ``contrasts:LANG`` the minimal pairs."""
-    if spec is None:
-        from codecbench.data.synthetic import default_dataset
-
-        return default_dataset()
-    if spec == "contrasts" or spec.startswith("contrasts:"):
-        from codecbench.data.contrasts import contrast_dataset
-
-        return contrast_dataset(spec)
+def load_dataset(spec: str, fmt: str = "auto", lang: str | None = None) -> Dataset:
+    """Read a dataset from files (a manifest or a folder layout); the built-in sets are read by
+    ``codecbench.data.load_dataset``."""
     path = Path(spec)
     fmt = detect_format(path) if fmt == "auto" else fmt
     readers = {

@@ -14,7 +14,7 @@ Accepted sides, matched by utterance id:
   as for dataset manifests.
 
 Ids present on one side only are listed (``Pairs.unmatched_ref`` / ``unmatched_deg``), not scored.
-Every mistake in the lists is a ``PairsError`` (a ``CodecbenchError``) naming the file and line.
+Every mistake in the lists is a ``PairsError`` (the ``DatasetError`` of pair lists) naming the file and line.
 """
 
 from __future__ import annotations
@@ -25,13 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from codecbench.data import records
-from codecbench.data.loaders import AUDIO_EXTENSIONS
-from codecbench.errors import CodecbenchError
+from codecbench.data.loaders import AUDIO_EXTENSIONS, DatasetError
 from codecbench.types import Utterance
 
-
-class PairsError(CodecbenchError):
-    """A pair list (wav.scp, folder or JSONL) cannot be read or matched; the message says why."""
+PairsError = DatasetError  # a pair list (wav.scp, folder or JSONL) cannot be read or matched
 
 
 @dataclass
@@ -205,3 +202,11 @@ def load_pairs(ref: str | Path, deg: str | Path | None = None) -> Pairs:
     if not items:
         raise PairsError(f"no utterance id is in both {ref} and {deg}: {pairs.unmatched_summary(3)}")
     return pairs
+
+
+def pair_label(degraded: str) -> str:
+    """The default ``codec`` label of scored pairs: the degraded list's name (``x/recon.scp`` -> recon;
+    a Kaldi ``x/recon/wav.scp`` -> recon; a folder -> its name; ``pairs.jsonl`` -> pairs)."""
+    p = Path(degraded)
+    name = p.name if p.is_dir() else p.stem
+    return (p.resolve().parent.name if name == "wav" else name) or "pairs"

@@ -27,6 +27,7 @@ class Bitrate(Metric):
             outputs=(Output("bitrate_nominal", None, "bit/s", "the codec's nominal bitrate"),
                      Output("bitrate_measured", None, "bit/s", "payload bits / input seconds")),
             description="Nominal and measured bitrate", needs_reference=False, library="codecbench", version=__version__,
+            cost=True,
         )
 
     def compute(self, x: MetricInput) -> dict[str, float | Failure]:

@@ -1,4 +1,5 @@
-"""Metric registry: built-in metric modules plus plugins from the ``codecbench.metrics`` entry points.
+"""Metric registry (``METRICS``, a ``codecbench.registry.Registry``): built-in metric modules plus
+plugins from the ``codecbench.metrics`` entry points.
 
 Each module in ``BUILTIN_MODULES`` exposes ``metrics() -> list[Metric]``: prototypes that describe a
 metric and its options, cheap to import (models load in ``Metric.setup``). A run never uses a
@@ -10,15 +11,11 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib
-import importlib.util
-import warnings
-from importlib.metadata import entry_points
 from typing import Any
 
-from codecbench import has_module
 from codecbench.errors import UnknownName
 from codecbench.metrics.base import Metric
+from codecbench.registry import Registry
 
 ENTRY_POINT_GROUP = "codecbench.metrics"
 
@@ -47,34 +44,17 @@ FAMILIES = {
     "wavlm": ("spk_sim_wavlm", "spk_sim_wavlm_ecapa"),
 }
 
-_METRICS: dict[str, Metric] | None = None
+METRICS: Registry[Metric] = Registry("metric", ENTRY_POINT_GROUP, BUILTIN_MODULES, "metrics", Metric)
 
 
 def all_metrics() -> dict[str, Metric]:
-    global _METRICS
-    if _METRICS is not None:
-        return _METRICS
-    found: dict[str, Metric] = {}
-    for mod_name in BUILTIN_MODULES:
-        if not has_module(mod_name):
-            continue
-        for m in importlib.import_module(mod_name).metrics():
-            found[m.name] = m
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            obj = ep.load()
-            items = obj() if callable(obj) and not isinstance(obj, Metric) else obj
-            for m in [items] if isinstance(items, Metric) else items:
-                found.setdefault(m.name, m)
-        except Exception as exc:
-            warnings.warn(f"metric plugin {ep.name!r} failed to load: {exc}", stacklevel=2)
-    _METRICS = found
-    return found
+    """Every metric prototype by name (built-ins first, then plugins); the live mapping."""
+    return METRICS.all()
 
 
 def get_metric(name: str) -> Metric:
     """The prototype of a metric (metadata and declared options; never set up)."""
-    return all_metrics()[name]
+    return METRICS.get(name)
 
 
 def create(name: str, options: dict[str, Any] | None = None) -> Metric:
@@ -87,6 +67,13 @@ def create(name: str, options: dict[str, Any] | None = None) -> Metric:
         valid = ", ".join(sorted(proto.options)) or "none"
         raise UnknownName(f"metric {name!r} has no option {', '.join(map(repr, unknown))}; its options: {valid}")
     return proto.configure(dict(options or {}))
+
+
+def configured(name: str, options: dict[str, Any] | None = None) -> Metric | None:
+    """The metric ``name`` configured with options as a run folder stored them (metrics.json), for its
+    declarations and aggregate; None when it is not registered here (e.g. a plugin not installed)."""
+    proto = all_metrics().get(name)
+    return None if proto is None else proto.configure(dict(options or {}))
 
 
 def output_owner() -> dict[str, str]:

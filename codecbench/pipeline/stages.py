@@ -1,15 +1,18 @@
 """The stages of a run over one batch, knowing nothing of how they are scheduled:
 
-    load (audio, checks) ─► reconstruct (codec, batched) ─► model metrics ─► signal metrics ─► sink
+    load (audio, checks) ─► reconstruct (codec, batched) ─► failed rows ─► base row ─► model metrics
                             └ load_degraded (pair scoring: the user's degraded files instead) ┘
+    ─► signal metrics ─► row
 
-Each stage is a plain function; executors (``local.py``, ``ray_engine.py``) decide where and when
-they run. A ``Work`` item is one (codec, utterance) and the metrics still to compute for it.
+Each stage is a plain function; ``BatchProcessor`` chains them for one run, and executors
+(``local.py``, ``ray_engine.py``) only decide where and when its steps run. A ``Work`` item is one
+(codec, utterance) and the metrics still to compute for it.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from codecbench import audio, inputs
-from codecbench.files import temp_file
-from codecbench.metrics.base import MetricInput, Values
-from codecbench.safe_io import make_folder, writing
-from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX, RunStore
-from codecbench.types import CodecInfo, Failure, FailureKind, Reconstruction, Utterance
+from codecbench.metrics.base import Metric, MetricInput, Values
+from codecbench.pipeline.evaluate import evaluate
+from codecbench.rows import Row
+from codecbench.store import RunFolder
+from codecbench.types import CodecInfo, Failure, Reconstruction, Utterance
 
 
 @dataclass
@@ -32,11 +35,12 @@ class Work:
     codec: str
     utt: Utterance
     metrics: tuple[str, ...]
-    row: dict[str, Any] | None = None  # an earlier row whose unavailable values are being filled in
+    row: Row | None = None  # an earlier row whose unavailable values are being filled in
     wave: np.ndarray | None = None
     sr: int = 0
     x: MetricInput | None = None
     values: Values = field(default_factory=dict)
+    out: Row | None = None  # the row being built (from the codec stage on)
 
 
 # -- load -------------------------------------------------------------------------------------------
@@ -184,21 +188,22 @@ def light(u: Utterance) -> Utterance:
                      duration=u.duration, extra=dict(u.extra))
 
 
-# -- sink -------------------------------------------------------------------------------------------
+# -- rows -------------------------------------------------------------------------------------------
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def base_row(run_id: str, w: Work, batch_size: int) -> dict[str, Any]:
+def base_row(run_id: str, w: Work, batch_size: int) -> Row:
+    """The row of a work item before its values (an earlier row when filling in missing metrics)."""
     if w.row is not None:
-        row = dict(w.row)
+        row = Row.from_dict(w.row.to_dict())
     else:
         u = w.utt
-        row = {"run_id": run_id, "codec": w.codec, "utt_id": u.id, "lang": u.lang or "", "speaker": u.speaker or "",
-               "duration": u.duration, "source_sr": u.source_sr, "batch_size": batch_size, "status": "ok", "error": "",
-               "computed_at": "", "audio": "", "flags": u.extra.get("flags", ""),
-               "length_note": "" if w.x is None else audio.length_note(len(w.x.ref), len(w.x.deg), w.x.sample_rate)}
-    row["flags"] = language_flags(str(row.get("flags") or ""), str(row.get("lang") or ""), w.metrics)
+        row = Row(run_id=run_id, codec=w.codec, utt_id=u.id, lang=u.lang or "", speaker=u.speaker or "",
+                  duration=u.duration, source_sr=u.source_sr, batch_size=batch_size, flags=u.extra.get("flags", ""),
+                  length_note="" if w.x is None else audio.length_note(len(w.x.ref), len(w.x.deg), w.x.sample_rate))
+    row.flags = language_flags(str(row.flags or ""), str(row.lang or ""), w.metrics)
+    row.absent = tuple(k for k in row.absent if k != "flags")
     return row
 
 
@@ -217,51 +222,40 @@ def language_flags(flags: str, lang: str, metrics: tuple[str, ...]) -> str:
     return "; ".join(notes)
 
 
-def fill(row: dict[str, Any], values: Values, outputs: list[str]) -> dict[str, Any]:
-    """Write the given outputs' values into a row (value, failure reason, failure kind)."""
-    for o in outputs:
-        v = values.get(o, Failure.failed("not computed"))
-        if isinstance(v, Failure):
-            row[o], row[o + FAILURE_SUFFIX], row[o + KIND_SUFFIX] = float("nan"), v.reason, v.kind.value
-        else:
-            row[o], row[o + FAILURE_SUFFIX], row[o + KIND_SUFFIX] = float(v), "", ""
-    row["computed_at"] = now()
+def fill(row: Row, values: Values, outputs: list[str]) -> Row:
+    """Write the given outputs' values into a row (value or failure) and stamp it."""
+    row.set(values, outputs)
+    row.computed_at = now()
     return row
 
 
-def failed_row(run_id: str, w: Work, reason: str, outputs: list[str], batch_size: int) -> dict[str, Any]:
+def failed_row(run_id: str, w: Work, reason: str, outputs: list[str], batch_size: int) -> Row:
     row = base_row(run_id, w, batch_size)
-    row["status"], row["error"] = "failed", reason
+    row.status, row.error = "failed", reason
     return fill(row, {o: Failure.failed(reason) for o in outputs}, outputs)
 
 
-def missing_metrics(row: dict[str, Any] | None, outputs_of: dict[str, list[str]]) -> tuple[str, ...]:
+def missing_metrics(row: Row | dict[str, Any] | None, outputs_of: dict[str, list[str]]) -> tuple[str, ...]:
     """Metrics a stored row still lacks: absent, or recorded as ``unavailable`` (not a completed value)."""
     if row is None:
         return tuple(outputs_of)
-    if row.get("status") == "failed":
-        return ()
-    return tuple(m for m, outs in outputs_of.items()
-                 if any(o not in row or row.get(o + KIND_SUFFIX) == FailureKind.UNAVAILABLE.value for o in outs))
+    return (row if isinstance(row, Row) else Row.from_dict(row)).missing(outputs_of)
 
 
-def save_artifacts(store: RunStore, w: Work, keep_audio: bool, row: dict[str, Any]) -> None:
-    """Codes (for pooled codebook statistics) and, for the kept examples, the reconstruction."""
+def save_artifacts(store: RunFolder, w: Work, keep_audio: bool, row: Row | dict[str, Any]) -> None:
+    """Codes (for pooled codebook statistics and token-space ABX) and, for the kept examples, the
+    reconstruction (its path goes into the row's ``audio``)."""
     x = w.x
     if x is None:
         return
     if x.codes is not None:
-        path = store.codes_path(w.codec, w.utt.id)
-        make_folder(path.parent)
-        with writing(path):
-            fd, tmp = temp_file(path.parent, suffix=".npz")
-            os.close(fd)
-            np.savez_compressed(tmp, *[np.asarray(c, dtype=np.int32) for c in x.codes])
-            os.replace(tmp, path)
+        store.save_codes(w.codec, w.utt.id, x.codes)
     if keep_audio:
-        path = store.audio_path(w.codec, w.utt.id)
-        audio.save(path, x.deg, x.sample_rate, subtype="FLOAT")
-        row["audio"] = path.relative_to(store.dir).as_posix()
+        rel = store.save_audio(w.codec, w.utt.id, x.deg, x.sample_rate)
+        if isinstance(row, Row):
+            row.audio = rel
+        else:
+            row["audio"] = rel
 
 
 def audio_keep(utts: list[Utterance], save_audio: str) -> set[str]:
@@ -278,3 +272,113 @@ def audio_keep(utts: list[Utterance], save_audio: str) -> set[str]:
             counts[u.lang] += 1
             keep.add(u.id)
     return keep
+
+
+# -- signal metrics, set up once per process ---------------------------------------------------------
+_SIGNAL_METRICS: dict[tuple[str, str], list[Metric]] = {}
+
+
+def signal_metrics(metrics: list[Metric], workdir: str, fresh: bool = False) -> list[Metric]:
+    """The run's signal metrics set up in this process, once per process and run (local pool workers
+    set them up when they start, ``fresh``: replacing an earlier run's; Ray tasks on first use)."""
+    key = (workdir, ",".join(f"{m.name}:{sorted(m.opts.items())}" for m in metrics))
+    ready = None if fresh else _SIGNAL_METRICS.get(key)
+    if ready is None:
+        for m in metrics:
+            m.setup("cpu", workdir)
+        ready = _SIGNAL_METRICS[key] = metrics
+    return ready
+
+
+def signal_values(metrics: list[Metric], names: tuple[str, ...], x: MetricInput) -> Values:
+    """The values of the signal metrics ``names`` (set up: ``signal_metrics``) for one item."""
+    (values,) = evaluate([m for m in metrics if m.name in names], [x])
+    return values
+
+
+# -- the batch processor ----------------------------------------------------------------------------
+@dataclass
+class BatchProcessor:
+    """One run's chain of stages over a batch of one codec:
+
+        load ─► reconstruct ─► failed rows ─► base row (+ codes, kept audio) ─► model metrics
+        ─► signal metrics ─► row
+
+    Executors call its steps where they choose (the local engine: codec stage in the main thread,
+    model metrics in a thread, signal metrics in a process pool; Ray: actors and tasks), so a run's
+    rows are the same on every engine. Pair scoring is the same chain with the degraded files in
+    place of the codec (``codec=None``). Picklable: Ray ships it to its actors. ``seconds`` arguments
+    collect each stage's busy time.
+    """
+
+    run_id: str
+    run_dir: str
+    outputs_of: dict[str, list[str]]  # every metric of the run -> its output columns
+    fixed: Values  # the outputs of metrics that cannot run now (unavailable, not applicable)
+    keep_audio: frozenset[str]  # utterance ids whose reconstructions are saved
+    min_duration: float
+    max_duration: float
+
+    @property
+    def all_outputs(self) -> list[str]:
+        return [o for outs in self.outputs_of.values() for o in outs]
+
+    def outputs(self, w: Work) -> list[str]:
+        """The outputs this work writes: all of them for a new row, the missing metrics' for an update."""
+        if w.row is None:
+            return self.all_outputs
+        return [o for m in w.metrics for o in self.outputs_of[m]]
+
+    def codec_stage(self, codec: Any, info: CodecInfo, batch: list[Work], files: RecentFiles | None = None,
+                    seconds: dict[str, float] | None = None) -> tuple[list[Work], list[Row]]:
+        """Load and reconstruct one batch (``codec`` None: load the degraded files). Returns the items
+        that go on to the metrics, each with its base row, codes and kept audio saved, and the rows of
+        the items that failed here."""
+        n = len(batch)
+        t = time.perf_counter()
+        loaded, failed = load(batch, self.min_duration, self.max_duration, files)
+        t1 = time.perf_counter()
+        if codec is None:
+            items, codec_failed = load_degraded(info, loaded, self.max_duration)
+        else:
+            items, codec_failed = reconstruct(codec, info, loaded) if loaded else ([], [])
+        _add(seconds, "load", t1 - t)
+        _add(seconds, "reconstruct", time.perf_counter() - t1)
+        rows = [failed_row(self.run_id, w, reason, self.all_outputs, n) for w, reason in failed + codec_failed]
+        folder = RunFolder(self.run_dir)
+        for w in items:
+            w.out = base_row(self.run_id, w, n)
+            save_artifacts(folder, w, w.utt.id in self.keep_audio and w.row is None, w.out)
+            w.values = dict(self.fixed) if w.row is None else {}
+        return items, rows
+
+    def model_stage(self, metrics: list[Metric], items: list[Work], seconds: dict[str, float] | None = None) -> None:
+        """The model metrics (batched: ASR, speaker, DNSMOS) of the items' batch, into their values."""
+        if not items:
+            return
+        t = time.perf_counter()
+        model = [m for m in metrics if m.name in items[0].metrics]
+        for w, values in zip(items, evaluate(model, [w.x for w in items]), strict=True):
+            w.values.update(values)
+        if model:
+            _add(seconds, "model_metrics", time.perf_counter() - t)
+
+    @staticmethod
+    def signal_names(metrics: list[Metric], w: Work) -> tuple[str, ...]:
+        return tuple(m.name for m in metrics if m.name in w.metrics)
+
+    def signal_stage(self, metrics: list[Metric], items: list[Work], seconds: dict[str, float] | None = None) -> None:
+        """The signal metrics of each item, in this process (``metrics``: set up by ``signal_metrics``)."""
+        t = time.perf_counter()
+        for w in items:
+            w.values.update(signal_values(metrics, self.signal_names(metrics, w), w.x))
+        _add(seconds, "signal_metrics", time.perf_counter() - t)
+
+    def row(self, w: Work, values: Values | None = None) -> Row:
+        """The finished row of an item (``values``: its values, when not gathered in ``w.values``)."""
+        return fill(w.out, w.values if values is None else values, self.outputs(w))
+
+
+def _add(seconds: dict[str, float] | None, stage: str, s: float) -> None:
+    if seconds is not None:
+        seconds[stage] = seconds.get(stage, 0.0) + s

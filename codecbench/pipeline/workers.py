@@ -21,10 +21,9 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from codecbench.metrics.base import Metric, MetricInput, Values
-from codecbench.pipeline import lifeline
-from codecbench.pipeline.evaluate import evaluate
+from codecbench.pipeline import lifeline, stages
 
-_WORKER_METRICS: list[Metric] = []  # set by the pool initializer in each worker process of one run
+_WORKER_METRICS: list[Metric] = []  # this worker's run: its signal metrics, set up (``stages.signal_metrics``)
 _PRELOAD: dict[str, None] = {}  # metric modules the forkserver imports, in order
 
 
@@ -82,14 +81,11 @@ def _init_worker(metrics: list[Metric], workdir: str, quiet: bool = True, env: d
         log = os.open(os.path.join(workdir, "workers.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
         os.dup2(log, 2)
         os.close(log)
-    for m in metrics:
-        m.setup("cpu", workdir)
-    _WORKER_METRICS = metrics
+    _WORKER_METRICS = stages.signal_metrics(metrics, workdir, fresh=True)
 
 
 def _signal_values(names: tuple[str, ...], x: MetricInput) -> Values:
-    (values,) = evaluate([m for m in _WORKER_METRICS if m.name in names], [x])
-    return values
+    return stages.signal_values(_WORKER_METRICS, names, x)
 
 
 def timed_signal_values(names: tuple[str, ...], x: MetricInput) -> tuple[Values, float]:

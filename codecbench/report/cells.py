@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MIN_N_FOR_CI = 5
+# The metrics shown first (end-of-run table, the report's headline tables), in this order, when a run has them.
+KEY_METRICS = ("pesq_wb", "stoi", "visqol_speech", "spk_sim_ecapa", "wer", "cer", "wer_corpus")
+BITRATE_COLUMNS = ("bitrate_measured", "bitrate_kbps", "bitrate")  # the bitrate of a codec: first present wins
 SHOWN_UNITS = ("kbps", "ms", "s/s", "dB", "bit")  # others (MOS-LQO, cosine, ratio) go in the metrics table
 STATUSES = ("ok", "unreliable", "unavailable", "n/a", "failed", "missing")
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from codecbench.report.cells import (
+    BITRATE_COLUMNS,
+    KEY_METRICS,
     MIN_N_FOR_CI,
     Footnotes,
     fmt_number,
@@ -19,8 +22,6 @@ from codecbench.report.runs import ALL_LANGS, Run, RunError, is_number
 # Metrics shown first when present (the rest follow in the runs' order).
 PREFERRED_ORDER = ("pesq_wb", "pesq_nb", "stoi", "estoi", "visqol", "visqol_speech", "si_sdr", "mel_distance",
                    "speaker_sim", "spk_sim", "wer", "cer", "dnsmos_ovrl")
-KEY_METRICS = ("pesq_wb", "stoi", "visqol_speech", "spk_sim_ecapa", "wer", "cer", "wer_corpus")
-BITRATE_COLUMNS = ("bitrate_measured", "bitrate_kbps", "bitrate")  # first present wins
 _TO_KBPS = {"bit/s": 1e-3, "bps": 1e-3, "b/s": 1e-3, "kbit/s": 1.0, "kbps": 1.0}
 
 
@@ -124,81 +125,98 @@ def _num(v: Any) -> float | None:
     return float(v) if is_number(v) else None
 
 
+def _cell(rec: dict[str, Any]) -> Cell:
+    """A summary.csv record as a cell (an "ok" record without a mean is a failure, never a blank)."""
+    status = str(rec.get("status") or "ok")
+    mean = _num(rec.get("mean"))
+    return Cell(mean, _num(rec.get("ci_low")), _num(rec.get("ci_high")), int(_num(rec.get("n")) or 0),
+                int(_num(rec.get("n_failed")) or 0), "failed" if status == "ok" and mean is None else status,
+                str(rec.get("note") or ""))
+
+
+@dataclass
+class _Join:
+    """What ``build_board`` gathers over the runs, in their order."""
+
+    codecs: list[str] = field(default_factory=list)
+    codec_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cells: dict[tuple[str, str, str], Cell] = field(default_factory=dict)
+    metric_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metric_order: list[str] = field(default_factory=list)
+    langs: list[str] = field(default_factory=list)
+
+    def add_metric(self, name: str) -> None:
+        if name not in self.metric_order:
+            self.metric_order.append(name)
+
+    def add_run(self, r: Run, label) -> None:
+        for name, o in r.outputs().items():
+            self.metric_info.setdefault(name, {"higher_is_better": o.higher_is_better, "unit": o.unit,
+                                               "metric": o.metric, "unavailable": o.unavailable,
+                                               **_provenance(r.metrics.get(o.metric, {}))})
+            self.add_metric(name)
+        df = r.summary()
+        for codec in df["codec"].unique():
+            if label(codec) not in self.codec_info:
+                self.codecs.append(label(codec))
+                self.codec_info[label(codec)] = {**r.codecs.get(codec, {}), "run": r.name, "codec": codec}
+        for rec in df.to_dict("records"):
+            lang, metric = str(rec["lang"]), rec["metric"]
+            if lang != ALL_LANGS and lang not in self.langs:
+                self.langs.append(lang)
+            self.add_metric(metric)
+            info = self.metric_info.setdefault(metric, {})
+            info.setdefault("higher_is_better", _bool_or_none(rec.get("higher_is_better")))
+            info.setdefault("unit", rec["unit"] if isinstance(rec.get("unit"), str) else "")
+            self.cells[(label(rec["codec"]), lang, metric)] = _cell(rec)
+
+    def add_unavailable(self, r: Run) -> None:
+        """Metrics unavailable in a run have no summary rows: say why in every cell of its codecs."""
+        for name, o in r.outputs().items():
+            if not o.unavailable:
+                continue
+            for label in [lb for lb, ci in self.codec_info.items() if ci["run"] == r.name]:
+                for lang in [*self.langs, ALL_LANGS]:
+                    self.cells.setdefault((label, lang, name), Cell(None, None, None, 0, 0, "unavailable", o.unavailable))
+
+    def not_computed(self, present: set[str]) -> dict[str, tuple[str, str]]:
+        """Metrics without a value anywhere but unavailable or failed somewhere: (status, reason) of the first."""
+        out = {}
+        for m in self.metric_order:
+            bad = [c for (_, _, mm), c in self.cells.items() if mm == m and c.status in ("unavailable", "failed")]
+            if m not in present and bad:
+                out[m] = (bad[0].status, bad[0].note)
+        return out
+
+
 def build_board(runs: list[Run], select: list[str] | None = None, mixed: str = "") -> Board:
     """Join the summaries of the runs; codec names seen in several runs get ' (run)' appended.
 
     ``select``: output or metric names to keep (default: every metric with a value somewhere)."""
-    seen: dict[str, int] = {}
+    seen = Counter(c for r in runs for c in r.summary()["codec"].unique())
+    join = _Join()
     for r in runs:
-        for c in r.summary()["codec"].unique():
-            seen[c] = seen.get(c, 0) + 1
-    codecs: list[str] = []
-    codec_info: dict[str, dict[str, Any]] = {}
-    cells: dict[tuple[str, str, str], Cell] = {}
-    metric_info: dict[str, dict[str, Any]] = {}
-    metric_order: list[str] = []
-    langs: list[str] = []
+        join.add_run(r, lambda codec, r=r: codec if seen[codec] == 1 else f"{codec} ({r.name})")
     for r in runs:
-        outputs = r.outputs()
-        for name, o in outputs.items():
-            metric_info.setdefault(name, {"higher_is_better": o.higher_is_better, "unit": o.unit, "metric": o.metric,
-                                          "unavailable": o.unavailable, **_provenance(r.metrics.get(o.metric, {}))})
-            if name not in metric_order:
-                metric_order.append(name)
-        df = r.summary()
-        for codec in df["codec"].unique():
-            label = codec if seen[codec] == 1 else f"{codec} ({r.name})"
-            if label in codec_info:
-                continue
-            codecs.append(label)
-            codec_info[label] = {**r.codecs.get(codec, {}), "run": r.name, "codec": codec}
-        for rec in df.to_dict("records"):
-            codec, lang, metric = rec["codec"], str(rec["lang"]), rec["metric"]
-            label = codec if seen[codec] == 1 else f"{codec} ({r.name})"
-            if lang != ALL_LANGS and lang not in langs:
-                langs.append(lang)
-            if metric not in metric_order:
-                metric_order.append(metric)
-            info = metric_info.setdefault(metric, {})
-            info.setdefault("higher_is_better", _bool_or_none(rec.get("higher_is_better")))
-            info.setdefault("unit", rec["unit"] if isinstance(rec.get("unit"), str) else "")
-            status = str(rec.get("status") or "ok")
-            cells[(label, lang, metric)] = Cell(_num(rec.get("mean")), _num(rec.get("ci_low")), _num(rec.get("ci_high")),
-                                                int(_num(rec.get("n")) or 0), int(_num(rec.get("n_failed")) or 0),
-                                                status, str(rec.get("note") or ""))
-            if status == "ok" and _num(rec.get("mean")) is None:
-                cells[(label, lang, metric)].status = "failed"
-    # metrics unavailable in a run have no summary rows: say why in every cell
-    for r in runs:
-        for name, o in r.outputs().items():
-            if o.unavailable:
-                for label, ci in codec_info.items():
-                    if ci["run"] != r.name:
-                        continue
-                    for lang in [*langs, ALL_LANGS]:
-                        cells.setdefault((label, lang, name), Cell(None, None, None, 0, 0, "unavailable", o.unavailable))
+        join.add_unavailable(r)
     # a column needs a value somewhere: all-n/a metrics are dropped, all-unavailable/failed ones listed once;
     # data checks describe the references, not the codecs: warnings instead of columns
     checks = {name for r in runs for name, o in r.outputs().items() if r.metrics.get(o.metric, {}).get("data_check")}
-    present = {m for (_, _, m), c in cells.items() if c.status in ("ok", "unreliable") and m not in checks}
-    not_computed = {}
-    for m in metric_order:
-        bad = [c for (_, _, mm), c in cells.items() if mm == m and c.status in ("unavailable", "failed")]
-        if m not in present and bad:
-            not_computed[m] = (bad[0].status, bad[0].note)
+    present = {m for (_, _, m), c in join.cells.items() if c.status in ("ok", "unreliable") and m not in checks}
+    not_computed = join.not_computed(present)
+    order, info = join.metric_order, join.metric_info
     if select:
-        unknown = [m for m in select if m not in metric_order and not any(i.get("metric") == m for i in metric_info.values())]
+        unknown = [m for m in select if m not in order and not any(i.get("metric") == m for i in info.values())]
         if unknown:
-            raise RunError(f"unknown metric(s) {', '.join(unknown)} (known: {', '.join(metric_order)})")
-        chosen = [m for m in metric_order if m in select or metric_info.get(m, {}).get("metric") in select]
+            raise RunError(f"unknown metric(s) {', '.join(unknown)} (known: {', '.join(order)})")
+        chosen = [m for m in order if m in select or info.get(m, {}).get("metric") in select]
         present &= set(chosen)
         not_computed = {m: r for m, r in not_computed.items() if m in chosen}
-    metrics = [m for m in PREFERRED_ORDER if m in present] + [m for m in metric_order if m in present
+    metrics = [m for m in PREFERRED_ORDER if m in present] + [m for m in order if m in present
                                                                and m not in PREFERRED_ORDER]
-    langs = sorted(langs) + [ALL_LANGS]
     partial = [why for r in runs for why in r.partial()]
-    return Board(runs, codecs, codec_info, langs, metrics, metric_info, cells, not_computed, mixed, partial,
-                 data_warnings=_data_warnings(runs))
+    return Board(runs, join.codecs, join.codec_info, sorted(join.langs) + [ALL_LANGS], metrics, info, join.cells,
+                 not_computed, mixed, partial, data_warnings=_data_warnings(runs))
 
 
 def _data_warnings(runs: list[Run]) -> list[str]:

@@ -17,8 +17,8 @@ from the utterance's ``lang`` where the model supports it (the record says wheth
 read this language, so its errors would look like codec damage. A reconstruction whose transcript
 fails a check while the reference's passed keeps its number (the codec broke recognition: that *is*
 codec damage). Every scored item appends a transcript record (texts, checks, error counts) to the run
-store's ``asr_transcripts`` stream; corpus-level rates and ``asr_reliability.json`` are computed from
-those records by the summary.
+folder's ``asr_transcripts`` stream (``streams``); corpus-level rates and ``asr_reliability.json`` are
+computed from those records by its aggregate (``corpus.py``).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codecbench.metrics.asr.backends import BACKENDS, backend_unavailable, make_backend
 from codecbench.metrics.asr.checks import check_transcript
 from codecbench.metrics.asr.errors import TRANSCRIPTS, error_counts
+from codecbench.metrics.asr.factory import backend_unavailable, make_backend
 from codecbench.metrics.asr.normalizers import NORMALIZERS, SPELLING_SOURCE, make_normalizer, spelling_file
-from codecbench.metrics.asr.routing import DEFAULT, AsrModel, model_for, routes
+from codecbench.metrics.asr.routing import BACKENDS, DEFAULT, AsrModel, model_for, routes
 from codecbench.metrics.asr.transcriber import SR, Transcriber
 from codecbench.metrics.base import (
     Failure,
@@ -98,6 +98,7 @@ def _short(spec: AsrModel) -> str:
 class AsrMetric(Metric):
     name = "wer"
     options = OPTIONS
+    streams = (TRANSCRIPTS,)
 
     def __init__(self) -> None:
         self._reason: str | None | bool = False  # False: not checked yet
@@ -209,6 +210,17 @@ class AsrMetric(Metric):
         self._device, self._workdir = device, workdir
         self._transcribers = {}
 
+    def aggregate(self, corpus):
+        from codecbench.metrics.asr.corpus import aggregate
+
+        return aggregate(corpus, TRANSCRIPTS)
+
+    def numerics(self, device: str) -> dict[str, Any]:
+        """The resolved ASR options and what CTranslate2 offers here (``environment.asr_settings``)."""
+        from codecbench.environment import asr_settings
+
+        return {"asr": asr_settings(device, self.opts)}
+
     def transcriber(self, spec: AsrModel) -> Transcriber:
         """One transcriber (backend + caches) per configured model; its cache key holds every option
         that can change a transcript of that model."""
@@ -265,9 +277,9 @@ class AsrMetric(Metric):
                 out[i], rec = self._score(x, ref_asr, hyp, tr, spec)
                 records.append(rec)
         if self._workdir and records:
-            from codecbench.store import RunStore
+            from codecbench.store import RunFolder
 
-            RunStore(self._workdir).append_records(TRANSCRIPTS, records)
+            RunFolder(self._workdir).append_records(TRANSCRIPTS, records)
         return out
 
     def _score(self, x: MetricInput, ref_asr: str, hyp: str, tr: Transcriber,
