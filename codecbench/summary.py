@@ -136,6 +136,7 @@ def aggregates(folder: RunFolder, rows: pd.DataFrame, metrics_meta: dict, codecs
         records = {s: _present(folder.records(s), rows) for s in metric.streams}
         agg = metric.aggregate(Corpus(folder, rows, meta, codecs_meta, dataset, records))
         if agg is not None:
+            agg.metric = name
             out.append(agg)
     return out
 
@@ -309,6 +310,8 @@ def write_summaries(run_dir: str | Path) -> pd.DataFrame:
     for agg in aggs:
         for name, content in agg.files.items():
             folder.write_file(name, content)
+        if agg.values is not None:
+            folder.write_corpus_values(agg.metric, agg.values)
     checks = datachecks.check(rows, metrics_meta, codecs_meta)
     folder.write_json(datachecks.FILE, checks)
     folder.write_file(SUMMARY_CSV, summary)

@@ -32,6 +32,7 @@ BUILTIN_MODULES = (
     "codecbench.metrics.dnsmos",
     "codecbench.metrics.mos",
     "codecbench.metrics.abx",
+    "codecbench.metrics.tokens",
     "codecbench.metrics.reference",
 )
 
