@@ -34,7 +34,7 @@ import numpy as np
 from codecbench import __version__
 from codecbench.metrics.base import Metric, MetricInfo, MetricInput, Option, Output
 from codecbench.metrics.corpus import Aggregate, Corpus, Table
-from codecbench.metrics.tokens.ngram import KneserNey
+from codecbench.metrics.tokens.ngram import KneserNey, Numbering
 from codecbench.metrics.tokens.splits import Split, SplitError, split
 from codecbench.metrics.tokens.transformer import TokenTransformer, TransformerSettings, layout
 from codecbench.report.cells import fmt_number, value_text
@@ -138,10 +138,13 @@ def _ngram(train: list[list[np.ndarray]], test: list[list[np.ndarray]], sizes: l
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
     flat_tr = [layout(u, sizes, rates, "flat") for u in train]
     flat_te = [layout(u, sizes, rates, "flat") for u in test]
+    numbering = Numbering([y[:, 0] for _, y in flat_tr], order, sum(sizes))  # shared by every level's model
+    numbered = numbering.number([y[:, 0] for _, y in flat_te])
     for lv, k in enumerate(sizes):
         lm = KneserNey(order).fit([y[:, 0] for _, y in flat_tr], [x[:, 1] == lv for x, _ in flat_tr], k,
-                                  n_ids=sum(sizes), first=int(offsets[lv]))
-        out[:, lv] = [b.sum() for b in lm.bits([y[:, 0] for _, y in flat_te], [x[:, 1] == lv for x, _ in flat_te])]
+                                  n_ids=sum(sizes), first=int(offsets[lv]), numbering=numbering)
+        bits = lm.bits([y[:, 0] for _, y in flat_te], [x[:, 1] == lv for x, _ in flat_te], numbered)
+        out[:, lv] = [b.sum() for b in bits]
     return out
 
 

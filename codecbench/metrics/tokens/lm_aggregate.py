@@ -173,6 +173,7 @@ def aggregate(metric: TokenLM, corpus: Corpus) -> Aggregate:
         out_rows += c.rows
         table += c.table
         values += c.values
+    out_rows = [r for r in out_rows if r.lang]  # utterances without a language count in "all" only
     split_rows = [{"lang": lang, "utt_id": u, "split": side} for lang, s in sorted(valid.items())
                   for side, ids in (("train", s.train), ("test", s.test)) for u in sorted(ids)]
     frame = pd.DataFrame(table, columns=TABLE_COLUMNS)

@@ -15,9 +15,9 @@ flattened codebooks (the stream interleaves all levels, with level offsets; the 
 level's positions). Every stream starts with ``order - 1`` begin tokens (never predicted); no end
 token is predicted (a frame stream has no end of sentence).
 
-N-grams are numbered order by order: the id of the k-gram ending at a position is a dense index of
-(id of the (k-1)-gram ending there, the token k-1 places back), so keys never overflow whatever the
-vocabulary and order; a test n-gram absent from training gets id -1.
+N-grams are numbered order by order (``Numbering``): the id of the k-gram ending at a position is a
+dense index of (id of the (k-1)-gram ending there, the token k-1 places back), so keys never
+overflow whatever the vocabulary and order; a test n-gram absent from training gets id -1.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import numpy as np
 
 @dataclass
 class _Order:
-    keys: np.ndarray  # sorted unique keys of this order's n-grams (training)
     count: np.ndarray  # per n-gram id: raw count (highest order) or continuation count
     ctx_total: np.ndarray  # per context id (an id of the order below): summed counts
     ctx_n: np.ndarray  # per context id: [n-grams with count 1, 2, 3+] (3 columns)
@@ -49,14 +48,12 @@ def _discounts(count: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def _stream(seqs: list[np.ndarray], targets: list[np.ndarray], order: int, bos: int) -> tuple[np.ndarray, np.ndarray]:
-    """All streams concatenated, each after ``order - 1`` begin tokens; and the target mask."""
+def _tokens(seqs: list[np.ndarray], order: int, bos: int) -> np.ndarray:
+    """All streams concatenated, each after ``order - 1`` begin tokens."""
     pad = np.full(order - 1, bos, dtype=np.int64)
-    toks = [np.concatenate([pad, np.asarray(s, dtype=np.int64)]) for s in seqs]
-    mask = [np.concatenate([np.zeros(order - 1, bool), np.asarray(t, bool)]) for t in targets]
-    if not toks:
-        return np.zeros(0, np.int64), np.zeros(0, bool)
-    return np.concatenate(toks), np.concatenate(mask)
+    if not seqs:
+        return np.zeros(0, np.int64)
+    return np.concatenate([np.concatenate([pad, np.asarray(s, dtype=np.int64)]) for s in seqs])
 
 
 def _back(x: np.ndarray, k: int, fill: int) -> np.ndarray:
@@ -68,6 +65,47 @@ def _back(x: np.ndarray, k: int, fill: int) -> np.ndarray:
     return out
 
 
+class Numbering:
+    """The n-grams of a set of training streams, numbered order by order: the id of the k-gram ending at
+    a position is a dense index of (id of the (k-1)-gram ending there, the token k-1 places back). It
+    depends on the streams only, not on which positions a model predicts, so the models of several
+    levels of the same interleaved streams share one (``fit(numbering=...)``)."""
+
+    def __init__(self, seqs: list[np.ndarray], order: int, n_ids: int):
+        self.order, self.n_ids = order, n_ids
+        self.toks = _tokens(seqs, order, n_ids)
+        if len(self.toks) and (self.toks.min() < 0 or self.toks.max() > n_ids):
+            raise ValueError(f"a stream id lies outside [0, {n_ids})")
+        self.keys: list[np.ndarray] = []
+        self.ids = self._ids(self.toks, build=True)
+
+    def _ids(self, toks: np.ndarray, build: bool = False) -> list[np.ndarray]:
+        """Per order k = 1..n, the id of the k-gram ending at each position (-1: not in training, or
+        running off the start)."""
+        base = self.n_ids + 1
+        ids: list[np.ndarray] = []
+        for k in range(1, self.order + 1):
+            tok = _back(toks, k - 1, -1)
+            valid = tok >= 0 if k == 1 else (tok >= 0) & (ids[-1] >= 0)
+            key = np.where(valid, tok if k == 1 else ids[-1] * base + tok, -1)
+            if build:
+                self.keys.append(np.unique(key[valid]))
+            uniq = self.keys[k - 1]
+            if not len(uniq):
+                ids.append(np.full(len(key), -1, dtype=np.int64))
+                continue
+            pos = np.minimum(np.searchsorted(uniq, key), len(uniq) - 1)
+            ids.append(np.where(valid & (uniq[pos] == key), pos, -1))
+        return ids
+
+    def number(self, seqs: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Held-out streams (begin tokens in front) and their n-gram ids in this numbering."""
+        toks = _tokens(seqs, self.order, self.n_ids)
+        if len(toks) and (toks.min() < 0 or toks.max() > self.n_ids):
+            raise ValueError(f"a stream id lies outside [0, {self.n_ids})")
+        return toks, self._ids(toks)
+
+
 class KneserNey:
     """``fit`` on training streams, then ``bits`` of held-out ones (-log2 p per target position)."""
 
@@ -77,54 +115,43 @@ class KneserNey:
         self.order = order
         self.vocab = 0  # the predicted distribution's size
         self.first = 0  # predicted ids lie in [first, first + vocab)
-        self.n_ids = 0  # stream ids are < n_ids; n_ids is the begin token
+        self.numbering: Numbering | None = None
         self.orders: list[_Order] = []
 
-    def _ids(self, toks: np.ndarray, build: bool = False) -> list[np.ndarray]:
-        """Per order k = 1..n, the id of the k-gram ending at each position (-1: not in training, or
-        running off the start). ``build``: number them (training)."""
-        base = self.n_ids + 1
-        ids: list[np.ndarray] = []
-        for k in range(1, self.order + 1):
-            tok = _back(toks, k - 1, -1)
-            valid = tok >= 0 if k == 1 else (tok >= 0) & (ids[-1] >= 0)
-            key = np.where(valid, tok if k == 1 else ids[-1] * base + tok, -1)
-            if build:
-                self.orders.append(_Order(np.unique(key[valid]), np.zeros(0), np.zeros(0), np.zeros((1, 3)),
-                                          np.zeros(3)))
-            uniq = self.orders[k - 1].keys
-            pos = np.minimum(np.searchsorted(uniq, key), max(len(uniq) - 1, 0))
-            hit = valid & (len(uniq) > 0) & (uniq[pos] == key) if len(uniq) else np.zeros(len(key), bool)
-            ids.append(np.where(hit, pos, -1))
-        return ids
-
-    def _check(self, seqs: list[np.ndarray], targets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        toks, mask = _stream(seqs, targets, self.order, self.n_ids)
-        if len(toks) and (toks.min() < 0 or toks.max() > self.n_ids):
-            raise ValueError(f"a stream id lies outside [0, {self.n_ids})")
+    def _mask(self, toks: np.ndarray, targets: list[np.ndarray]) -> np.ndarray:
+        mask = np.concatenate([np.zeros(0, bool)] + [np.concatenate([np.zeros(self.order - 1, bool), np.asarray(t, bool)])
+                                                     for t in targets])
+        if len(mask) != len(toks):
+            raise ValueError("targets must match the streams' lengths")
         pred = toks[mask] - self.first
         if np.any(pred < 0) or np.any(pred >= self.vocab):
             raise ValueError(f"a predicted token lies outside [{self.first}, {self.first + self.vocab})")
-        return toks, mask
+        return mask
 
     def fit(self, seqs: list[np.ndarray], targets: list[np.ndarray], vocab: int, n_ids: int | None = None,
-            first: int = 0) -> KneserNey:
+            first: int = 0, numbering: Numbering | None = None) -> KneserNey:
         """``vocab``: the size of the predicted distribution (predicted ids lie in [first, first + vocab));
-        ``n_ids``: how many ids the streams use (context-only ids included; default ``first + vocab``)."""
+        ``n_ids``: how many ids the streams use (context-only ids included; default ``first + vocab``);
+        ``numbering``: these streams' ``Numbering`` when it is already made (same order and ids)."""
         self.vocab, self.first = int(vocab), int(first)
-        self.n_ids = int(first + vocab if n_ids is None else n_ids)
-        toks, mask = self._check(seqs, targets)
+        n_ids = int(first + vocab if n_ids is None else n_ids)
+        if numbering is None:
+            numbering = Numbering(seqs, self.order, n_ids)
+        elif (numbering.order, numbering.n_ids) != (self.order, n_ids):
+            raise ValueError("the numbering is of another order or vocabulary")
+        self.numbering = numbering
+        mask = self._mask(numbering.toks, targets)
         if not mask.any():
             raise ValueError("no training tokens")
+        ids, keys = numbering.ids, numbering.keys
         self.orders = []
-        ids = self._ids(toks, build=True)
         for k in range(1, self.order + 1):
-            size = len(self.orders[k - 1].keys)
+            size = len(keys[k - 1])
             if k == self.order:  # raw counts of the n-grams at target positions
                 count = np.bincount(ids[k - 1][mask], minlength=size).astype(np.float64)
             else:  # continuation counts: distinct (k+1)-grams at target positions, per k-gram suffix
                 upper = np.unique(ids[k][mask])
-                suffix = np.zeros(len(self.orders[k].keys), dtype=np.int64)
+                suffix = np.zeros(len(keys[k]), dtype=np.int64)
                 suffix[ids[k][mask]] = ids[k - 1][mask]
                 count = np.bincount(suffix[upper], minlength=size).astype(np.float64)
             gram = np.flatnonzero(count > 0)
@@ -133,19 +160,20 @@ class KneserNey:
             else:  # the context of the k-gram ending at p: the (k-1)-gram ending at p - 1
                 ctx_of = np.full(size, -1, dtype=np.int64)
                 ctx_of[ids[k - 1][mask]] = _back(ids[k - 2], 1, -1)[mask]
-                ctx, n_ctx = ctx_of[gram], len(self.orders[k - 2].keys)
+                ctx, n_ctx = ctx_of[gram], len(keys[k - 2])
             c = count[gram]
             ctx_n = np.zeros((n_ctx, 3))
             np.add.at(ctx_n, (ctx, np.minimum(c, 3).astype(np.int64) - 1), 1.0)
-            o = self.orders[k - 1]
-            o.count, o.ctx_total, o.ctx_n = count, np.bincount(ctx, weights=c, minlength=n_ctx), ctx_n
-            o.discounts = _discounts(c)
+            self.orders.append(_Order(count, np.bincount(ctx, weights=c, minlength=n_ctx), ctx_n, _discounts(c)))
         return self
 
-    def bits(self, seqs: list[np.ndarray], targets: list[np.ndarray]) -> list[np.ndarray]:
-        """-log2 p of each target token of each stream (one array per stream, in order)."""
-        toks, mask = self._check(seqs, targets)
-        full = self._ids(toks)
+    def bits(self, seqs: list[np.ndarray], targets: list[np.ndarray],
+             numbered: tuple[np.ndarray, list[np.ndarray]] | None = None) -> list[np.ndarray]:
+        """-log2 p of each target token of each stream (one array per stream, in order); ``numbered``:
+        ``self.numbering.number(seqs)`` when it is already made."""
+        assert self.numbering is not None, "fit first"
+        toks, full = numbered if numbered is not None else self.numbering.number(seqs)
+        mask = self._mask(toks, targets)
         n = int(mask.sum())
         p = np.full(n, 1.0 / self.vocab)
         for k in range(1, self.order + 1):

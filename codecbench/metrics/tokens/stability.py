@@ -146,7 +146,7 @@ def per_level(corpus: Corpus) -> dict[tuple[str, str, str, int], list[float]]:
         for p, dists in (r.get("distances") or {}).items():
             for level, (d, n) in enumerate(zip(dists, r.get("lengths") or [], strict=False)):
                 if n:
-                    for key_lang in dict.fromkeys([lang, "all"]):
+                    for key_lang in dict.fromkeys([lang, "all"] if lang else ["all"]):
                         out[(r["codec"], key_lang, p, level)].append(d / n)
     return out
 

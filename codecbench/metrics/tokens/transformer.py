@@ -62,10 +62,12 @@ def layout(utt: list[np.ndarray], sizes: list[int], rates: list[float], pattern:
             y[lv:lv + t, lv] = np.asarray(c[:t])
         inputs = np.vstack([np.array([[s + 1 for s in sizes]]), y[:-1]])  # begin token = size + 1
         return inputs, np.where(y >= np.array(sizes)[None], -1, y)
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    order = sorted((i / rates[lv], lv, i) for lv, c in enumerate(utt) for i in range(len(c)))
-    tok = np.array([offsets[lv] + utt[lv][i] for _, lv, i in order], dtype=np.int64)
-    level = np.array([lv for _, lv, _ in order], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    time = np.concatenate([np.arange(len(c)) / rates[lv] for lv, c in enumerate(utt)])
+    level = np.concatenate([np.full(len(c), lv, dtype=np.int64) for lv, c in enumerate(utt)])
+    tok = np.concatenate([offsets[lv] + np.asarray(c, dtype=np.int64) for lv, c in enumerate(utt)])
+    order = np.lexsort((level, time))  # by frame start, then level
+    tok, level = tok[order], level[order]
     inputs = np.stack([np.concatenate([[sum(sizes)], tok[:-1]]), level], axis=1)  # (previous token, level to predict)
     return inputs, tok[:, None]
 
@@ -91,6 +93,11 @@ class TokenTransformer:
                     self.tok = nn.Embedding(sum(sizes) + 1, s.d_model)
                     self.lvl = nn.Embedding(len(sizes), s.d_model)
                     self.out = nn.Linear(s.d_model, sum(sizes))
+                    bounds = np.concatenate([[0], np.cumsum(sizes)])
+                    allowed = torch.zeros(len(sizes), sum(sizes), dtype=torch.bool)
+                    for lv in range(len(sizes)):
+                        allowed[lv, bounds[lv]:bounds[lv + 1]] = True
+                    self.register_buffer("allowed", allowed)  # the entries each level may predict
                 self.pos = nn.Embedding(s.window, s.d_model)
                 layer = nn.TransformerEncoderLayer(s.d_model, s.heads, 4 * s.d_model, dropout=0.0, batch_first=True,
                                                    norm_first=True)
@@ -108,12 +115,7 @@ class TokenTransformer:
                 h = self.norm(self.body(h, mask=mask, is_causal=True))
                 if s.pattern == "delay":
                     return [torch.log_softmax(head(h), dim=-1) for head in self.heads]
-                logits = self.out(h)
-                bounds = np.concatenate([[0], np.cumsum(sizes)])
-                allowed = torch.zeros(len(sizes), sum(sizes), dtype=torch.bool, device=x.device)
-                for lv in range(len(sizes)):
-                    allowed[lv, bounds[lv]:bounds[lv + 1]] = True
-                logits = logits.masked_fill(~allowed[x[..., 1]], float("-inf"))
+                logits = self.out(h).masked_fill(~self.allowed[x[..., 1]], float("-inf"))
                 return [torch.log_softmax(logits, dim=-1)]
 
         return Net()
@@ -192,9 +194,7 @@ class TokenTransformer:
                 with torch.inference_mode():
                     nll = self._nll(self.model, xb, yb)[0].double().cpu().numpy() / np.log(2.0)
                 n = min(w, len(y) - a)
-                lv = level[a:a + n][first:]
-                np.add.at(total, lv.ravel(), nll[first:n].ravel()) if self.s.pattern == "delay" else \
-                    np.add.at(total, lv[:, 0], nll[first:n, 0])
+                np.add.at(total, level[a:a + n][first:].ravel(), nll[first:n].ravel())
                 if a + w >= len(y):
                     break
                 a += stride
