@@ -176,7 +176,8 @@ def detect_format(path: Path) -> str:
 
 
 def load_dataset(spec: str | None, fmt: str = "auto", lang: str | None = None) -> Dataset:
-    """Read a dataset; ``None`` is the embedded espeak-ng default set, ``contrasts:LANG`` the minimal pairs."""
+    """Read a dataset; ``None`` is the embedded espeak-ng default set, ``contrasts:LANG`` the minimal pairs,
+    ``conditions:PATH`` clips of PATH under recording and channel conditions (``data.conditions``)."""
     if spec is None:
         from codecbench.data.synthetic import default_dataset
 
@@ -185,6 +186,10 @@ def load_dataset(spec: str | None, fmt: str = "auto", lang: str | None = None) -
         from codecbench.data.contrasts import contrast_dataset
 
         return contrast_dataset(spec)
+    if spec.startswith("conditions:") or spec.startswith("conditions="):
+        from codecbench.data.conditions import conditions_dataset
+
+        return conditions_dataset(spec)
     path = Path(spec)
     fmt = detect_format(path) if fmt == "auto" else fmt
     readers = {
