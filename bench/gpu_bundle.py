@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpora" / "hindi-news-1h" / "manifest.jsonl"
 LOW_RATES = (6, 8, 12, 16)  # kbps, cycled over the training utterances
-WHEELS = ("soundfile==0.14.0", "soxr==1.1.0")
+WHEELS = ("soundfile==0.14.0", "cffi==2.0.0", "pycparser==3.12", "soxr==1.1.0")  # cffi: soundfile's backend
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 
 

@@ -25,7 +25,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >"$OUT/gpu.
 # pesq has no wheel: its C is compiled there, moved into place in one rename (validation finds it once ready)
 ( $PY -m pip install -q --no-deps --no-build-isolation --no-cache-dir --target /tmp/pesqbuild $G/pesq-src \
     && mv /tmp/pesqbuild/pesq /tmp/pesqsite/pesq ) >"runs/pesq_build.log" 2>&1 &
-$PY -c "import codecbench, codecbench.inhouse.train, codecbench.metrics.registry as r; print(codecbench.__file__,
+$PY -c "import soundfile, soxr, codecbench, codecbench.inhouse.train, codecbench.metrics.registry as r; print(codecbench.__file__,
 'metrics:', sorted(r.all_metrics()))" >runs/preflight.log 2>&1
 common=(--manifest $G/data/hi/manifest.jsonl $G/data/espeak/manifest.jsonl
         --aug-codec-manifest $G/data/hi-opus/manifest.jsonl --augment robust
@@ -41,7 +41,7 @@ for run in $RUNS; do
 done
 # the GPU batching figure (issue 31): real-size random weights; the trainings start beside it (their first
 # ~20 s load audio on the CPU), so the figure is an upper bound on what the GPU alone gives
-timeout 150 $PY $G/bench/codec_rtf.py --codecs encodec-24k-6kbps,dac-24k --batch-sizes 1,32 --seconds 4 \
+[ -z "${SKIP_RTF:-}" ] && timeout 150 $PY $G/bench/codec_rtf.py --codecs encodec-24k-6kbps,dac-24k --batch-sizes 1,32 --seconds 4 \
     --device "$DEVICE" --random ${RTF_EXTRA:-} >"$OUT/codec_rtf_cuda.txt" 2>&1
 nvidia-smi >>"$OUT/gpu.txt" 2>&1
 wait

@@ -220,7 +220,8 @@ def train(args: argparse.Namespace) -> Path:
                     "warmup": args.warmup, "loss_weights": weights, "adversarial": bool(args.adversarial),
                     "adv_start": args.adv_start if args.adversarial else None, "init_from": args.init_from, "amp": amp,
                     "seed": args.seed, "preset": args.preset, "augment": aug_cfg.to_dict(),
-                    "data": {"manifests": manifests, "codec_copies": args.aug_codec_manifest if aug_cfg.codec else None,
+                    "data": {"manifests": manifests,
+                             "codec_copy_manifests": args.aug_codec_manifest if aug_cfg.codec else None,
                              **data.summary()},
                     "recent_losses": avg}
         if validator is not None:
