@@ -118,75 +118,121 @@ def score_codec(spec: str, jobs: list[tuple[str, str, str, np.ndarray, int]], th
     return out
 
 
-def arrays(scores: dict, keys: list[str], metric: str) -> np.ndarray:
-    return np.array([np.nan if scores[k][metric] is None else scores[k][metric] for k in keys], dtype=np.float64)
-
-
 def fmt_diff(d: dict, digits: int) -> str:
     star = "*" if d["p_value"] < 0.05 else " "
     return (f"{d['mean_diff']:+.{digits}f} [{d['ci_low']:+.{digits}f},{d['ci_high']:+.{digits}f}] "
             f"p={d['p_value']:.3f}{star}")
 
 
-def report(labels: list[str], scores: dict[str, dict], sets: dict, conditions: list[str], baseline: str) -> str:
-    lines = []
+class Scores:
+    """Per-clip scores of every codec, looked up by condition ("shifted": the per-clip mean over the
+    conditions other than clean) and set."""
+
+    def __init__(self, scores: dict[str, dict], sets: dict, conditions: list[str]):
+        self.scores, self.sets = scores, sets
+        self.n = {s: len(v) for s, v in sets.items()}
+        self.keys = {c: [f"{s}/{c}/{uid}" for s, items in sets.items() for uid, _, _ in items] for c in conditions}
+        self.shifted = [c for c in conditions if c != "clean"]
+        self.groups = list(conditions) + (["shifted"] if self.shifted else [])
+
+    def values(self, label: str, cond: str, metric: str, only: str | None = None) -> np.ndarray:
+        if cond == "shifted":
+            v = np.nanmean(np.stack([self.values(label, c, metric) for c in self.shifted]), axis=0)
+        else:
+            row = self.scores[label]
+            v = np.array([np.nan if row[k][metric] is None else row[k][metric] for k in self.keys[cond]])
+        if only is None:
+            return v
+        start = sum(self.n[t] for t in list(self.sets)[: list(self.sets).index(only)])
+        return v[start:start + self.n[only]]  # keys list the sets in this order
+
+    def pair(self, label: str, other: str, cond: str, metric: str, only: str | None = None) -> dict:
+        return paired_difference(self.values(other, cond, metric, only), self.values(label, cond, metric, only))
+
+    def summary(self, label: str, other: str) -> str:
+        """One line: pooled shifted difference and how many conditions are ahead/behind (p < 0.05)."""
+        parts = []
+        for m, name, digits in (("pesq_wb", "PESQ-wb", 2), ("stoi", "STOI", 3)):
+            d = self.pair(label, other, "shifted", m)
+            ahead = [c for c in self.shifted if (x := self.pair(label, other, c, m))["p_value"] < 0.05
+                     and x["mean_diff"] > 0]
+            behind = [c for c in self.shifted if (x := self.pair(label, other, c, m))["p_value"] < 0.05
+                      and x["mean_diff"] < 0]
+            parts.append(f"{name} {fmt_diff(d, digits).strip()}, ahead in {len(ahead)}/{len(self.shifted)} conditions"
+                         + (f", behind in {', '.join(behind)}" if behind else ""))
+        n = sum(self.n.values())
+        return (f"vs {other} under {len(self.shifted)} shifted conditions ({n} clips: "
+                f"{' + '.join(f'{s} {k}' for s, k in self.n.items())}, never trained on; per-clip means over the "
+                f"conditions, paired): " + "; ".join(parts))
+
+
+def report(labels: list[str], sc: Scores, baseline: str, rvq: str | None) -> str:
     ours = [lb for lb in labels if lb != baseline and not lb.startswith("opus")]
-    clip_keys = {c: [f"{s}/{c}/{uid}" for s, items in sets.items() for uid, _, _ in items] for c in conditions}
-    shifted = [c for c in conditions if c != "clean"]
-    groups = [(c, clip_keys[c]) for c in conditions] + ([("shifted", None)] if shifted else [])
-
-    def values(label: str, cond: str, metric: str) -> np.ndarray:
-        if cond != "shifted":
-            return arrays(scores[label], clip_keys[cond], metric)
-        return np.nanmean(np.stack([arrays(scores[label], clip_keys[c], metric) for c in shifted]), axis=0)
-
-    n_clips = {s: len(v) for s, v in sets.items()}
-    lines.append(f"clips per condition: {', '.join(f'{s} {n}' for s, n in n_clips.items())}; "
-                 f"'shifted' = per-clip mean over {len(shifted)} conditions other than clean")
-    lines.append("")
-    lines.append("means per condition (PESQ-wb / STOI)")
+    lines = [f"clips per condition: {', '.join(f'{s} {n}' for s, n in sc.n.items())}; 'shifted' = per-clip mean "
+             f"over the {len(sc.shifted)} conditions other than clean", "", "means per condition (PESQ-wb / STOI)"]
     head = f"{'condition':<14}" + "".join(f" {lb:>18}" for lb in labels)
     lines += [head, "-" * len(head)]
-    for cond, _ in groups:
-        lines.append(f"{cond:<14}" + "".join(
-            f" {np.nanmean(values(lb, cond, 'pesq_wb')):>8.3f} / {np.nanmean(values(lb, cond, 'stoi')):.3f}"
-            for lb in labels))
+    for cond in sc.groups:
+        lines.append(f"{cond:<14}" + "".join(f" {np.nanmean(sc.values(lb, cond, 'pesq_wb')):>8.3f} / "
+                                             f"{np.nanmean(sc.values(lb, cond, 'stoi')):.3f}" for lb in labels))
     rates = []
     for lb in labels:
-        rows = [r for r in scores[lb].values() if "bits" in r]
+        rows = [r for r in sc.scores[lb].values() if "bits" in r]
         if rows:
             rates.append(f"{lb} {sum(r['bits'] for r in rows) / sum(r['seconds'] for r in rows) / 1000:.2f} kbps")
     lines.append("measured bitrate over all clips and conditions: " + (", ".join(rates) or "n/a"))
-    for lb in ours:
-        lines.append("")
-        lines.append(f"{lb} - {baseline}, paired over clips: mean [95% CI] sign-flip p (* p < 0.05)")
+    pairs = [(lb, baseline) for lb in ours] + [(lb, rvq) for lb in ours if rvq and lb != rvq]
+    for lb, other in pairs:
+        lines += ["", f"{lb} - {other}, paired over clips: mean [95% CI] sign-flip p (* p < 0.05)"]
         head = f"{'condition':<14} {'PESQ-wb':>34} {'STOI':>34} {'mel (lower better)':>34}"
         lines += [head, "-" * len(head)]
-        for cond, _ in groups:
-            cells = []
-            for m, digits in (("pesq_wb", 3), ("stoi", 4), ("mel_distance", 3)):
-                cells.append(f"{fmt_diff(paired_difference(values(baseline, cond, m), values(lb, cond, m)), digits):>34}")
-            lines.append(f"{cond:<14} " + " ".join(cells))
-    fails = [f"{lb} {k}: {f}" for lb in labels for k, r in scores[lb].items() for f in r.get("failures", [])]
+        for cond in sc.groups:
+            lines.append(f"{cond:<14} " + " ".join(f"{fmt_diff(sc.pair(lb, other, cond, m), d):>34}"
+                                                   for m, d in (("pesq_wb", 3), ("stoi", 4), ("mel_distance", 3))))
+    if len(sc.sets) > 1:
+        for lb in ours:
+            lines += ["", f"{lb} - {baseline} per set: PESQ-wb / STOI mean differences (* p < 0.05, paired over "
+                      "that set's clips)"]
+            head = f"{'condition':<14}" + "".join(f" {s + f' (n={n})':>22}" for s, n in sc.n.items())
+            lines += [head, "-" * len(head)]
+            for cond in sc.groups:
+                cells = []
+                for s in sc.sets:
+                    dp, ds = sc.pair(lb, baseline, cond, "pesq_wb", s), sc.pair(lb, baseline, cond, "stoi", s)
+                    cells.append(f"{dp['mean_diff']:+.2f}{'*' if dp['p_value'] < 0.05 else ' '} / "
+                                 f"{ds['mean_diff']:+.3f}{'*' if ds['p_value'] < 0.05 else ' '}")
+                lines.append(f"{cond:<14}" + "".join(f" {c:>22}" for c in cells))
+    lines += ["", "summary"] + [f"{lb}: {sc.summary(lb, other)}" for lb, other in pairs]
+    fails = [f"{lb} {k}: {f}" for lb in labels for k, r in sc.scores[lb].items() for f in r.get("failures", [])]
     if fails:
         lines.append(f"\n{len(fails)} metric failure(s), excluded from means and pairs: " + "; ".join(fails[:6]))
     return "\n".join(lines) + "\n"
 
 
-def write_cards(labels: dict[str, str], text: str, command: str) -> None:
+def write_cards(labels: dict[str, str], sc: Scores, text: str, command: str, baseline: str, rvq: str | None) -> None:
+    """The tables into each evaluated in-house checkpoint's TRAINING.md; the summary line(s) into its
+    config.json (``evaluation.by_condition``, joined to ``evaluation.test_clips`` as the verdict)."""
     from codecbench.codecs.inhouse import bundled_checkpoint
 
     for label, spec in labels.items():
         base, _, path = spec.partition(":")
         if not base.startswith("ours-") or base.count("-") > 1:
             continue
-        card = (Path(path) if path else bundled_checkpoint(base.split("-")[1])) / "TRAINING.md"
+        folder = Path(path) if path else bundled_checkpoint(base.split("-")[1])
+        card = folder / "TRAINING.md"
         old = card.read_text() if card.is_file() else ""
         head, sep, rest = old.partition("\n## Evaluation by condition")
         tail = rest[rest.find("\n## ", 1):] if sep and rest.find("\n## ", 1) >= 0 else ""
         card.write_text(head.rstrip() + f"\n\n## Evaluation by condition\n\n(`{label}` below is this checkpoint.)\n\n"
                         f"`{command}`\n\n```\n{text}```\n" + tail)
-        print(f"wrote the condition tables into {card}")
+        others = [baseline] if base != "ours-vae" else []
+        others += [rvq] if rvq and rvq != label else []
+        meta = json.loads((folder / "config.json").read_text())
+        ev = meta.setdefault("evaluation", {})
+        ev["by_condition"] = "; ".join(sc.summary(label, o) for o in others)
+        ev["verdict"] = "; ".join(x for x in (ev.get("test_clips"), ev["by_condition"]) if x)
+        (folder / "config.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+        print(f"wrote the condition tables into {card} and the summary into {folder / 'config.json'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--codecs", default="ours-rvq,ours-fsq,ours-vae,opus-6kbps,opus-12kbps",
                    help="comma-separated codec names, LABEL=NAME to name one (e.g. new=ours-rvq:runs/rvq)")
     p.add_argument("--baseline", default="opus-6kbps", help="label the in-house codecs are paired with")
+    p.add_argument("--rvq", default=None, help="label the other in-house codecs are also paired with (default: "
+                                               "the first ours-rvq)")
     p.add_argument("--sets", default="hi,en,ta")
     p.add_argument("--conditions", default=",".join(CONDITIONS))
     p.add_argument("--limit", type=int, default=None, help="clips per set")
@@ -234,11 +282,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scored {lb}", flush=True)
             if cache_path:
                 cache_path.write_text(json.dumps(cache))
-    scores = {lb: cache[keys[lb]] for lb in labels}
-    text = report(list(labels), scores, sets, conditions, args.baseline)
+    sc = Scores({lb: cache[keys[lb]] for lb in labels}, sets, conditions)
+    rvq = args.rvq or next((lb for lb, spec in labels.items() if spec.split(":")[0] == "ours-rvq"), None)
+    text = report(list(labels), sc, args.baseline, rvq)
     print(text)
     if args.write_cards:
-        write_cards(labels, text, "python bench/inhouse_conditions.py " + " ".join(argv or sys.argv[1:]))
+        write_cards(labels, sc, text, "python bench/inhouse_conditions.py " + " ".join(argv or sys.argv[1:]),
+                    args.baseline, rvq)
     return 0
 
 

@@ -11,7 +11,8 @@ Per-utterance scores are summarised as mean [95% bootstrap CI] and median.
     python bench/inhouse_vs_opus.py [--rvq CKPT] [--fsq CKPT] [--vae CKPT] [--curve 1,2,4,8,16] [--write-cards]
 
 ``--write-cards`` records the verdict in each evaluated checkpoint's config.json (``evaluation``,
-shown by ``codecbench codecs``) and the tables in its TRAINING.md.
+shown by ``codecbench codecs``; joined to the by-condition summary of ``bench/inhouse_conditions.py``
+when that was written) and the tables in its TRAINING.md.
 
 Evaluation audio: ../shared/testdata/hi (utterances 0-15 of hindi-news-1h, excluded from training).
 Codebook use: the last 20 utterances of hindi-news-1h (also excluded from training).
@@ -39,7 +40,8 @@ from codecbench.types import Utterance
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 METRICS = (("pesq_wb", "PESQ-wb"), ("stoi", "STOI"), ("mel_distance", "mel dist"))
-GOAL = ("ours-rvq (16 q, <= 6.4 kbps measured) >= opus-6kbps on PESQ-wb and STOI; ours-fsq (~6 kbps) and ours-vae "
+GOAL = ("ours-rvq (16 q, <= 6.4 kbps measured) >= opus-6kbps on PESQ-wb and STOI on the test clips and, paired "
+        "(p < 0.05), under the shifted conditions of bench/inhouse_conditions.py; ours-fsq (~6 kbps) and ours-vae "
         "no worse than ours-rvq")
 
 
@@ -112,13 +114,20 @@ def paired(res: dict, ref: dict) -> None:
         print(f"   {label:<9} {d['mean_diff']:+.3f} [{d['ci_low']:+.3f},{d['ci_high']:+.3f}] p={d['p_value']:.3f} (n={d['n']})")
 
 
-def standing(res: dict, ref: dict) -> str:
-    """One line for `codecbench codecs`: does this checkpoint beat Opus at the nearest bitrate?"""
+def _diff(res: dict, ref: dict, metric: str, digits: int) -> str:
+    d = paired_difference(ref["scores"][metric], res["scores"][metric])
+    return (f"diff {d['mean_diff']:+.{digits}f} [{d['ci_low']:+.{digits}f},{d['ci_high']:+.{digits}f}] "
+            f"p={d['p_value']:.3f}")
+
+
+def standing(res: dict, ref: dict, n: int) -> str:
+    """One line for `codecbench codecs`: the measured difference to Opus at the nearest bitrate, with its
+    evidence (test set, n, mean difference, 95% CI, p); "DEMO QUALITY" when behind on PESQ-wb or STOI."""
     p, s, po, so = mean(res, "pesq_wb"), mean(res, "stoi"), mean(ref, "pesq_wb"), mean(ref, "stoi")
-    where = f"16 held-out Hindi clips: PESQ-wb {p:.2f} vs {po:.2f}, STOI {s:.3f} vs {so:.3f} for {ref['info'].name}"
-    if p >= po and s >= so:
-        return f"beats {ref['info'].name} on PESQ-wb and STOI ({where})"
-    return f"DEMO QUALITY: loses to {ref['info'].name} ({where})"
+    text = (f"{n} test clips (hindi-news-1h utterances 0-15: the training corpus's broadcast source, held out of "
+            f"training): PESQ-wb {p:.2f} vs {po:.2f} for {ref['info'].name}, {_diff(res, ref, 'pesq_wb', 2)}; "
+            f"STOI {s:.3f} vs {so:.3f}, {_diff(res, ref, 'stoi', 3)}")
+    return text if p >= po and s >= so else f"DEMO QUALITY: behind {ref['info'].name} on the {text}"
 
 
 def against_rvq(res: dict, rvq: dict) -> str:
@@ -126,11 +135,12 @@ def against_rvq(res: dict, rvq: dict) -> str:
     p, s, pr, sr = mean(res, "pesq_wb"), mean(res, "stoi"), mean(rvq, "pesq_wb"), mean(rvq, "stoi")
     worse = [label for label, a, b in (("PESQ-wb", p, pr), ("STOI", s, sr)) if a < b]
     than = f"worse than ours-rvq on {' and '.join(worse)}" if worse else "no worse than ours-rvq"
-    return f"{than} (PESQ-wb {p:.2f} vs {pr:.2f}, STOI {s:.3f} vs {sr:.3f})"
+    return (f"{than} (PESQ-wb {p:.2f} vs {pr:.2f}, {_diff(res, rvq, 'pesq_wb', 2)}; STOI {s:.3f} vs {sr:.3f}, "
+            f"{_diff(res, rvq, 'stoi', 3)})")
 
 
 def vae_standing(vae: dict, rvq: dict, rvq_is_demo: bool) -> str:
-    text = f"continuous latent, no bitrate (not comparable with Opus); {against_rvq(vae, rvq)} on 16 held-out Hindi clips"
+    text = f"continuous latent, no bitrate (not comparable with Opus); {against_rvq(vae, rvq)} on the 16 test clips"
     return ("DEMO QUALITY: " + text) if rvq_is_demo or "worse than ours-rvq on" in text else text
 
 
@@ -164,12 +174,18 @@ def write_cards(folders: dict[str, Path], verdicts: dict[str, str], report: str,
     for kind, folder in folders.items():
         meta_path = folder / "config.json"
         meta = json.loads(meta_path.read_text())
-        meta["evaluation"] = {"verdict": verdicts[kind], "goal": GOAL, "command": command}
+        ev = meta.get("evaluation", {})
+        by_condition = ev.get("by_condition")  # written by bench/inhouse_conditions.py; kept
+        meta["evaluation"] = {"test_clips": verdicts[kind], "by_condition": by_condition,
+                              "verdict": "; ".join(x for x in (verdicts[kind], by_condition) if x),
+                              "goal": GOAL, "command": command}
         meta_path.write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
         card = folder / "TRAINING.md"
         text = card.read_text() if card.is_file() else ""
-        text = text.split("\n## Evaluation")[0].rstrip() + "\n"
-        card.write_text(text + f"\n## Evaluation\n\n{verdicts[kind]}\n\n`{command}`\n\n```\n{report}```\n")
+        head, sep, rest = text.partition("\n## Evaluation\n")
+        tail = rest[rest.find("\n## "):] if sep and rest.find("\n## ") >= 0 else ""  # e.g. by condition
+        card.write_text(head.rstrip() + f"\n\n## Evaluation\n\n{verdicts[kind]}\n\n`{command}`\n\n```\n{report}```\n"
+                        + tail)
         print(f"wrote the evaluation into {meta_path} and {card}")
 
 
@@ -233,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
               f"/{Path(args.heldout).name}) ==")
         for kind in ("rvq", "fsq"):
             usage(name(f"ours-{kind}"), held)
-        verdicts = {k: standing(ours[k], nearest(ours[k])) for k in ("rvq", "fsq")}
+        verdicts = {k: standing(ours[k], nearest(ours[k]), len(items)) for k in ("rvq", "fsq")}
         verdicts["fsq"] += f"; {against_rvq(ours['fsq'], ours['rvq'])}"
         verdicts["vae"] = vae_standing(ours["vae"], ours["rvq"], verdicts["rvq"].startswith("DEMO"))
         print(f"\n== verdict (goal: {GOAL}) ==")
