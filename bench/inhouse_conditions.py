@@ -161,9 +161,10 @@ class Scores:
             parts.append(f"{name} {fmt_diff(d, digits).strip()}, ahead in {len(ahead)}/{len(self.shifted)} conditions"
                          + (f", behind in {', '.join(behind)}" if behind else ""))
         n = sum(self.n.values())
-        return (f"vs {other} under {len(self.shifted)} shifted conditions ({n} clips: "
-                f"{' + '.join(f'{s} {k}' for s, k in self.n.items())}, never trained on; per-clip means over the "
-                f"conditions, paired): " + "; ".join(parts))
+        what = {"hi": "test clips of the training corpus's source, held out", "en": "espeak-ng", "ta": "espeak-ng"}
+        clips = " + ".join(f"{s} {k}" + (f" ({what[s]})" if s in what else "") for s, k in self.n.items())
+        return (f"vs {other} under {len(self.shifted)} shifted conditions ({n} clips never trained on: {clips}; "
+                f"per-clip means over the conditions, paired): " + "; ".join(parts))
 
 
 def report(labels: list[str], sc: Scores, baseline: str, rvq: str | None) -> str:
@@ -182,8 +183,10 @@ def report(labels: list[str], sc: Scores, baseline: str, rvq: str | None) -> str
             rates.append(f"{lb} {sum(r['bits'] for r in rows) / sum(r['seconds'] for r in rows) / 1000:.2f} kbps")
     lines.append("measured bitrate over all clips and conditions: " + (", ".join(rates) or "n/a"))
     pairs = [(lb, baseline) for lb in ours] + [(lb, rvq) for lb in ours if rvq and lb != rvq]
+    no_rate = {lb for lb in labels if not any("bits" in r for r in sc.scores[lb].values())}
     for lb, other in pairs:
-        lines += ["", f"{lb} - {other}, paired over clips: mean [95% CI] sign-flip p (* p < 0.05)"]
+        note = " (no bitrate: not like for like)" if lb in no_rate and other == baseline else ""
+        lines += ["", f"{lb} - {other}{note}, paired over clips: mean [95% CI] sign-flip p (* p < 0.05)"]
         head = f"{'condition':<14} {'PESQ-wb':>34} {'STOI':>34} {'mel (lower better)':>34}"
         lines += [head, "-" * len(head)]
         for cond in sc.groups:
