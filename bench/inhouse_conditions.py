@@ -70,7 +70,7 @@ def load_sets(names: list[str], limit: int | None, cache_dir: Path) -> dict[str,
 
 
 def codec_key(spec: str) -> str:
-    """The spec plus a hash of the checkpoint files it loads (a retrained checkpoint is another codec)."""
+    """The codec name plus a hash of the checkpoint it loads (a retrained checkpoint is another codec)."""
     from codecbench.codecs.inhouse import bundled_checkpoint
 
     base, _, path = spec.partition(":")
@@ -81,7 +81,7 @@ def codec_key(spec: str) -> str:
     for f in ("model.safetensors", "config.json"):
         h.update((folder / f).read_bytes() if f == "model.safetensors" else
                  json.dumps(json.loads((folder / f).read_text())["model"], sort_keys=True).encode())
-    return f"{spec}#{h.hexdigest()[:12]}"
+    return f"{base}#{h.hexdigest()[:12]}"  # the same weights under another path are the same codec
 
 
 def score_codec(spec: str, jobs: list[tuple[str, str, str, np.ndarray, int]], threads: int) -> dict:
