@@ -20,39 +20,11 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 STATE_TENSORS = "trainer_state.safetensors"
 STATE_JSON = "trainer_state.json"
 LOG_FILE = "log.jsonl"
 VAL_FILE = "validation.jsonl"
-
-
-# -- optimizer state <-> flat tensors + JSON (no pickle) --------------------------------------------
-def flatten_optimizer(opt, prefix: str) -> tuple[dict, dict]:
-    sd = opt.state_dict()
-    tensors, scalars = {}, {}
-    for idx, st in sd["state"].items():
-        for k, v in st.items():
-            if hasattr(v, "shape"):
-                tensors[f"{prefix}.{idx}.{k}"] = v
-            else:
-                scalars[f"{idx}.{k}"] = v
-    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
-    return tensors, {"param_groups": groups, "scalars": scalars}
-
-
-def unflatten_optimizer(opt, prefix: str, tensors: dict, meta: dict) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    for name, t in tensors.items():
-        if name.startswith(prefix + "."):
-            idx, key = name[len(prefix) + 1 :].split(".", 1)
-            state.setdefault(int(idx), {})[key] = t
-    for name, v in meta.get("scalars", {}).items():
-        idx, key = name.split(".", 1)
-        state.setdefault(int(idx), {})[key] = v
-    groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in meta["param_groups"]]
-    opt.load_state_dict({"state": state, "param_groups": groups})
 
 
 # -- the trainer ------------------------------------------------------------------------------------
@@ -113,6 +85,7 @@ def train(args: argparse.Namespace) -> Path:
     from codecbench.inhouse import checkpoint as ckpt
     from codecbench.inhouse.augment import Augmenter
     from codecbench.inhouse.card import training_card
+    from codecbench.inhouse.checkpoint import flatten_optimizer, unflatten_optimizer
     from codecbench.inhouse.data import CropDataset
     from codecbench.inhouse.losses import ReconstructionLoss
     from codecbench.inhouse.model import InhouseModel
