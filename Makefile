@@ -6,8 +6,15 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # constraints.txt pins torch to the CPU build available here; change it for a GPU machine.
 STAMP := $(VENV)/.installed
+# Test-only reference implementations for the parity tests (tests/test_parity_*.py), installed without
+# their dependencies into a folder the tests put on sys.path (never imported by codecbench itself).
+# They pin torch/torchaudio versions we do not use; tests/parity_stubs/ stands in for torchaudio,
+# audiotools and argbind (see tests/parity_refs.py).
+PARITY_REFS ?= .parity-refs
+PARITY_PKGS := encodec==0.1.1 descript-audio-codec==1.0.0 moshi==0.2.13 sentencepiece==0.2.1 \
+	speechbrain==1.1.2 hyperpyyaml==1.2.3 ruamel.yaml==0.18.10
 
-.PHONY: run test lint bench bench-smoke system-deps clean
+.PHONY: run test parity-refs lint bench bench-smoke system-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	./scripts/install-system-deps
@@ -16,15 +23,23 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e '.[all,dev,ray]'
 	touch $(STAMP)
 
+$(PARITY_REFS)/.installed: Makefile | $(STAMP)
+	rm -rf $(PARITY_REFS)
+	$(PIP) install -q --no-deps --target $(PARITY_REFS) $(PARITY_PKGS)
+	rm -rf $(PARITY_REFS)/tests $(PARITY_REFS)/bin
+	touch $@
+
+parity-refs: $(PARITY_REFS)/.installed
+
 run: $(STAMP)
 	$(VENV)/bin/codecbench run
 
 # CI (.ci/run) sets CODECBENCH_STRICT=1: any skip other than "../shared is absent" fails (tests/conftest.py),
 # and the benchmark scripts are smoke-tested on a tiny input.
-test: $(STAMP)
+test: $(STAMP) $(PARITY_REFS)/.installed
 	WITH_BROWSER=1 ./scripts/install-system-deps
 	if [ "$${CODECBENCH_STRICT:-0}" != 0 ]; then $(MAKE) bench-smoke; fi
-	$(PY) -m pytest -q
+	CODECBENCH_PARITY_REFS=$(abspath $(PARITY_REFS)) $(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check codecbench tests bench
@@ -43,4 +58,4 @@ bench-smoke: $(STAMP)
 	else echo "bench-smoke: ../shared is absent, bench/inhouse_vs_opus.py and inhouse_conditions.py not run"; fi
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(PARITY_REFS) .pytest_cache

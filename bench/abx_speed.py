@@ -20,7 +20,7 @@ import numpy as np
 from codecbench import audio
 from codecbench.codecs.registry import load_codec
 from codecbench.data import load_dataset
-from codecbench.metrics.abx import feature_path, save_features, word_features
+from codecbench.metrics.abx import FEATURE_DIR, feature_path, save_features, word_features
 from codecbench.metrics.abx_corpus import codec_triplets, make_triplets, tokens_from_dataset
 from codecbench.metrics.dtw import cosine_distances, dtw_distances
 
@@ -65,7 +65,7 @@ def main() -> None:
         tokens = tokens_from_dataset([{"id": u.id, "lang": u.lang, "speaker": u.speaker, "extra": u.extra}
                                       for u in ds.utterances])
         t0 = time.perf_counter()
-        tri = codec_triplets(run_dir, args.codec, tokens, {u.id for u in ds.utterances}, {})
+        tri = codec_triplets(run_dir, args.codec, tokens, {u.id for u in ds.utterances}, {}, features=FEATURE_DIR)
         t_corpus = time.perf_counter() - t0
         n_pairs = len({tuple(sorted(k)) for a, b, x in make_triplets(tokens) for k in ((a.id, x.id), (b.id, x.id))})
         feats = {t.id: np.load(feature_path(run_dir, args.codec, t.id))["ref"] for t in tokens[:40]}

@@ -1,6 +1,7 @@
 """Encode/decode real-time factors of the pretrained codec adapters at batch sizes 1, 8 and 32.
 
-RTF = seconds of compute / seconds of audio processed (lower is faster; 1/RTF = "x real time").
+RTF = seconds of compute / seconds of audio processed (s/s, lower is faster: the unit of the rows,
+summaries and reports).
 Timed: ``encode_native`` and ``decode_native`` of the adapter at the codec's native rate (what the
 runner calls). Each batch size is warmed up with one untimed call of that exact shape (allocator and
 kernel choices depend on the shape), then timed ``--repeats`` (>= 3) times; the median is printed.

@@ -149,22 +149,32 @@ class Scores:
     def pair(self, label: str, other: str, cond: str, metric: str, only: str | None = None) -> dict:
         return paired_difference(self.values(other, cond, metric, only), self.values(label, cond, metric, only))
 
-    def summary(self, label: str, other: str) -> str:
-        """One line: pooled shifted difference and how many conditions are ahead/behind (p < 0.05)."""
-        parts = []
-        for m, name, digits in (("pesq_wb", "PESQ-wb", 2), ("stoi", "STOI", 3)):
-            d = self.pair(label, other, "shifted", m)
-            ahead = [c for c in self.shifted if (x := self.pair(label, other, c, m))["p_value"] < 0.05
-                     and x["mean_diff"] > 0]
-            behind = [c for c in self.shifted if (x := self.pair(label, other, c, m))["p_value"] < 0.05
-                      and x["mean_diff"] < 0]
-            parts.append(f"{name} {fmt_diff(d, digits).strip()}, ahead in {len(ahead)}/{len(self.shifted)} conditions"
-                         + (f", behind in {', '.join(behind)}" if behind else ""))
-        n = sum(self.n.values())
-        what = {"hi": "test clips of the training corpus's source, held out", "en": "espeak-ng", "ta": "espeak-ng"}
-        clips = " + ".join(f"{s} {k}" + (f" ({what[s]})" if s in what else "") for s, k in self.n.items())
-        return (f"vs {other} under {len(self.shifted)} shifted conditions ({n} clips never trained on: {clips}; "
-                f"per-clip means over the conditions, paired): " + "; ".join(parts))
+    def per_condition(self, label: str, other: str, metric: str) -> str:
+        """'better in 11/12 conditions, worse in g723-6k3 (-0.10, p = 0.013)' (p < 0.05 each)."""
+        better, worse = [], []
+        for c in self.shifted:
+            d = self.pair(label, other, c, metric)
+            if d["p_value"] < 0.05:
+                (better if d["mean_diff"] > 0 else worse).append(f"{c} ({d['mean_diff']:+.3f}, p = {d['p_value']:.3f})")
+        text = f"better in {len(better)}/{len(self.shifted)} conditions"
+        return text + (f", worse in {', '.join(worse)}" if worse else "")
+
+    def standing(self, label: str, other: str, names: dict[str, str]):
+        """``label`` against ``other`` on the pooled shifted conditions, as a codecbench.claims Standing."""
+        from codecbench.claims import Difference, EvalSet, Standing
+
+        what = {"hi": "../shared/testdata/hi", "en": "espeak-ng en", "ta": "espeak-ng ta"}
+        clips = " + ".join(f"{k} {what.get(s, s)}" for s, k in self.n.items())
+        note = "per condition (TRAINING.md), paired over clips: " + "; ".join(
+            f"{name} {self.per_condition(label, other, m)}" for m, name in (("pesq_wb", "PESQ-wb"), ("stoi", "STOI")))
+        test_set = EvalSet(f"bench/inhouse_conditions.py: {len(self.shifted)} shifted conditions ("
+                           f"{', '.join(self.shifted)}) of {clips}, per-clip means over the conditions",
+                           sum(self.n.values()), tuple(self.n), "hindi-news-1h (the hi clips)" if "hi" in self.n else "",
+                           True, note)
+        diffs = tuple(Difference.from_scores(m, lab, True, self.values(other, "shifted", m),
+                                             self.values(label, "shifted", m))
+                      for m, lab in (("pesq_wb", "PESQ-wb"), ("stoi", "STOI")))
+        return Standing(names.get(label, label), names.get(other, other), test_set, diffs)
 
 
 def report(labels: list[str], sc: Scores, baseline: str, rvq: str | None) -> str:
@@ -205,18 +215,25 @@ def report(labels: list[str], sc: Scores, baseline: str, rvq: str | None) -> str
                     cells.append(f"{dp['mean_diff']:+.2f}{'*' if dp['p_value'] < 0.05 else ' '} / "
                                  f"{ds['mean_diff']:+.3f}{'*' if ds['p_value'] < 0.05 else ' '}")
                 lines.append(f"{cond:<14}" + "".join(f" {c:>22}" for c in cells))
-    lines += ["", "summary"] + [f"{lb}: {sc.summary(lb, other)}" for lb, other in pairs]
+    names = {lb: lb for lb in labels}
+    lines += ["", "standings (codecbench.claims)"] + [f"- {sc.standing(lb, other, names).text()}" for lb, other in pairs]
     fails = [f"{lb} {k}: {f}" for lb in labels for k, r in sc.scores[lb].items() for f in r.get("failures", [])]
     if fails:
         lines.append(f"\n{len(fails)} metric failure(s), excluded from means and pairs: " + "; ".join(fails[:6]))
     return "\n".join(lines) + "\n"
 
 
+WRITER = "bench/inhouse_conditions.py"
+
+
 def write_cards(labels: dict[str, str], sc: Scores, text: str, command: str, baseline: str, rvq: str | None) -> None:
-    """The tables into each evaluated in-house checkpoint's TRAINING.md; the summary line(s) into its
-    config.json (``evaluation.by_condition``, joined to ``evaluation.test_clips`` as the verdict)."""
+    """The tables into each evaluated in-house checkpoint's TRAINING.md ("## Evaluation by condition");
+    its standings on the pooled shifted conditions (against ``baseline``, and FSQ/VAE against ``rvq``;
+    the VAE, without a bitrate, only against ``rvq``) into its config.json ``evaluation.standings``
+    (codecbench.claims), beside those of bench/inhouse_vs_opus.py."""
     from codecbench.codecs.inhouse import bundled_checkpoint
 
+    names = {lb: spec.split(":")[0] for lb, spec in labels.items()}
     for label, spec in labels.items():
         base, _, path = spec.partition(":")
         if not base.startswith("ours-") or base.count("-") > 1:
@@ -232,10 +249,10 @@ def write_cards(labels: dict[str, str], sc: Scores, text: str, command: str, bas
         others += [rvq] if rvq and rvq != label else []
         meta = json.loads((folder / "config.json").read_text())
         ev = meta.setdefault("evaluation", {})
-        ev["by_condition"] = "; ".join(sc.summary(label, o) for o in others)
-        ev["verdict"] = "; ".join(x for x in (ev.get("test_clips"), ev["by_condition"]) if x)
+        kept = [s for s in ev.get("standings") or () if not (isinstance(s, dict) and s.get("written_by") == WRITER)]
+        ev["standings"] = kept + [{**sc.standing(label, o, names).to_dict(), "written_by": WRITER} for o in others]
         (folder / "config.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
-        print(f"wrote the condition tables into {card} and the summary into {folder / 'config.json'}")
+        print(f"wrote the condition tables into {card} and the standings into {folder / 'config.json'}")
 
 
 def main(argv: list[str] | None = None) -> int:

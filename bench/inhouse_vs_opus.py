@@ -10,12 +10,15 @@ Per-utterance scores are summarised as mean [95% bootstrap CI] and median.
 
     python bench/inhouse_vs_opus.py [--rvq CKPT] [--fsq CKPT] [--vae CKPT] [--curve 1,2,4,8,16] [--write-cards]
 
-``--write-cards`` records the verdict in each evaluated checkpoint's config.json (``evaluation``,
-shown by ``codecbench codecs``; joined to the by-condition summary of ``bench/inhouse_conditions.py``
-when that was written) and the tables in its TRAINING.md.
+``--write-cards`` records the standings in each evaluated checkpoint's config.json
+(``evaluation.standings``, shown by ``codecbench codecs``) and them with the tables in its TRAINING.md.
 
-Evaluation audio: ../shared/testdata/hi (utterances 0-15 of hindi-news-1h, excluded from training).
-Codebook use: the last 20 utterances of hindi-news-1h (also excluded from training).
+Evaluation audio: ../shared/testdata/hi, utterances 0-15 of hindi-news-1h: excluded from training but
+drawn from the training corpus (same sources and channel), which every standing says (found by
+comparing samples with the checkpoints' training manifests, codecbench.inhouse.card.training_overlap).
+Standings (codecbench.claims): mean paired difference [95% CI] and sign-flip p per goal metric, "no
+significant difference" when p >= 0.05. Codebook use: the last 20 utterances of hindi-news-1h (also
+excluded from training).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -30,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from codecbench import audio
+from codecbench.claims import Difference, EvalSet, Standing
 from codecbench.codecs.registry import load_codec
 from codecbench.metrics.base import Failure, MetricInput, safe_compute
 from codecbench.metrics.bitrate import code_bits
@@ -40,8 +45,8 @@ from codecbench.types import Utterance
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 METRICS = (("pesq_wb", "PESQ-wb"), ("stoi", "STOI"), ("mel_distance", "mel dist"))
-GOAL = ("ours-rvq (16 q, <= 6.4 kbps measured) >= opus-6kbps on PESQ-wb and STOI on the test clips and, paired "
-        "(p < 0.05), under the shifted conditions of bench/inhouse_conditions.py; ours-fsq (~6 kbps) and ours-vae "
+GOAL = ("ours-rvq (16 q, <= 6.4 kbps measured) >= opus-6kbps on PESQ-wb and STOI on the test clips and better "
+        "(p < 0.05) under the shifted conditions of bench/inhouse_conditions.py; ours-fsq (~6 kbps) and ours-vae "
         "no worse than ours-rvq")
 
 
@@ -114,34 +119,44 @@ def paired(res: dict, ref: dict) -> None:
         print(f"   {label:<9} {d['mean_diff']:+.3f} [{d['ci_low']:+.3f},{d['ci_high']:+.3f}] p={d['p_value']:.3f} (n={d['n']})")
 
 
-def _diff(res: dict, ref: dict, metric: str, digits: int) -> str:
-    d = paired_difference(ref["scores"][metric], res["scores"][metric])
-    return (f"diff {d['mean_diff']:+.{digits}f} [{d['ci_low']:+.{digits}f},{d['ci_high']:+.{digits}f}] "
-            f"p={d['p_value']:.3f}")
+GOAL_METRICS = (("pesq_wb", "PESQ-wb"), ("stoi", "STOI"))
 
 
-def standing(res: dict, ref: dict, n: int) -> str:
-    """One line for `codecbench codecs`: the measured difference to Opus at the nearest bitrate, with its
-    evidence (test set, n, mean difference, 95% CI, p); "DEMO QUALITY" when behind on PESQ-wb or STOI."""
-    p, s, po, so = mean(res, "pesq_wb"), mean(res, "stoi"), mean(ref, "pesq_wb"), mean(ref, "stoi")
-    text = (f"{n} test clips (hindi-news-1h utterances 0-15: the training corpus's broadcast source, held out of "
-            f"training): PESQ-wb {p:.2f} vs {po:.2f} for {ref['info'].name}, {_diff(res, ref, 'pesq_wb', 2)}; "
-            f"STOI {s:.3f} vs {so:.3f}, {_diff(res, ref, 'stoi', 3)}")
-    return text if p >= po and s >= so else f"DEMO QUALITY: behind {ref['info'].name} on the {text}"
+def standing(res: dict, ref: dict, test_set: EvalSet) -> Standing:
+    """``res`` against ``ref`` on the goal metrics: paired differences with CI and p (codecbench.claims)."""
+    diffs = tuple(Difference.from_scores(m, label, True, ref["scores"][m], res["scores"][m]) for m, label in GOAL_METRICS)
+    return Standing(res["info"].name.split(":")[0], ref["info"].name.split(":")[0], test_set, diffs)
 
 
-def against_rvq(res: dict, rvq: dict) -> str:
-    """'no worse than ours-rvq ...' or 'worse than ours-rvq on <metrics> ...' (means on the same clips)."""
-    p, s, pr, sr = mean(res, "pesq_wb"), mean(res, "stoi"), mean(rvq, "pesq_wb"), mean(rvq, "stoi")
-    worse = [label for label, a, b in (("PESQ-wb", p, pr), ("STOI", s, sr)) if a < b]
-    than = f"worse than ours-rvq on {' and '.join(worse)}" if worse else "no worse than ours-rvq"
-    return (f"{than} (PESQ-wb {p:.2f} vs {pr:.2f}, {_diff(res, rvq, 'pesq_wb', 2)}; STOI {s:.3f} vs {sr:.3f}, "
-            f"{_diff(res, rvq, 'stoi', 3)})")
+def eval_set(items, eval_dir: str, ckpt_folders: list[Path], drawn_from: str | None) -> EvalSet:
+    """The evaluation set as the standings name it, with the training corpus it was drawn from: found by
+    comparing its samples with the checkpoints' training manifests (or stated with --drawn-from)."""
+    from codecbench.inhouse.card import training_overlap
+
+    manifests = []
+    for folder in ckpt_folders:
+        meta = json.loads((folder / "config.json").read_text())
+        manifests += meta.get("training", {}).get("data", {}).get("manifests", [])
+    found = training_overlap(items, list(dict.fromkeys(manifests)), root=Path(__file__).resolve().parents[1])
+    corpus = drawn_from or found["corpus"]
+    if found["matched"] and found["matched"] < len(items):
+        corpus += f" ({found['matched']} of the {len(items)} clips)"
+    langs = tuple(sorted({p.stem.split("_")[0] for p in Path(eval_dir).glob("*.wav")})) if Path(eval_dir).is_dir() else ()
+    shown = os.path.relpath(Path(eval_dir).resolve(), Path(__file__).resolve().parents[1])
+    return EvalSet(shown if not shown.startswith("../..") else str(eval_dir), len(items), langs, corpus,
+                   held_out=found["in_training"] == 0, note=band_note(items))
 
 
-def vae_standing(vae: dict, rvq: dict, rvq_is_demo: bool) -> str:
-    text = f"continuous latent, no bitrate (not comparable with Opus); {against_rvq(vae, rvq)} on the 16 test clips"
-    return ("DEMO QUALITY: " + text) if rvq_is_demo or "worse than ours-rvq on" in text else text
+def band_note(items) -> str:
+    """How many clips are band-limited below what PESQ-wb rates (codecbench.datachecks' rule)."""
+    from codecbench.datachecks import BAND_SHARE
+    from codecbench.metrics.reference import effective_bandwidth
+
+    limit = BAND_SHARE * 7000.0  # PESQ-wb's band (MetricInfo.band_hz)
+    bws = [effective_bandwidth(w, sr) for _, w, sr in items]
+    k = sum(bw < limit for bw in bws)
+    return (f"{k} of the {len(items)} clips are band-limited below {limit / 1000:.1f} kHz (effective bandwidth "
+            f"{min(bws) / 1000:.1f}-{max(bws) / 1000:.1f} kHz), where PESQ-wb rates up to 7 kHz") if k else ""
 
 
 def curve(counts: list[int], full: dict, n_q: int, name, items, metrics) -> list[dict]:
@@ -170,22 +185,22 @@ def usage(codec_name: str, held) -> None:
           f"{100 * np.median([s['used_share'] for s in stats]):.0f}%")
 
 
-def write_cards(folders: dict[str, Path], verdicts: dict[str, str], report: str, command: str) -> None:
+def write_cards(folders: dict[str, Path], standings: dict[str, list[Standing]], report: str, command: str) -> None:
+    from codecbench.inhouse.card import evaluation_section
+
     for kind, folder in folders.items():
         meta_path = folder / "config.json"
         meta = json.loads(meta_path.read_text())
-        ev = meta.get("evaluation", {})
-        by_condition = ev.get("by_condition")  # written by bench/inhouse_conditions.py; kept
-        meta["evaluation"] = {"test_clips": verdicts[kind], "by_condition": by_condition,
-                              "verdict": "; ".join(x for x in (verdicts[kind], by_condition) if x),
-                              "goal": GOAL, "command": command}
+        kept = [s for s in (meta.get("evaluation") or {}).get("standings") or ()
+                if isinstance(s, dict) and s.get("written_by")]  # e.g. bench/inhouse_conditions.py's
+        meta["evaluation"] = {"standings": [s.to_dict() for s in standings[kind]] + kept, "goal": GOAL,
+                              "command": command}
         meta_path.write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
         card = folder / "TRAINING.md"
         text = card.read_text() if card.is_file() else ""
         head, sep, rest = text.partition("\n## Evaluation\n")
         tail = rest[rest.find("\n## "):] if sep and rest.find("\n## ") >= 0 else ""  # e.g. by condition
-        card.write_text(head.rstrip() + f"\n\n## Evaluation\n\n{verdicts[kind]}\n\n`{command}`\n\n```\n{report}```\n"
-                        + tail)
+        card.write_text(head.rstrip() + "\n\n" + evaluation_section(meta, report) + tail)
         print(f"wrote the evaluation into {meta_path} and {card}")
 
 
@@ -200,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--write-cards", action="store_true", help="record the results in the checkpoints' cards")
+    p.add_argument("--drawn-from", default=None, help="the training corpus the evaluation clips come from, when "
+                   "their samples differ from it (found automatically when they are identical)")
     args = p.parse_args(argv)
 
     import torch
@@ -220,10 +237,12 @@ def main(argv: list[str] | None = None) -> int:
         kind = base.split("-")[1]
         return f"{base}:{ckpt[kind]}" if ckpt[kind] else base
 
+    folders = {k: Path(ckpt[k]) if ckpt[k] else bundled_checkpoint(k) for k in ("rvq", "fsq", "vae")}
+    tset = eval_set(items, args.eval_dir, list(folders.values()), args.drawn_from)
     out = _Tee()
     with redirect_stdout(out):
         secs = sum(len(w) / sr for _, w, sr in items)
-        print(f"evaluation: {len(items)} utterances, {secs:.1f} s from {Path(args.eval_dir).name} (not used in training)")
+        print(f"evaluation: {tset.describe()}; {secs:.1f} s")
         opus = {n: evaluate(n, items, metrics) for n in ("opus-6kbps", "opus-12kbps")}
         ours = {k: evaluate(name(f"ours-{k}"), items, metrics) for k in ("rvq", "fsq", "vae")}
 
@@ -249,16 +268,16 @@ def main(argv: list[str] | None = None) -> int:
               f"/{Path(args.heldout).name}) ==")
         for kind in ("rvq", "fsq"):
             usage(name(f"ours-{kind}"), held)
-        verdicts = {k: standing(ours[k], nearest(ours[k]), len(items)) for k in ("rvq", "fsq")}
-        verdicts["fsq"] += f"; {against_rvq(ours['fsq'], ours['rvq'])}"
-        verdicts["vae"] = vae_standing(ours["vae"], ours["rvq"], verdicts["rvq"].startswith("DEMO"))
-        print(f"\n== verdict (goal: {GOAL}) ==")
-        for kind, text in verdicts.items():
-            print(f"ours-{kind}: {text}")
+        standings = {"rvq": [standing(ours["rvq"], nearest(ours["rvq"]), tset)],
+                     "fsq": [standing(ours["fsq"], nearest(ours["fsq"]), tset), standing(ours["fsq"], ours["rvq"], tset)],
+                     "vae": [standing(ours["vae"], ours["rvq"], tset)]}  # no bitrate: not paired with Opus
+        print(f"\n== standings (goal: {GOAL}) ==")
+        for kind, items_ in standings.items():
+            for st in items_:
+                print(f"ours-{kind}: {st.text()}")
     report = out.getvalue()
     if args.write_cards:
-        folders = {k: Path(ckpt[k]) if ckpt[k] else bundled_checkpoint(k) for k in ("rvq", "fsq", "vae")}
-        write_cards(folders, verdicts, report, "python bench/inhouse_vs_opus.py " + " ".join(argv or sys.argv[1:]))
+        write_cards(folders, standings, report, "python bench/inhouse_vs_opus.py " + " ".join(argv or sys.argv[1:]))
     return 0
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from codecbench.errors import CodecbenchError
-from codecbench.files import temp_file
+from codecbench.files import atomic_write
 
 
 class AudioError(CodecbenchError):
@@ -16,16 +16,25 @@ class AudioError(CodecbenchError):
 
 
 def load(path: str | os.PathLike, mono: bool = True) -> tuple[np.ndarray, int]:
-    """Read an audio file as float32; mono=True averages channels. Returns (wave, sample_rate)."""
+    """Read an audio file as float32; mono=True averages channels, else [channels, T]. Returns (wave, rate).
+
+    Only regular files are opened (a FIFO would block, a device never end); ``.m4a`` (AAC, which
+    libsndfile cannot read) is decoded by ffmpeg."""
     import soundfile as sf
 
+    from codecbench.safe_io import path_problem
+
     p = Path(path)
-    if not p.exists():
-        raise AudioError(f"missing file: {p}")
-    if not p.is_file():  # a FIFO or device would block or never end
-        raise AudioError(f"not a regular file: {p}")
+    problem = path_problem(p)
+    if problem:
+        raise AudioError(problem)
     try:
-        wave, sr = sf.read(str(p), dtype="float32", always_2d=True)
+        if p.suffix.lower() in FFMPEG_EXTENSIONS:
+            wave, sr = _ffmpeg_read(p)
+        else:
+            wave, sr = sf.read(str(p), dtype="float32", always_2d=True)
+    except AudioError:
+        raise
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, ...
         raise AudioError(f"cannot decode {p.name}: {exc}") from exc
     if mono:  # a mean over one channel is an identity that costs a pass over the samples
@@ -39,25 +48,79 @@ def info(path: str | os.PathLike) -> tuple[int, float]:
     """(sample_rate, duration in seconds) from the file header, without decoding."""
     import soundfile as sf
 
+    if Path(path).suffix.lower() in FFMPEG_EXTENSIONS:
+        return _ffprobe(Path(path))
     i = sf.info(str(path))
     return int(i.samplerate), float(i.frames) / float(i.samplerate)
 
 
+# -- ffmpeg (formats libsndfile cannot read) ------------------------------------------------------
+FFMPEG_EXTENSIONS = (".m4a",)
+FFMPEG_TIMEOUT_S = 600
+
+
+def _ffmpeg(tool: str, name: str) -> str:
+    import shutil
+
+    exe = shutil.which(tool)
+    if exe is None:
+        raise AudioError(f"cannot decode {name}: {Path(name).suffix} files are decoded by {tool}, which is not "
+                         "installed (apt-get install ffmpeg)")
+    return exe
+
+
+def _ffprobe(p: Path) -> tuple[int, float]:
+    """(sample rate, duration) of the first audio stream."""
+    import json
+    import subprocess
+
+    cmd = [_ffmpeg("ffprobe", p.name), "-v", "error", "-select_streams", "a:0", "-show_entries",
+           "stream=sample_rate,duration:format=duration", "-of", "json", f"file:{p.absolute()}"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    try:
+        meta = json.loads(res.stdout)
+        stream = meta["streams"][0]
+        seconds = stream.get("duration") or meta.get("format", {}).get("duration")
+        return int(stream["sample_rate"]), float(seconds)
+    except (ValueError, KeyError, IndexError, TypeError):
+        err = res.stderr.strip().splitlines()[-1:] or ["no audio stream"]
+        raise AudioError(f"cannot decode {p.name}: {err[0]}") from None
+
+
+def _ffmpeg_read(p: Path) -> tuple[np.ndarray, int]:
+    """[T, C] float32 and the rate, cropped to the stream's duration (AAC decoders emit whole
+    1024-sample frames, so the last one is padded)."""
+    import io
+    import subprocess
+
+    import soundfile as sf
+
+    _, seconds = _ffprobe(p)
+    cmd = [_ffmpeg("ffmpeg", p.name), "-nostdin", "-v", "error", "-i", f"file:{p.absolute()}", "-map", "0:a:0", "-c:a", "pcm_f32le",
+           "-f", "wav", "-"]
+    res = subprocess.run(cmd, capture_output=True, timeout=FFMPEG_TIMEOUT_S, stdin=subprocess.DEVNULL)
+    if res.returncode != 0 or not res.stdout:
+        err = res.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"ffmpeg exit status {res.returncode}"]
+        raise AudioError(f"cannot decode {p.name}: {err[0]}")
+    wave, sr = sf.read(io.BytesIO(res.stdout), dtype="float32", always_2d=True)
+    return wave[: int(round(seconds * sr))], int(sr)
+
+
 def save(path: str | os.PathLike, wave: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
-    """Write atomically (temporary file in the same folder, then rename)."""
+    """Write atomically, honouring the umask (``codecbench.files.atomic_write``). Encoded in memory
+    first, so a full disk is the operating system's error naming the file (``safe_io.CannotWrite``),
+    not libsndfile's "System error"."""
+    import io
+
     import soundfile as sf
 
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(p.parent, suffix=p.suffix or ".wav")  # honours the umask, unlike mkstemp
-    os.close(fd)
-    try:
-        data = np.asarray(wave, dtype=np.float32)
-        sf.write(tmp, data.T if data.ndim == 2 else data, sample_rate, subtype=subtype)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    data = np.asarray(wave, dtype=np.float32)
+    buf = io.BytesIO()
+    fmt = (p.suffix or ".wav").lstrip(".").upper()
+    fmt = fmt if fmt in sf.available_formats() else "WAV"
+    sf.write(buf, data.T if data.ndim == 2 else data, sample_rate, subtype=subtype, format=fmt)
+    atomic_write(p, lambda tmp: Path(tmp).write_bytes(buf.getbuffer()))
 
 
 def resample(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

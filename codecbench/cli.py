@@ -13,7 +13,9 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
+import threading
 
 from codecbench import has_module
 from codecbench.errors import CodecbenchError
@@ -27,6 +29,7 @@ COMMAND_MODULES = {  # command -> the module whose register() adds it
     "mushra": "codecbench.report.mushra",
     "mushra-analyze": "codecbench.report.mushra",
     "merge": "codecbench.pipeline.merge",
+    "protocol": "codecbench.protocol.cli",
 }
 
 
@@ -50,7 +53,17 @@ def run_config(args: argparse.Namespace):
     """The run's BenchConfig: the --config file (if any), then the flags given on the command line."""
     from codecbench.config import BenchConfig, MetricSpec
 
-    cfg = BenchConfig.load(args.config) if args.config else BenchConfig()
+    if getattr(args, "protocol", None):
+        if args.config or args.metrics or args.metric_opt:
+            raise CodecbenchError("--protocol fixes the dataset, metrics and their options: leave out --config, "
+                                  "--metrics and --metric-opt")
+        from codecbench.protocol import spec
+
+        protocol = spec.load(args.protocol)
+        spec.validate(protocol)
+        cfg = protocol.to_config(args.dataset)
+    else:
+        cfg = BenchConfig.load(args.config) if args.config else BenchConfig()
     flags = {k: getattr(args, k) for k in ("dataset", "dataset_format", "langs", "limit", "codecs", "batch_size",
                                            "max_batch_seconds", "max_duration", "workers", "device", "save_audio",
                                            "engine", "ray_address", "shard", "run_id")}
@@ -70,9 +83,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     run_dir = run(run_config(args), out=args.out, progress=not args.quiet)
     if not args.quiet:
-        print(results_table(run_dir), file=sys.stderr)
+        print(results_table(run_dir), file=sys.stderr)  # ends with the data checks' warnings
+    else:  # quiet still says when the data makes a figure mean less than its name
+        _data_warnings(run_dir)
+    if args.protocol:
+        from codecbench.protocol.cli import finish_run
+        from codecbench.protocol.spec import find
+
+        table = finish_run(run_dir, find(args.protocol))
+        if not args.quiet:
+            print(table, file=sys.stderr)
     print(run_dir)  # the last line: the run folder, for scripts
     return 0
+
+
+def _data_warnings(run_dir) -> None:
+    """The run's data-check warnings on stderr (codecbench.datachecks)."""
+    from codecbench.datachecks import messages, read
+
+    for m in messages(read(run_dir)):
+        print(f"codecbench: warning: {m}", file=sys.stderr)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -83,7 +113,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         if args.out or args.label:
             raise CodecbenchError("--out and --label are for pair lists (wav.scp, folders, JSONL); two audio files "
                                   "are scored to JSON on stdout")
-        result = score_files(args.ref, args.deg, args.metrics, args.metric_opt or [], text=args.text, lang=args.lang)
+        result = score_files(args.ref, args.deg, args.metrics, args.metric_opt or [], text=args.text, lang=args.lang,
+                             max_duration=args.max_duration)
         print(json.dumps(result, indent=1, ensure_ascii=False))
         return 0
     from codecbench.pipeline import run
@@ -92,8 +123,11 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise CodecbenchError("--text and --lang are for two audio files; pair lists carry text and lang per "
                               "utterance (a JSONL of id, ref, deg, lang, text, or Kaldi text/utt2lang files)")
     cfg = pairs_config(args.ref, args.deg, args.label, args.metrics, args.metric_opt,
-                       workers=args.workers, device=args.device, max_duration=args.max_duration, run_id=args.run_id)
-    print(run(cfg, out=args.out, progress=not args.quiet))
+                       workers=args.workers, device=args.device, max_duration=args.max_duration, run_id=args.run_id,
+                       engine=args.engine, ray_address=args.ray_address)
+    run_dir = run(cfg, out=args.out, progress=not args.quiet)
+    _data_warnings(run_dir)
+    print(run_dir)
     return 0
 
 
@@ -116,6 +150,14 @@ def cmd_codecs(args: argparse.Namespace) -> int:
         reason = s.unavailable_reason()
         print(f"{i.name:<24} {i.family:<8} {i.sample_rate:>6} {fr:>9} {books:<18} {kbps:>7} {str(i.causal).lower():<6}  "
               + ("yes" if reason is None else f"no: {reason}"))
+    refs: dict[str, list[str]] = {}
+    for s in specs.values():
+        if s.info.reference:
+            refs.setdefault(s.info.reference, []).append(s.name)
+    if refs:
+        print("\nWhat each reproduces (parity-tested against the reference code on random weights; docs/codecs.md):")
+        for ref, names in refs.items():
+            print(f"  {', '.join(names)}:\n    {ref}")
     from codecbench.codecs.inhouse import standing_notes
 
     print("\n" + "\n".join(standing_notes()))
@@ -158,6 +200,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="reconstruct a dataset with codecs and score it (default: embedded demo set)",
                        description="Options given here override the --config file's.")
     r.add_argument("--config", default=None, help="benchmark config (YAML); e.g. configs/indic.yaml or RUN/config.yaml")
+    r.add_argument("--protocol", default=None, metavar="NAME|FILE",
+                   help="a paper's protocol (configs/protocols; `codecbench protocol list`): its dataset, codecs, "
+                        "metrics and options; the run ends with ours vs the published values (protocol.md)")
     r.add_argument("--codecs", type=_csv_nonempty("--codecs"), default=None,
                    help="comma-separated codec names, NAME:ARG for a local checkpoint (default: the default set)")
     r.add_argument("--dataset", default=None, help="manifest (.jsonl/.csv/.json) or dataset folder (default: embedded espeak-ng set)")
@@ -197,6 +242,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help="for model metrics: auto (default), cpu, cuda, ...")
     s.add_argument("--max-duration", type=float, default=None, help="longer files are failures (default 300 s)")
     s.add_argument("--run-id", default=None, help="name of the run (default: derived from the configuration)")
+    s.add_argument("--engine", default=None, choices=["local", "ray"], help="executor for a pair list (default: local)")
+    s.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local instance)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.add_argument("--metrics", type=_csv_nonempty("--metrics"), default=None,
                    help="metric, column or family names (default: signal metrics)")
@@ -232,12 +279,30 @@ def entry() -> None:
     raise SystemExit(status)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, a scheduler's preemption, ``kill``): unwinds like Ctrl-C, so a run keeps
+    its rows, shuts its worker pool down and releases its folder's lock."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.func(args) or 0)
+    except Terminated:
+        resumable = args.command in ("run", "score")
+        print("codecbench: terminated (SIGTERM)" + ("; the rows written so far are kept: run the same command again "
+                                                    "to resume" if resumable else ""), file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -247,3 +312,14 @@ def main(argv: list[str] | None = None) -> int:
     except CodecbenchError as exc:  # the user's to fix: one line; anything else keeps its traceback
         print(f"codecbench: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a read-only folder, a file in the path: the user's to fix too
+        from codecbench.safe_io import describe_os_error
+
+        line = describe_os_error(exc)
+        if line is None:
+            raise
+        print(f"codecbench: error: {line}", file=sys.stderr)
+        return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

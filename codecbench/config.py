@@ -21,15 +21,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from codecbench.errors import CodecbenchError, UnknownName
+from codecbench.errors import ConfigError, UnknownName
 
 ENGINES = ("local", "ray")
 # Keys that only change how a run is scheduled, never a value: not part of its identity.
 EXECUTION_KEYS = ("workers", "engine", "ray_address", "run_id", "offline", "save_audio", "shard", "require_metrics")
-
-
-class ConfigError(CodecbenchError):
-    """A config file or option the user must fix (the message names the key and the valid choices)."""
 
 
 @dataclass
@@ -244,11 +240,11 @@ def resolve(cfg: BenchConfig) -> BenchConfig:
         if Path(out.degraded).exists():
             out.degraded = str(Path(out.degraded).resolve())
     if out.dataset_format == "pairs" and out.codecs is None:
-        from codecbench.pipeline.plan import pair_label
+        from codecbench.data.pairs import pair_label
 
         out.codecs = [pair_label(out.degraded or out.dataset or "")]
     if out.codecs is None:
-        from codecbench.pipeline.plan import default_codecs
+        from codecbench.codecs.registry import default_codecs
 
         out.codecs = default_codecs()
     dupes = sorted({c for c in out.codecs if out.codecs.count(c) > 1})
@@ -257,12 +253,27 @@ def resolve(cfg: BenchConfig) -> BenchConfig:
     out.codec_revisions = _codec_revisions(out.codecs, cfg.codec_revisions, out.dataset_format == "pairs")
     specs = cfg.metrics if cfg.metrics is not None else [MetricSpec(n) for n in default_names()]
     out.metrics = resolve_metrics(specs, device)
+    cpus = available_cpus()
     if out.workers is None:
         # The main process runs codecs and model metrics; scoring pairs with signal metrics only, it
         # just reads files, so the pool gets every core.
         busy = out.dataset_format != "pairs" or any(get_metric(s.name).info().batched for s in out.metrics)
-        out.workers = max(1, (os.cpu_count() or 2) - int(busy))
+        out.workers = max(1, cpus - int(busy))
+    elif out.workers > cpus:  # more processes than CPUs only cost memory (--workers 100000: ~1,100 started)
+        import sys
+
+        print(f"codecbench: note: workers {out.workers} capped at {cpus}, the CPUs this process may use",
+              file=sys.stderr)
+        out.workers = cpus
     return out
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask: taskset, cgroups cpusets, SLURM allocations)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _codec_revisions(codecs: list[str], given: dict[str, str] | None, pairs: bool) -> dict[str, str] | None:

@@ -116,7 +116,7 @@ def cpu_description(cpuinfo: str | None = None) -> dict:
     return out
 
 
-def _asr_settings(device: str, options: dict | None) -> dict:
+def asr_settings(device: str, options: dict | None) -> dict:
     """The run's resolved ASR options (compute type, threads, beam: from the config, not re-derived
     here) and what CTranslate2 offers on this device (no model is loaded)."""
     out: dict = {"options": options, "ctranslate2": package_version("ctranslate2")}
@@ -131,18 +131,55 @@ def _asr_settings(device: str, options: dict | None) -> dict:
     return out
 
 
+_BUILD_LIBRARIES = {"mkl": "Math Kernel Library Version", "onednn": "MKL-DNN", "openmp": "OpenMP"}
+
+
+def torch_build_libraries(config: str) -> dict[str, str | None]:
+    """The MKL, oneDNN and OpenMP versions in ``torch.__config__.show()`` (their kernels pick code paths
+    per CPU vendor and ISA, so they decide float32 results in the last bits)."""
+    out: dict[str, str | None] = dict.fromkeys(_BUILD_LIBRARIES)
+    for line in config.splitlines():
+        line = line.strip().removeprefix("- ")
+        for key, marker in _BUILD_LIBRARIES.items():
+            if out[key] is None and marker in line:
+                out[key] = line.split(marker, 1)[1].strip().split(" (")[0].split("-Product")[0].strip() or line
+    return out
+
+
 def _torch_settings() -> dict:
-    """PyTorch's CPU kernel level and thread counts, if torch is already loaded (never imported here)."""
+    """PyTorch's CPU kernel level, math libraries and thread counts, if torch is already loaded (never
+    imported here)."""
     torch = sys.modules.get("torch")
     if torch is None:
         return {"loaded": False}
     return {"loaded": True, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "num_threads": torch.get_num_threads(), "num_interop_threads": torch.get_num_interop_threads()}
+            "num_threads": torch.get_num_threads(), "num_interop_threads": torch.get_num_interop_threads(),
+            "mkldnn_enabled": bool(torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled),
+            **torch_build_libraries(torch.__config__.show())}
 
 
-def numerics(device: str, asr_options: dict | None = None) -> dict:
+def _numpy_blas() -> dict:
+    """numpy's BLAS (name, version, its build's kernel selection): STOI/ESTOI, mel and SI-SDR sums use it."""
+    import numpy as np
+
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    except Exception as exc:  # numpy < 1.25 has no dict mode
+        return {"numpy": np.__version__, "blas": f"unknown ({type(exc).__name__})"}
+    out = {"numpy": np.__version__, "blas": blas.get("name"), "blas_version": blas.get("version"),
+           "blas_config": blas.get("openblas configuration")}
+    if importlib.util.find_spec("threadpoolctl") is not None:  # the kernel set OpenBLAS picked at run time
+        from threadpoolctl import threadpool_info
+
+        out["runtime"] = [{k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
+                                                 "threading_layer")} for p in threadpool_info()]
+    return out
+
+
+def numerics(device: str, asr_options: dict | None = None, metrics: list | None = None) -> dict:
     """What decides the outputs of quantized and threaded models; each part is best effort and says
-    why it is missing rather than failing a run."""
+    why it is missing rather than failing a run. ``metrics``: the run's metrics, each adding its own
+    sections (``Metric.numerics``; the ASR metric: "asr"); ``asr_options``: the ASR section directly."""
     try:
         affinity: int | None = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -150,20 +187,24 @@ def numerics(device: str, asr_options: dict | None = None) -> dict:
     out: dict = {"threads": {"cpu_count": os.cpu_count(), "usable_cpus": affinity,
                              **{k: os.environ.get(k) for k in THREAD_ENV}},
                  "dispatch_env": {k: os.environ[k] for k in DISPATCH_ENV if k in os.environ}}
-    parts = [("cpu", cpu_description), ("torch", _torch_settings)]
+    parts = [("cpu", cpu_description), ("torch", _torch_settings), ("numpy", _numpy_blas)]
     if asr_options is not None:  # CTranslate2's offer matters (and is imported) only when the run transcribes
-        parts.insert(1, ("asr", lambda: _asr_settings(device, asr_options)))
-    else:
-        out["asr"] = "no ASR metric in this run"
+        parts.insert(1, ("asr", lambda: asr_settings(device, asr_options)))
     for key, part in parts:
         try:
             out[key] = part()
         except Exception as exc:  # describe, never fail a run over it
             out[key] = {"error": f"{type(exc).__name__}: {exc}"}
+    for m in metrics or []:
+        try:
+            out.update(m.numerics(device))
+        except Exception as exc:  # describe, never fail a run over it
+            out[m.name] = {"error": f"{type(exc).__name__}: {exc}"}
+    out.setdefault("asr", "no ASR metric in this run")
     return out
 
 
-def capture(device: str, asr_options: dict | None = None) -> dict:
+def capture(device: str, asr_options: dict | None = None, metrics: list | None = None) -> dict:
     from codecbench.codecs.opus import libopus_unavailable_reason, libopus_version
 
     git, espeak = _git_commands(), _start(["espeak-ng", "--version"])  # run while the rest is gathered
@@ -175,7 +216,7 @@ def capture(device: str, asr_options: dict | None = None) -> dict:
         "device": device_description(device),
         "packages": {p: package_version(p) for p in PACKAGES},
         "libopus": libopus_version() if libopus_unavailable_reason() is None else None,
-        "numerics": numerics(device, asr_options),
+        "numerics": numerics(device, asr_options, metrics),
     }
     env["git"] = git_revision(git)
     out = _output(espeak)

@@ -15,3 +15,17 @@ class UnknownName(CodecbenchError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(CodecbenchError):
+    """A config file or option the user must fix (the message names the key and the valid choices), or a
+    run folder that holds another configuration."""
+
+
+class Unavailable(CodecbenchError):
+    """Something needed is not here: a package, a model, a library or Ray. The message says how to get it.
+
+    Raised by a metric (inside ``compute``) it is recorded as a failure of kind ``unavailable``: not a
+    completed value, so a later run with the model present computes it. Raised anywhere else it stops
+    the command with one line (exit status 2).
+    """

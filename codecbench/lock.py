@@ -55,3 +55,34 @@ class FolderLock:
             self._file.truncate(0)
             self._file.close()  # closing the only descriptor releases the flock
             self._file = None
+
+
+def holder(folder: Path) -> int | None:
+    """The pid holding ``folder``'s lock now, or None. Nothing is taken: on Linux the kernel's table
+    of locks (/proc/locks) is read, so a run starting at that moment never finds the lock busy;
+    elsewhere a non-blocking shared lock is tried and dropped at once."""
+    path = Path(folder) / LOCK_FILE
+    try:
+        inode = os.stat(path).st_ino
+        pid = int(path.read_text(encoding="utf-8").strip() or 0)
+    except (OSError, ValueError):
+        return None
+    try:
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return (pid or -1) if _busy(path) else None
+    for line in table.splitlines():
+        f = line.split()  # "1: FLOCK  ADVISORY  WRITE 12345 fd:01:987654 0 EOF"
+        if len(f) >= 6 and f[1] == "FLOCK" and f[5].rsplit(":", 1)[-1] == str(inode) and f[4] == str(pid):
+            return pid
+    return None
+
+
+def _busy(path: Path) -> bool:
+    with open(path, encoding="utf-8") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        return False

@@ -1,7 +1,8 @@
 """Every pretrained model a metric or codec needs: where it comes from and where it is cached.
 
-Modules listed in ``MODEL_MODULES`` expose ``models() -> list[ModelSpec]``; ``codecbench models``
-lists them and ``codecbench models download NAMES`` prefetches them for offline clusters; ``--config FILE`` lists
+Modules listed in ``MODEL_MODULES`` expose ``models() -> list[ModelSpec]``, and plugins add theirs
+through the ``codecbench.models`` entry points (``MODELS``, a ``codecbench.registry.Registry``);
+``codecbench models`` lists them and ``codecbench models download NAMES`` prefetches them for offline clusters; ``--config FILE`` lists
 (``codecbench models --config``) or downloads (``models download --config``) what a run config uses,
 e.g. each language's ASR model.
 ``HF_HUB_OFFLINE=1`` (or ``--offline``) makes every load use the local cache only.
@@ -19,12 +20,14 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from codecbench import has_module
-from codecbench.errors import CodecbenchError
+from codecbench.errors import Unavailable
+from codecbench.registry import Registry
 
 MODEL_MODULES = (
     "codecbench.metrics.speaker",
     "codecbench.metrics.asr",
     "codecbench.metrics.dnsmos",
+    "codecbench.metrics.mos",
     "codecbench.metrics.visqol",
     "codecbench.codecs.encodec",
     "codecbench.codecs.dac",
@@ -34,8 +37,8 @@ MODEL_MODULES = (
 )
 
 
-class ModelMissing(CodecbenchError):
-    """A model is not available locally and cannot be fetched; the message names it and how to get it."""
+ModelMissing = Unavailable  # a model is not available locally and cannot be fetched (the message says how to get it)
+ENTRY_POINT_GROUP = "codecbench.models"
 
 
 @dataclass(frozen=True)
@@ -111,15 +114,13 @@ def resolve_local_or_hub(source: str, revision: str | None = None, allow_pattern
     return hub_snapshot(source, revision, allow_patterns)
 
 
+MODELS: Registry[ModelSpec] = Registry("model", ENTRY_POINT_GROUP, MODEL_MODULES, "models", ModelSpec,
+                                      hint=" `codecbench models` lists them.")
+
+
 def all_models() -> dict[str, ModelSpec]:
-    found: dict[str, ModelSpec] = {}
-    for mod_name in MODEL_MODULES:
-        if not has_module(mod_name):
-            continue
-        mod = importlib.import_module(mod_name)
-        for spec in getattr(mod, "models", lambda: [])():
-            found[spec.name] = spec
-    return found
+    """Every model by name: the built-in modules' and the plugins' (``codecbench.models`` entry points)."""
+    return MODELS.all()
 
 
 def is_cached(spec: ModelSpec, cache_dir: Path | None = None) -> bool | None:
@@ -153,7 +154,7 @@ def configured_models(config_path: str | None, metric_names: list[str] | None = 
     from codecbench.config import BenchConfig, MetricSpec, resolve
     from codecbench.metrics.registry import create
 
-    cfg = BenchConfig.load(config_path) if config_path else BenchConfig()
+    cfg = load_run_config(config_path) if config_path else BenchConfig()
     if metric_names:
         cfg = cfg.override(metrics=[MetricSpec(n) for n in metric_names])
     cfg = resolve(cfg)
@@ -164,9 +165,9 @@ def configured_models(config_path: str | None, metric_names: list[str] | None = 
             rows += m.model_rows()
             continue
         info = m.info()
-        if not info.model:
-            continue
         reason = m.unavailable_reason()
+        if not info.model and reason is None:
+            continue
         rows.append({"used_by": m.name, "kind": "metric", "model": info.model, "revision": info.revision,
                      "options": spec.options, "available": reason is None, "reason": reason})
     for name in cfg.codecs or []:
@@ -191,6 +192,8 @@ def cmd_models(args) -> int:
         for r in rows:
             state = "available" if r["available"] else f"missing: {r['reason']}"
             print(f"{r['used_by']:<22} {str(r['model']):<52} {(r['revision'] or '-')[:12]:<13} {state}")
+        if args.config:
+            _dataset_note(args.config)
         return 0
     cache = Path(args.cache_dir) if getattr(args, "cache_dir", None) else None
     specs = all_models()
@@ -209,27 +212,66 @@ def cmd_models(args) -> int:
     return 0
 
 
+def load_run_config(path: str):
+    """A run config or a paper protocol file (``configs/protocols/*.yaml``: its run config)."""
+    from codecbench.protocol.spec import load_run_config as load
+
+    return load(path)
+
+
+def _dataset_note(config_path: str) -> None:
+    from codecbench.protocol.spec import dataset_note
+
+    dataset_note(config_path)
+
+
 def download_configured(config_path: str | None, metric_names: list[str] | None, cache: Path | None) -> int:
-    """Prefetch the models a run config names (e.g. each language's ASR model, at its revision)."""
+    """Prefetch what a run config (or a paper protocol) needs: each metric's configured models (e.g.
+    each language's ASR model at its revision; metrics without their own ``prefetch``: the models
+    listed for them), each codec's weights, and, for a protocol, say where its dataset comes from."""
     import sys
 
     from codecbench.config import BenchConfig, MetricSpec, resolve
     from codecbench.metrics.registry import create
 
-    cfg = BenchConfig.load(config_path) if config_path else BenchConfig()
+    cfg = load_run_config(config_path) if config_path else BenchConfig()
     if metric_names:
         cfg = cfg.override(metrics=[MetricSpec(n) for n in metric_names])
+    cfg = resolve(cfg)
+    specs = all_models()
     failed = 0
-    for spec in resolve(cfg).metrics or []:
-        m = create(spec.name, spec.options)
-        if not hasattr(m, "prefetch"):
-            continue
+
+    def attempt(who: str, label: str, fetch) -> None:
+        nonlocal failed
         try:
-            for label, path in m.prefetch(cache):
-                print(f"{m.name}: {label}: {path}")
+            for lab, path in fetch():
+                print(f"{who}: {lab}: {path}")
         except ModelMissing as exc:
             failed += 1
-            print(f"{m.name}: missing: {exc}", file=sys.stderr)
+            print(f"{who}: {label}: missing: {exc}", file=sys.stderr)
+        except Exception as exc:  # a download error names the model, never a bare traceback
+            failed += 1
+            print(f"{who}: {label}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    for spec in cfg.metrics or []:
+        m = create(spec.name, spec.options)
+        if hasattr(m, "prefetch"):
+            attempt(m.name, "models", lambda m=m: m.prefetch(cache))
+            continue
+        for s in specs.values():
+            if m.name in s.used_by and s.bundled_in is None:
+                attempt(m.name, s.name, lambda s=s: [(s.name, s.download(cache))])
+    from codecbench.codecs.registry import split_name
+
+    done: set[str] = set()
+    for codec in cfg.codecs or []:
+        base, arg = split_name(codec)
+        for s in specs.values():
+            if base in s.used_by and s.bundled_in is None and arg is None and s.name not in done:
+                done.add(s.name)  # variants share weights (dac-16k, dac-16k-2cb)
+                attempt(codec, s.name, lambda s=s: [(s.name, s.download(cache))])
+    if config_path:
+        _dataset_note(config_path)
     return 1 if failed else 0
 
 

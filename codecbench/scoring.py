@@ -11,34 +11,63 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from codecbench import audio
+from codecbench import audio, inputs
 from codecbench.config import BenchConfig, MetricSpec, resolve_metrics
 from codecbench.data.loaders import AUDIO_EXTENSIONS
+from codecbench.errors import CodecbenchError
 from codecbench.metrics.base import MetricInput
-from codecbench.metrics.registry import create
+from codecbench.metrics.registry import all_metrics, create
 from codecbench.pipeline.evaluate import evaluate
 from codecbench.types import Failure, Utterance
 
-# Signal metrics scored by default: the ones that need only the two files.
-DEFAULT_SCORE_METRICS = ["pesq_wb", "pesq_nb", "stoi", "estoi", "mel_distance", "si_sdr"]
+DEFAULTS = BenchConfig()
 
 
-def prepare_pair(ref_path: str | Path, deg_path: str | Path, text: str | None = None,
-                 lang: str | None = None) -> tuple[MetricInput, dict[str, Any]]:
-    """Load both files and bring the degraded one to the reference's rate; lengths stay as given.
+class InputRejected(CodecbenchError):
+    """A file of a two-file ``score`` that would fail its row in a pair list (the same reason)."""
+
+
+def default_score_metrics() -> list[str]:
+    """The metrics scored by default: the default signal metrics that need only the two files (a
+    reference, no model, no codec codes or timings) — PESQ, STOI, ESTOI, mel distance, SI-SDR."""
+    return [n for n, m in all_metrics().items()
+            if (i := m.info()).default and i.needs_reference and not i.batched and not i.needs_codes and not i.model]
+
+
+def prepare_pair(ref_path: str | Path, deg_path: str | Path, text: str | None = None, lang: str | None = None,
+                 min_duration: float = DEFAULTS.min_duration,
+                 max_duration: float = DEFAULTS.max_duration) -> tuple[MetricInput, dict[str, Any]]:
+    """Read both files through the input gate a run uses (``codecbench.inputs``: the same checks and
+    reasons as a row of a pair list; a reference or degraded file that would fail its row is an
+    ``InputRejected``), and bring the degraded one to the reference's rate; lengths stay as given.
 
     Self-aligning metrics (PESQ, ViSQOL) score the signals as they are; metrics that need equal
     lengths align them with ``audio.align_lengths``. ``length_note`` says when that alignment drops
-    more than ``audio.LENGTH_TOLERANCE_S``.
+    more than ``audio.LENGTH_TOLERANCE_S``; ``flags`` carries the reference's notes (clipping, a
+    silent channel, ...).
     """
-    ref, sr = audio.load(ref_path)
-    deg, sr_deg = audio.load(deg_path)
+    try:
+        checked = inputs.read_reference(ref_path)
+        reason = inputs.reference_reason(checked, min_duration, max_duration)
+    except audio.AudioError as exc:
+        reason = str(exc)
+    if reason:
+        raise InputRejected(_named("reference", ref_path, reason))
+    try:
+        deg, sr_deg = inputs.read_degraded(deg_path, max_duration)
+    except (ValueError, audio.AudioError) as exc:
+        raise InputRejected(_named("degraded file", deg_path, str(exc))) from None
+    ref, sr = checked.wave, checked.sr
     deg = audio.resample(deg, sr_deg, sr)
     notes = {"ref_sample_rate": sr, "deg_sample_rate": sr_deg, "ref_samples": len(ref), "deg_samples": len(deg),
-             "length_note": audio.length_note(len(ref), len(deg), sr)}
+             "length_note": audio.length_note(len(ref), len(deg), sr), "flags": checked.flags}
     u = Utterance(id=Path(ref_path).stem, path=str(ref_path), source_sr=sr, duration=len(ref) / sr, text=text,
                   lang=lang)  # text and lang: what ASR metrics (wer) need; lang is forced on the ASR
     return MetricInput(ref=ref, deg=deg, sample_rate=sr, utterance=u), notes
+
+
+def _named(side: str, path: str | Path, reason: str) -> str:
+    return f"{side}: {reason}" if str(path) in reason else f"{side} {path}: {reason}"
 
 
 def score_pair(x: MetricInput, specs: list[MetricSpec]) -> dict[str, Any]:
@@ -74,12 +103,13 @@ def score_pair(x: MetricInput, specs: list[MetricSpec]) -> dict[str, Any]:
 
 
 def score_files(ref: str, deg: str, metric_names: list[str] | None = None, metric_opts: list[str] | None = None,
-                text: str | None = None, lang: str | None = None) -> dict[str, Any]:
-    cfg = BenchConfig(metrics=[MetricSpec(n) for n in metric_names or DEFAULT_SCORE_METRICS])
+                text: str | None = None, lang: str | None = None, max_duration: float | None = None) -> dict[str, Any]:
+    cfg = BenchConfig(metrics=[MetricSpec(n) for n in metric_names or default_score_metrics()])
     if metric_opts:
         cfg = cfg.with_metric_options(metric_opts)
     specs = resolve_metrics(cfg.metrics or [], "cpu")
-    x, notes = prepare_pair(ref, deg, text, lang)
+    x, notes = prepare_pair(ref, deg, text, lang, cfg.min_duration,
+                            cfg.max_duration if max_duration is None else max_duration)
     return {"ref": str(ref), "deg": str(deg), **notes, **score_pair(x, specs)}
 
 
@@ -92,12 +122,12 @@ def pairs_config(ref: str, deg: str | None, label: str | None = None, metric_nam
                  metric_opts: list[str] | None = None, **execution: Any) -> BenchConfig:
     """The run config of a pair list: REF and DEG lists (or REF alone: a JSONL of id/ref/deg).
 
-    Without ``metric_names`` the signal metrics of ``DEFAULT_SCORE_METRICS`` are scored, and one that
+    Without ``metric_names`` the metrics of ``default_score_metrics()`` are scored, and one that
     cannot run here is recorded as unavailable (named metrics that cannot run stop the run).
     """
     cfg = BenchConfig(dataset=str(ref), degraded=None if deg is None else str(deg), dataset_format="pairs",
                       codecs=[label] if label else None,
-                      metrics=[MetricSpec(n) for n in metric_names or DEFAULT_SCORE_METRICS],
+                      metrics=[MetricSpec(n) for n in metric_names or default_score_metrics()],
                       require_metrics=bool(metric_names), **{k: v for k, v in execution.items() if v is not None})
     cfg.validate("command line")
     return cfg.with_metric_options(metric_opts) if metric_opts else cfg

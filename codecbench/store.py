@@ -1,35 +1,34 @@
-"""The run folder: config, environment, append-only rows, resume, Parquet.
+"""The run folder (``RunFolder``): the one place that knows its paths and writes its files.
 
 Layout of ``results/<run-id>/``::
 
     config.json          resolved configuration (a resumed run must match it)
+    config.yaml          the same, in the schema a user writes (``codecbench run --config`` repeats it)
     environment.json     package versions, git revision, device, host
     dataset.json         the utterances (id, path, lang, text, speaker, source_sr, duration)
     codecs.json          CodecInfo of every codec in the run
     metrics.json         MetricInfo of every metric (with "unavailable" reasons)
     rows.jsonl           append-only, one JSON object per (codec, utterance); fsynced per batch
     utterances.parquet   the same rows as a table (rewritten atomically)
-    summary.csv/.md      mean and 95% bootstrap CI per (codec, language, metric)
-    codebook.csv         pooled codebook utilization per (codec, language, codebook level)
+    summary.csv/.md      mean and 95% bootstrap CI per (codec, language, metric), corpus-level rows
     timings.json         the last invocation's engine, wall time and busy seconds per stage
     shards.json          (merged runs) each shard's run id, folder and environment
-    codes/<codec>/<utt>.npz     codes of token codecs (for pooled utilization)
+    unmatched.json       (pair scoring) ids found on one side only
+    codes/<codec>/<utt>.npz     codes of token codecs
     audio/<codec>/<utt>.wav     saved reconstructions (examples for reports and MUSHRA)
+    <stream>.jsonl       side records a metric declares (``Metric.streams``, e.g. asr_transcripts)
+    <folder>/<codec>/<utt>.npz  per-item arrays a metric declares (``Metric.folders``, e.g. abx_features)
+    <file>               corpus-level files of metric aggregates (e.g. codebook.csv, abx_triplets.parquet,
+                         asr_reliability.json), written with the summary
+    <cache>/...          caches a metric keeps across resumes (e.g. asr_cache)
     .lock                an exclusive flock held by the run writing the folder (its pid inside)
 
 File names of codecs and utterances come from ``file_stem``: a readable slug plus 12 hex digits of
 the SHA-256 of the exact name, so ids such as ``spk1 utt``, ``spk1_utt`` and ``spk1/utt`` never share
-a file. Everything is written with the user's umask (``codecbench.files.temp_file``), so colleagues
-on a shared machine can read a run. A damaged ``rows.jsonl`` line or JSON file is a one-line
-``DamagedRunFolder`` error naming the file and line; skipped lines (cut off by a crash, duplicates)
-are counted in a warning.
-
-A row holds: run_id, codec, utt_id, lang, speaker, duration, source_sr, batch_size, status
-("ok" | "failed"), error (why the whole row failed), computed_at, audio (relative path or ""),
-flags (notes on the reference that do not fail it, e.g. samples beyond full scale; see checks.py),
-length_note (``audio.length_note``: reference and degraded lengths differ beyond the tolerance),
-and per metric output ``<name>`` (float, NaN when failed) plus ``<name>__failure`` (reason or "") and
-``<name>__kind`` (a ``FailureKind`` value: failed, unavailable, unreliable, not_applicable; or "").
+a file. Every file is written atomically with the user's umask (``codecbench.files.atomic_write``), so
+colleagues on a shared machine can read a run. A damaged ``rows.jsonl`` line or JSON file is a
+one-line ``DamagedRunFolder`` error naming the file and line; skipped lines (cut off by a crash,
+duplicates) are counted in a warning. Rows are ``codecbench.rows.Row`` (on disk: flat JSON objects).
 """
 
 from __future__ import annotations
@@ -38,38 +37,28 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import warnings
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from codecbench.errors import CodecbenchError
-from codecbench.files import temp_file
+from codecbench.errors import CodecbenchError, ConfigError
+from codecbench.files import atomic_write, atomic_write_json, atomic_write_text
 from codecbench.lock import FolderLock
+from codecbench.rows import FAILURE_SUFFIX, KEY_COLUMNS, KIND_SUFFIX, Row, rows_frame
+from codecbench.safe_io import make_folder, writing
 
-FAILURE_SUFFIX = "__failure"
-KIND_SUFFIX = "__kind"
-KEY_COLUMNS = ("run_id", "codec", "utt_id", "lang", "speaker", "duration", "source_sr", "batch_size",
-               "status", "error", "computed_at", "audio", "flags", "length_note")
+__all__ = ["FAILURE_SUFFIX", "KEY_COLUMNS", "KIND_SUFFIX", "ConfigMismatch", "DamagedRunFolder", "NotARunFolder",
+           "RunFolder", "RunStore", "atomic_write_json", "atomic_write_text", "file_stem", "is_run_folder",
+           "load_rows", "read_json_file", "rows_frame", "safe_name"]
 
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=1, ensure_ascii=False, default=str) + "\n")
+CONFIG, CONFIG_YAML, ENVIRONMENT, DATASET = "config.json", "config.yaml", "environment.json", "dataset.json"
+CODECS, METRICS, ROWS, PARQUET = "codecs.json", "metrics.json", "rows.jsonl", "utterances.parquet"
+SUMMARY_CSV, SUMMARY_MD, TIMINGS, SHARDS, UNMATCHED = ("summary.csv", "summary.md", "timings.json", "shards.json",
+                                                      "unmatched.json")
+CODES_DIR, AUDIO_DIR = "codes", "audio"  # per-item artefacts the pipeline itself saves
 
 
 def safe_name(name: str) -> str:
@@ -87,12 +76,8 @@ def file_stem(name: str) -> str:
     return f"{safe_name(name)[:64]}-{digest}"
 
 
-class ConfigMismatch(CodecbenchError):
-    """The run folder holds a run with a different configuration."""
-
-
 class NotARunFolder(CodecbenchError, FileNotFoundError):
-    """A path given as a run folder is not one."""
+    """A path given as a run folder is not one (or lacks a file the command needs)."""
 
 
 class DamagedRunFolder(CodecbenchError):
@@ -107,6 +92,12 @@ def read_json_file(path: Path) -> Any:
         raise DamagedRunFolder(f"{path}: not valid UTF-8 at byte {exc.start}; restore or delete the file") from exc
     except json.JSONDecodeError as exc:
         raise DamagedRunFolder(f"{path} line {exc.lineno}: not valid JSON ({exc.msg}); restore or delete the file") from exc
+
+
+def is_run_folder(path: str | os.PathLike) -> bool:
+    """The one test of "is this a run folder": a folder holding config.json, rows.jsonl or utterances.parquet."""
+    d = Path(path)
+    return d.is_dir() and any((d / name).is_file() for name in (CONFIG, ROWS, PARQUET))
 
 
 def _parse_row(raw: bytes, path: Path, lineno: int) -> dict[str, Any]:
@@ -127,18 +118,19 @@ def _append_lines(path: Path, objs: Iterable[dict[str, Any]]) -> None:
     lines = "".join(json.dumps(o, ensure_ascii=False, allow_nan=True) + "\n" for o in objs)
     if not lines:
         return
-    with open(path, "a", encoding="utf-8") as f:
+    with writing(path), open(path, "a", encoding="utf-8") as f:
         f.write(lines)
         f.flush()
         os.fsync(f.fileno())
 
 
-def _complete_lines(path: Path):
+def _complete_lines(path: Path, skipped: Counter | None = None):
     """(line number, bytes) of each complete, non-empty line; a torn last line and empty lines are
-    counted in one warning."""
+    counted in one warning (in ``skipped`` when given: the caller warns, with its own counts)."""
     if not path.exists():
         return
-    skipped: Counter = Counter()
+    own = skipped is None
+    skipped = Counter() if skipped is None else skipped
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             if not raw.endswith(b"\n"):
@@ -148,26 +140,69 @@ def _complete_lines(path: Path):
                 skipped["empty"] += 1
                 continue
             yield lineno, raw
+    if own:
+        _warn_skipped(path, skipped, stacklevel=4)
+
+
+def _warn_skipped(path: Path, skipped: Counter, stacklevel: int = 3) -> None:
     if skipped:
         what = ", ".join(f"{n} {why}" for why, n in skipped.items())
-        warnings.warn(f"{path}: skipped {sum(skipped.values())} line(s): {what}", stacklevel=3)
+        warnings.warn(f"{path}: skipped {sum(skipped.values())} line(s): {what}", stacklevel=stacklevel)
 
 
-class RunStore:
+class JsonCache:
+    """A folder of small JSON files keyed by path parts (e.g. ASR reference transcripts), kept across
+    resumes; an unreadable entry is a miss."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def path(self, *parts: str) -> Path:
+        return self.folder.joinpath(*parts[:-1], f"{parts[-1]}.json")
+
+    def get(self, *parts: str) -> Any:
+        try:
+            return json.loads(self.path(*parts).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def put(self, *parts: str, value: Any) -> None:
+        atomic_write_json(self.path(*parts), value)
+
+
+class RunFolder:
+    """A run folder: its paths, its atomic writes (umask honoured), its rows and side outputs."""
+
     def __init__(self, run_dir: str | os.PathLike):
         self.dir = Path(run_dir)
-        self.rows_path = self.dir / "rows.jsonl"
+        self.rows_path = self.dir / ROWS
         self._lock = FolderLock(self.dir)
 
-    # -- the folder -----------------------------------------------------------------------------
+    def path(self, name: str) -> Path:
+        """A file or folder of the run folder by its name (``summary.csv``, ``codes``, ...)."""
+        return self.dir / name
+
+    def exists(self, name: str) -> bool:
+        return (self.dir / name).exists()
+
+    def check(self) -> RunFolder:
+        """This folder, or a one-line ``NotARunFolder`` when it is not a run folder."""
+        if not self.dir.is_dir():
+            raise NotARunFolder(f"no run folder at {self.dir}")
+        if not is_run_folder(self.dir):
+            raise NotARunFolder(f"{self.dir} is not a codecbench run folder (no {CONFIG}, {ROWS} or {PARQUET})")
+        return self
+
+    # -- opening and locking --------------------------------------------------------------------
     def open(self, meta: dict[str, Any]) -> bool:
         """Create and lock the folder; write ``meta`` as config.json when new. True when it already held a
         run (the caller compares identities). The lock is held until ``close()`` or the process ends."""
         if self.dir.exists() and not self.dir.is_dir():
             raise NotARunFolder(f"{self.dir} is a file, not a run folder; give --out a folder")
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.lock()
-        cfg_path = self.dir / "config.json"
+        make_folder(self.dir)
+        with writing(self.dir / ".lock"):
+            self.lock()
+        cfg_path = self.dir / CONFIG
         if cfg_path.exists():
             try:
                 old = read_json_file(cfg_path)
@@ -189,35 +224,66 @@ class RunStore:
         """Release the lock."""
         self._lock.release()
 
-    def __enter__(self) -> RunStore:
+    def __enter__(self) -> RunFolder:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- whole files ----------------------------------------------------------------------------
     def write_text(self, name: str, text: str) -> None:
         atomic_write_text(self.dir / name, text)
 
     def write_json(self, name: str, obj: Any) -> None:
         atomic_write_json(self.dir / name, obj)
 
-    def read_json(self, name: str) -> Any:
-        return read_json_file(self.dir / name)
+    def write_file(self, name: str, content: Any) -> None:
+        """One file by the kind of ``content``: a DataFrame as .csv or .parquet (by the name's suffix),
+        text as is, anything else as JSON."""
+        if hasattr(content, "to_parquet") and name.endswith(".parquet"):
+            atomic_write(self.dir / name, lambda tmp: content.to_parquet(tmp, index=False))
+        elif hasattr(content, "to_csv"):
+            self.write_text(name, content.to_csv(index=False))
+        elif isinstance(content, str):
+            self.write_text(name, content)
+        else:
+            self.write_json(name, content)
+
+    def read_json(self, name: str, default: Any = ...) -> Any:
+        """A JSON file of the folder; a missing one is ``default`` when given, else ``NotARunFolder``."""
+        path = self.dir / name
+        if not path.exists():
+            if default is not ...:
+                return default
+            raise NotARunFolder(f"{self.dir} lacks {name}: not a complete codecbench run folder")
+        return read_json_file(path)
 
     # -- rows -----------------------------------------------------------------------------------
-    def append(self, rows: Iterable[dict[str, Any]]) -> None:
+    def append(self, rows: Iterable[Row | dict[str, Any]]) -> None:
         """Append complete rows durably: each is one line; a line cut by a crash is ignored on read."""
-        _append_lines(self.rows_path, rows)
+        _append_lines(self.rows_path, (r.to_dict() if isinstance(r, Row) else r for r in rows))
 
     def rows(self) -> list[dict[str, Any]]:
         """All complete rows, the last occurrence of each (codec, utt_id) kept (a resumed run appends an
-        updated row when it computes values that were unavailable before); skipped lines are counted in
-        a warning, and a damaged line is a one-line ``DamagedRunFolder`` naming it."""
+        updated row when it computes values that were unavailable before); skipped lines (cut off by a
+        crash, empty, a byte-identical repeat of the row before it) are counted in a warning, and a
+        damaged line is a one-line ``DamagedRunFolder`` naming it."""
         by_key: dict[tuple[str, str], dict[str, Any]] = {}
-        for lineno, raw in _complete_lines(self.rows_path):
+        digest: dict[tuple[str, str], bytes] = {}
+        skipped: Counter = Counter()
+        for lineno, raw in _complete_lines(self.rows_path, skipped):
             row = _parse_row(raw, self.rows_path, lineno)
-            by_key[(row["codec"], row["utt_id"])] = row
+            key, d = (row["codec"], row["utt_id"]), hashlib.blake2b(raw.strip(), digest_size=16).digest()
+            if digest.get(key) == d:  # the same line again (a copy appended twice), not an update
+                skipped["duplicate"] += 1
+                continue
+            by_key[key], digest[key] = row, d
+        _warn_skipped(self.rows_path, skipped)
         return list(by_key.values())
+
+    def typed_rows(self) -> list[Row]:
+        """``rows()`` as ``Row`` objects."""
+        return [Row.from_dict(r) for r in self.rows()]
 
     def repair(self) -> None:
         """Drop a trailing partial line left by a crash, so appends start on a fresh line."""
@@ -230,32 +296,42 @@ class RunStore:
 
     def write_parquet(self) -> Path:
         df = rows_frame(self.rows())
-        path = self.dir / "utterances.parquet"
-        fd, tmp = temp_file(self.dir, prefix=".utterances.", suffix=".parquet")
-        os.close(fd)
-        try:
-            df.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        path = self.dir / PARQUET
+        atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
         return path
 
+    def frame(self):
+        """The rows as a DataFrame (Parquet when present and current, else rows.jsonl)."""
+        import pandas as pd
+
+        pq, jl = self.dir / PARQUET, self.rows_path
+        if pq.exists() and (not jl.exists() or pq.stat().st_mtime >= jl.stat().st_mtime):
+            try:
+                return pd.read_parquet(pq)
+            except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+                raise DamagedRunFolder(f"{pq}: not readable as Parquet ({exc}); delete it to rebuild it from "
+                                       f"{ROWS}") from exc
+        if jl.exists():
+            return rows_frame(self.rows())
+        raise NotARunFolder(f"{self.dir} is not a codecbench run folder (no {PARQUET} or {ROWS})")
+
     # -- side records -------------------------------------------------------------------------
+    def stream_path(self, stream: str) -> Path:
+        return self.dir / f"{stream}.jsonl"
+
     def append_records(self, stream: str, records: Iterable[dict[str, Any]]) -> None:
         """Append side records (e.g. ASR transcripts and their checks) to ``<stream>.jsonl``, fsynced.
 
         Side records are written before the row they belong to; a run killed in between writes them
         again on resume, and ``records`` keeps the last one per key.
         """
-        _append_lines(self.dir / f"{stream}.jsonl", records)
+        _append_lines(self.stream_path(stream), records)
 
     def records(self, stream: str, key: tuple[str, ...] = ("codec", "utt_id")) -> list[dict[str, Any]]:
         """Complete records of a side stream, the last per ``key``; unreadable lines are skipped (counted
         in a warning): side records describe values, they never hold them."""
-        path = self.dir / f"{stream}.jsonl"
         last: dict[tuple, dict[str, Any]] = {}
-        for _, raw in _complete_lines(path):
+        for _, raw in _complete_lines(self.stream_path(stream)):
             try:
                 rec = json.loads(raw.decode("utf-8", errors="replace"))
             except json.JSONDecodeError:
@@ -264,50 +340,73 @@ class RunStore:
                 last[tuple(rec.get(k) for k in key)] = rec
         return list(last.values())
 
-    # -- artefacts ------------------------------------------------------------------------------
+    # -- per-item artefacts ---------------------------------------------------------------------
+    def artifact_path(self, folder: str, codec: str, utt_id: str, suffix: str = ".npz") -> Path:
+        """``<folder>/<codec>/<utt><suffix>`` (names through ``file_stem``)."""
+        return self.dir / folder / file_stem(codec) / f"{file_stem(utt_id)}{suffix}"
+
+    def save_arrays(self, folder: str, codec: str, utt_id: str, *arrays: Any, compressed: bool = False,
+                    **named: Any) -> Path:
+        """One item's arrays as ``<folder>/<codec>/<utt>.npz`` (positional: ``arr_0``, ``arr_1``, ...)."""
+        import numpy as np
+
+        path = self.artifact_path(folder, codec, utt_id)
+        save = np.savez_compressed if compressed else np.savez
+        atomic_write(path, lambda tmp: save(tmp, *arrays, **named))
+        return path
+
+    def load_arrays(self, folder: str, codec: str, utt_id: str) -> dict[str, Any] | None:
+        """An item's saved arrays by name, or None when there are none."""
+        import numpy as np
+
+        path = self.artifact_path(folder, codec, utt_id)
+        if not path.exists():
+            return None
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+
     def codes_path(self, codec: str, utt_id: str) -> Path:
-        return self.dir / "codes" / file_stem(codec) / f"{file_stem(utt_id)}.npz"
+        return self.artifact_path(CODES_DIR, codec, utt_id)
 
     def audio_path(self, codec: str, utt_id: str) -> Path:
-        return self.dir / "audio" / file_stem(codec) / f"{file_stem(utt_id)}.wav"
+        return self.artifact_path(AUDIO_DIR, codec, utt_id, ".wav")
+
+    def save_codes(self, codec: str, utt_id: str, codes: list[Any]) -> None:
+        """A token codec's codes of one item, one int32 array per codebook level."""
+        import numpy as np
+
+        self.save_arrays(CODES_DIR, codec, utt_id, *[np.asarray(c, dtype=np.int32) for c in codes], compressed=True)
+
+    def codes(self, codec: str, utt_id: str) -> list[Any] | None:
+        """The saved codes of one item (one array per level), or None."""
+        arrays = self.load_arrays(CODES_DIR, codec, utt_id)
+        return None if arrays is None else [arrays[f"arr_{i}"] for i in range(len(arrays))]
+
+    def save_audio(self, codec: str, utt_id: str, wave: Any, sample_rate: int) -> str:
+        """A kept reconstruction (float WAV); returns its path relative to the folder (the row's ``audio``)."""
+        from codecbench import audio
+
+        path = self.audio_path(codec, utt_id)
+        audio.save(path, wave, sample_rate, subtype="FLOAT")
+        return path.relative_to(self.dir).as_posix()
+
+    def cache(self, name: str) -> JsonCache:
+        return JsonCache(self.dir / name)
+
+    # -- merging --------------------------------------------------------------------------------
+    def merge_folder(self, name: str, sources: list[RunFolder]) -> None:
+        """Copy the per-item folder ``name`` of every source into this folder (shards hold disjoint items)."""
+        for src in sources:
+            if (src.dir / name).is_dir():
+                shutil.copytree(src.dir / name, self.dir / name, dirs_exist_ok=True)
 
 
-def rows_frame(rows: list[dict[str, Any]]):
-    """Rows as a DataFrame with the key columns first, then metric columns (value, failure)."""
-    import pandas as pd
-
-    df = pd.DataFrame(rows)
-    if df.empty:
-        return pd.DataFrame(columns=list(KEY_COLUMNS))
-    metric_cols = [c for c in df.columns
-                   if c not in KEY_COLUMNS and not c.endswith(FAILURE_SUFFIX) and not c.endswith(KIND_SUFFIX)]
-    ordered = [c for c in KEY_COLUMNS if c in df.columns]
-    for c in metric_cols:
-        df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
-        fc = c + FAILURE_SUFFIX
-        if fc not in df.columns:
-            df[fc] = ""
-        df[fc] = df[fc].fillna("").astype(str)
-        kc = c + KIND_SUFFIX
-        if kc not in df.columns:
-            df[kc] = ""
-        df[kc] = df[kc].fillna("").astype(str)
-        df.loc[(df[fc] != "") & (df[kc] == ""), kc] = "failed"  # rows written before kinds existed
-        ordered += [c, fc, kc]
-    return df[ordered]
+RunStore = RunFolder  # the former name
 
 
 def load_rows(run_dir: str | os.PathLike):
     """The rows of a run folder as a DataFrame (Parquet when present and current, else rows.jsonl)."""
-    import pandas as pd
+    return RunFolder(run_dir).frame()
 
-    d = Path(run_dir)
-    pq, jl = d / "utterances.parquet", d / "rows.jsonl"
-    if pq.exists() and (not jl.exists() or pq.stat().st_mtime >= jl.stat().st_mtime):
-        try:
-            return pd.read_parquet(pq)
-        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-            raise DamagedRunFolder(f"{pq}: not readable as Parquet ({exc}); delete it to rebuild it from rows.jsonl") from exc
-    if jl.exists():
-        return rows_frame(RunStore(d).rows())
-    raise NotARunFolder(f"{d} is not a codecbench run folder (no utterances.parquet or rows.jsonl)")
+
+ConfigMismatch = ConfigError  # the run folder holds a run with a different configuration

@@ -1,37 +1,63 @@
-"""Per-(codec, language, metric) summaries with 95% bootstrap CIs, and pooled codebook utilization.
+"""Per-(codec, language, metric) summaries with 95% bootstrap CIs, and every metric's corpus-level figures.
 
-summary.csv columns: codec, lang, metric, n, n_failed, mean, ci_low, ci_high, std, status, note,
-higher_is_better, unit, library, version, mode, model, metric_sample_rate, codec_family,
-codec_nominal_bitrate, codec_latent_rate. ``lang == "all"`` pools every language.
+summary.csv columns (``codecbench.rows.SUMMARY_COLUMNS``): codec, lang, metric, n, n_failed, mean,
+ci_low, ci_high, std, status, note, higher_is_better, unit, library, version, mode, model,
+metric_sample_rate, codec_family, codec_nominal_bitrate, codec_latent_rate. ``lang == "all"`` pools
+every language.
+
+A metric whose model declares ``trained_languages`` (metrics.json; e.g. UTMOS: English) keeps its
+figures in other languages, and their ``note`` says the model was not trained on them.
 
 status (from the rows' failure kinds, ``codecbench.types.FailureKind``): "ok"; "unreliable" when at
 least UNRELIABLE_SHARE of the rows were flagged unreliable (e.g. wrong-script ASR) — then no mean is
 reported; "unavailable" when the metric could not run here (model or package missing); "n/a" when the
 metric does not apply to the codec; "failed" when no row produced a value. ``note`` holds the most
-common failure reason. Corpus-level ASR rows (``wer_corpus``, ``cer_corpus``, ``dwer_corpus``,
-``dcer_corpus``: errors summed over all words of the group) have no CI.
+common failure reason.
+
+Corpus-level figures come from the metrics themselves (``Metric.aggregate``: corpus WER/CER, ABX,
+pooled codebook utilization, ...): ``build`` calls each metric of the run once, with its own side
+records, and appends its summary rows; ``write_summaries`` writes its files and summary.md tables.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from codecbench.metrics.codebook import pooled_utilization
-from codecbench.report.cells import MIN_N_FOR_CI, Footnotes, header_text, md_text, status_text, value_text
+from codecbench.metrics.corpus import Aggregate, Table
+from codecbench.metrics.language import group_note
+from codecbench.report.cells import (
+    BITRATE_COLUMNS,
+    KEY_METRICS,
+    MIN_N_FOR_CI,
+    Footnotes,
+    header_text,
+    md_text,
+    status_text,
+    value_text,
+)
+from codecbench.rows import SUMMARY_COLUMNS, UNRELIABLE_SHARE, SummaryRow, summary_frame
 from codecbench.stats import bootstrap_ci
-from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX, RunStore, atomic_write_text, load_rows
-from codecbench.store import read_json_file as read_json
+from codecbench.store import (
+    CODECS,
+    CONFIG,
+    DATASET,
+    FAILURE_SUFFIX,
+    KIND_SUFFIX,
+    METRICS,
+    SUMMARY_CSV,
+    SUMMARY_MD,
+    RunFolder,
+)
 from codecbench.types import FailureKind
 
-UNRELIABLE_SHARE = 0.2
+__all__ = ["SUMMARY_COLUMNS", "UNRELIABLE_SHARE", "build", "markdown", "results_table", "summarize", "write_summaries"]
+
 MD_COLUMNS = 6  # metric columns per markdown table: keeps summary.md lines short
-SUMMARY_COLUMNS = ["codec", "lang", "metric", "n", "n_failed", "mean", "ci_low", "ci_high", "std", "status", "note",
-                   "higher_is_better", "unit", "library", "version", "mode", "model", "metric_sample_rate",
-                   "codec_family", "codec_nominal_bitrate", "codec_latent_rate"]
 
 
 def _status(values: np.ndarray, reasons: list[str], kinds: list[str]) -> tuple[str, str]:
@@ -69,94 +95,65 @@ def summarize(rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> pd.D
                     reasons = list(sub.loc[failed, col + FAILURE_SUFFIX].astype(str))
                     kinds = list(sub.loc[failed, col + KIND_SUFFIX].astype(str))
                     status, note = _status(vals, reasons, kinds)
+                    trained = group_note(meta.get("name", ""), meta.get("trained_languages"),
+                                         list(sub["lang"].unique()))  # metrics.json: a model's languages
+                    if trained and status == "ok":
+                        note = f"{note}; {trained}" if note else trained
                     ok = vals[np.isfinite(vals)]
                     report = status == "ok" and len(ok) > 0
                     lo, hi = bootstrap_ci(ok) if report else (np.nan, np.nan)
-                    out.append({
-                        "codec": codec, "lang": lang, "metric": col, "n": int(len(ok)), "n_failed": len(reasons),
-                        "mean": float(ok.mean()) if report else np.nan, "ci_low": lo, "ci_high": hi,
-                        "std": float(ok.std(ddof=1)) if report and len(ok) > 1 else np.nan,
-                        "status": status, "note": note, "higher_is_better": o.get("higher_is_better"),
-                        "unit": o.get("unit", ""), "library": meta.get("library"), "version": meta.get("version"),
-                        "mode": meta.get("mode"), "model": meta.get("model"), "metric_sample_rate": meta.get("sample_rate"),
-                        "codec_family": cinfo.get("family"), "codec_nominal_bitrate": cinfo.get("nominal_bitrate"),
-                        "codec_latent_rate": cinfo.get("latent_rate"),
-                    })
-    return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
+                    out.append(SummaryRow.of(
+                        codec, lang, col, meta, cinfo, higher_is_better=o.get("higher_is_better"), unit=o.get("unit", ""),
+                        n=int(len(ok)), n_failed=len(reasons), mean=float(ok.mean()) if report else np.nan, ci_low=lo,
+                        ci_high=hi, std=float(ok.std(ddof=1)) if report and len(ok) > 1 else np.nan, status=status,
+                        note=note))
+    return summary_frame(out)
 
 
-CORPUS_ASR = {"wer": "wer_corpus", "cer": "cer_corpus", "dwer": "dwer_corpus", "dcer": "dcer_corpus"}
-
-
-def asr_records(run_dir: Path, rows: pd.DataFrame) -> list[dict]:
-    """The run's ASR transcript records for rows that are in the run (the last record per row)."""
-    from codecbench.metrics.asr.errors import load_transcripts
-
-    if rows.empty or not (run_dir / "asr_transcripts.jsonl").exists():
+def _present(records: list[dict[str, Any]], rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """The side records of rows that are in ``rows`` (a report may keep only some utterances)."""
+    if rows.empty or not records:
         return []
     present = set(zip(rows["codec"], rows["utt_id"], strict=True))
-    return [r for r in load_transcripts(run_dir) if (r.get("codec"), r.get("utt_id")) in present]
+    return [r for r in records if (r.get("codec"), r.get("utt_id")) in present]
 
 
-def corpus_asr_rows(run_dir: Path, rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> list[dict]:
-    """Corpus-level WER/CER/dWER/dCER (errors summed over words) per (codec, language) and per codec."""
-    recs = asr_records(run_dir, rows)
-    if not recs:
-        return []
-    from codecbench.metrics.asr.errors import corpus_error_rates
+def aggregates(folder: RunFolder, rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> list[Aggregate]:
+    """Every corpus-level aggregate of the run's metrics (those registered here), each metric called once
+    with its options from metrics.json and the records of its own side streams."""
+    from codecbench.metrics.base import has_aggregate
+    from codecbench.metrics.corpus import Corpus
+    from codecbench.metrics.registry import configured
 
-    rates = corpus_error_rates(recs) | corpus_error_rates([{**r, "lang": "all"} for r in recs])
-    meta = metrics_meta.get("wer", {})
-    out = []
-    for (codec, lang), res in rates.items():
-        n, bad = res["n"], res["n_unreliable"]
-        cinfo = codecs_meta.get(codec, {})
-        for key, metric in CORPUS_ASR.items():
-            value = res.get(key)
-            if n and bad / n >= UNRELIABLE_SHARE:
-                status, note = "unreliable", f"reference ASR unreliable on {bad} of {n} utterances (asr_reliability.json)"
-            elif value is None:
-                status, note = "failed", "no transcripts with reference words"
-            else:
-                status, note = "ok", f"{bad} of {n} utterances left out (unreliable reference ASR)" if bad else ""
-            out.append({"codec": codec, "lang": lang, "metric": metric, "n": n - bad, "n_failed": bad,
-                        "mean": value if status == "ok" else np.nan, "ci_low": np.nan, "ci_high": np.nan, "std": np.nan,
-                        "status": status, "note": note, "higher_is_better": False, "unit": "",
-                        "library": meta.get("library"), "version": meta.get("version"), "mode": "corpus-level",
-                        "model": meta.get("model"), "metric_sample_rate": meta.get("sample_rate"),
-                        "codec_family": cinfo.get("family"), "codec_nominal_bitrate": cinfo.get("nominal_bitrate"),
-                        "codec_latent_rate": cinfo.get("latent_rate")})
+    out: list[Aggregate] = []
+    dataset: list[dict[str, Any]] | None = None
+    for name, meta in metrics_meta.items():
+        metric = configured(name, meta.get("options"))
+        if metric is None or not has_aggregate(metric):
+            continue
+        if dataset is None:
+            dataset = folder.read_json(DATASET, [])
+        records = {s: _present(folder.records(s), rows) for s in metric.streams}
+        agg = metric.aggregate(Corpus(folder, rows, meta, codecs_meta, dataset, records))
+        if agg is not None:
+            out.append(agg)
     return out
 
 
-def codebook_table(run_dir: Path, rows: pd.DataFrame, codecs_meta: dict) -> pd.DataFrame:
-    """Pooled utilization per (codec, language incl. 'all', codebook level) from the saved codes."""
-    out = []
-    store = RunStore(run_dir)
-    for codec, by_codec in rows[rows["status"] == "ok"].groupby("codec", sort=False):
-        books = codecs_meta.get(codec, {}).get("codebooks") or []
-        if not books:
-            continue
-        sizes = [b["size"] for b in books]
-        codes_by_utt = {}
-        for uid in by_codec["utt_id"]:
-            path = store.codes_path(codec, uid)
-            if path.exists():
-                with np.load(path) as z:
-                    codes_by_utt[uid] = [z[f"arr_{i}"] for i in range(len(z.files))]
-        langs = sorted(x for x in by_codec["lang"].unique() if x)
-        for lang in [*langs, "all"]:
-            ids = by_codec["utt_id"] if lang == "all" else by_codec.loc[by_codec["lang"] == lang, "utt_id"]
-            per_utt = [codes_by_utt[u] for u in ids if u in codes_by_utt]
-            if not per_utt:
-                continue
-            for stats in pooled_utilization(per_utt, sizes):
-                out.append({"codec": codec, "lang": lang, "level": stats["level"], "size": stats["size"],
-                            "frame_rate": books[stats["level"]].get("frame_rate"), "n_codes": stats["n_codes"],
-                            "used_share": stats["used_share"], "entropy_bits": stats["entropy_bits"],
-                            "perplexity": stats["perplexity"], "n_utterances": len(per_utt)})
-    return pd.DataFrame(out, columns=["codec", "lang", "level", "size", "frame_rate", "n_codes", "used_share",
-                                      "entropy_bits", "perplexity", "n_utterances"])
+def build(folder: RunFolder | str | Path, rows: pd.DataFrame | None = None, metrics_meta: dict | None = None,
+          codecs_meta: dict | None = None) -> tuple[pd.DataFrame, list[Aggregate]]:
+    """The summary of a run folder (``rows``: these rows instead of all of them): per-output rows, then
+    every metric's corpus-level rows; and the aggregates (their files and tables)."""
+    folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
+    rows = folder.frame() if rows is None else rows
+    metrics_meta = folder.read_json(METRICS) if metrics_meta is None else metrics_meta
+    codecs_meta = folder.read_json(CODECS, {}) if codecs_meta is None else codecs_meta
+    summary = summarize(rows, metrics_meta, codecs_meta)
+    aggs = aggregates(folder, rows, metrics_meta, codecs_meta)
+    corpus = [r for a in aggs for r in a.rows]
+    if corpus:
+        summary = pd.concat([summary, summary_frame(corpus)], ignore_index=True)
+    return summary, aggs
 
 
 def _cell(r: pd.Series, notes: Footnotes, group_n: int) -> str:
@@ -170,26 +167,42 @@ def _cell(r: pd.Series, notes: Footnotes, group_n: int) -> str:
         text += f" ({n_failed} failed[^{notes.ref(note, 'failed')}])"
     elif n < group_n:
         text += f" (n={n})"
+    if note and not n_failed:  # a note on a complete figure (a model trained on other languages)
+        text += f"[^{notes.ref(note, 'note')}]"
     return text
 
 
-def _shown_metrics(summary: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """(metrics with a column, metrics with no value anywhere in the run: unavailable or n/a throughout)."""
-    names = list(dict.fromkeys(summary["metric"]))
+def _shown_metrics(summary: pd.DataFrame, metrics_meta: dict | None = None) -> tuple[list[str], list[str]]:
+    """(metrics with a column, metrics with no value anywhere in the run: unavailable or n/a throughout).
+    Data checks (``MetricInfo.data_check``: the reference, not the codec) get no codec column."""
+    checks = {o["name"] for m in (metrics_meta or {}).values() if m.get("data_check") for o in m.get("outputs", [])}
+    names = [m for m in dict.fromkeys(summary["metric"]) if m not in checks]
     empty = [m for m in names if summary.loc[summary["metric"] == m, "status"].isin(["unavailable", "n/a"]).all()]
     return [m for m in names if m not in empty], empty
 
 
-def markdown(summary: pd.DataFrame, codebook: pd.DataFrame, metrics_meta: dict, codecs_meta: dict, run_id: str) -> str:
-    """summary.md: per language, tables of at most MD_COLUMNS metrics; every reason once, as a footnote."""
+def _table(t: Table) -> list[str]:
+    align = t.align or "ll" + "r" * max(0, len(t.columns) - 2)
+    return [f"## {md_text(t.title)}", "", "| " + " | ".join(md_text(c) for c in t.columns) + " |",
+            "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|",
+            *["| " + " | ".join(md_text(c) for c in r) + " |" for r in t.rows], ""]
+
+
+def markdown(summary: pd.DataFrame, tables: list[Table] | None, metrics_meta: dict, codecs_meta: dict,
+             run_id: str, checks: dict | None = None) -> str:
+    """summary.md: the data checks (codecbench.datachecks), then per language, tables of at most MD_COLUMNS
+    metrics, then the metrics' corpus-level ``tables``; every reason once, as a footnote."""
+    from codecbench.datachecks import markdown as checks_markdown
+
     notes = Footnotes()
-    shown, empty = _shown_metrics(summary)
-    lines = [f"# codecbench run {run_id}", "",
+    shown, empty = _shown_metrics(summary, metrics_meta)
+    lines = [f"# codecbench run {md_text(run_id)}", "",
              f"Mean [95% bootstrap CI] per codec and language (no CI for n < {MIN_N_FOR_CI}); n = utterances of the "
              "codec in the language, a cell with fewer values says so. ↑ higher is better, ↓ lower is better; "
              "reasons are footnotes.", ""]
     if empty:
         lines += ["Not computed in this run: " + ", ".join(_empty_text(summary, m, notes) for m in empty) + ".", ""]
+    lines += checks_markdown(checks or {})
     units = {m: g["unit"].iloc[0] for m, g in summary.groupby("metric", sort=False)}
     hib = {m: _hib(g["higher_is_better"].iloc[0]) for m, g in summary.groupby("metric", sort=False)}
     for lang in [*sorted(x for x in summary["lang"].unique() if x != "all"), "all"]:
@@ -199,23 +212,18 @@ def markdown(summary: pd.DataFrame, codebook: pd.DataFrame, metrics_meta: dict, 
             continue
         by_key = {(r["codec"], r["metric"]): r for _, r in sub.iterrows()}
         group_n = (sub["n"] + sub["n_failed"]).groupby(sub["codec"], sort=False).max()
-        lines += [f"## {'all languages (pooled)' if lang == 'all' else lang}", ""]
+        lines += [f"## {'all languages (pooled)' if lang == 'all' else md_text(lang)}", ""]
         for k in range(0, len(cols), MD_COLUMNS):
             chunk = cols[k:k + MD_COLUMNS]
-            lines += ["| codec | n | " + " | ".join(header_text(c, units[c], hib[c]) for c in chunk) + " |",
+            lines += ["| codec | n | " + " | ".join(md_text(header_text(c, units[c], hib[c])) for c in chunk) + " |",
                       "|---|---:|" + "---:|" * len(chunk)]
             for codec, gn in group_n.items():
                 cells = [_cell(by_key[(codec, c)], notes, int(gn)).replace("|", "\\|") if (codec, c) in by_key else ""
                          for c in chunk]
                 lines.append(f"| {md_text(codec)} | {int(gn)} | " + " | ".join(cells) + " |")
             lines.append("")
-    if not codebook.empty:
-        pooled = codebook.groupby(["codec", "lang"])[["used_share", "entropy_bits", "perplexity"]].mean().reset_index()
-        lines += ["## Codebook utilization (pooled, mean over codebooks)", "",
-                  "| codec | lang | used share | entropy (bits) | perplexity |", "|---|---|---:|---:|---:|"]
-        for _, r in pooled.iterrows():
-            lines.append(f"| {md_text(r['codec'])} | {md_text(r['lang'])} | {r['used_share']:.3f} | {r['entropy_bits']:.2f} | {r['perplexity']:.1f} |")
-        lines.append("")
+    for t in tables if isinstance(tables, list) else []:  # (a DataFrame: the former codebook argument)
+        lines += _table(t)
     lines += ["## Metrics", "", "| metric | library | version | mode | model | sample rate |", "|---|---|---|---|---|---|"]
     for name, m in metrics_meta.items():
         extra = f" (unavailable[^{notes.ref(m['unavailable'], 'unavailable')}])" if m.get("unavailable") else ""
@@ -242,19 +250,19 @@ def _empty_text(summary: pd.DataFrame, metric: str, notes: Footnotes, marker: st
     g = summary[summary["metric"] == metric]
     status = g["status"].iloc[0] if g["status"].nunique() == 1 else "unavailable or n/a"
     note = next((x for x in g["note"] if isinstance(x, str) and x), "")
-    return f"{metric} ({status_text(status, note, notes, marker) if note else status})"
-
-
-KEY_METRICS = ("pesq_wb", "stoi", "visqol_speech", "spk_sim_ecapa", "wer", "cer", "bitrate_measured")
+    name = md_text(metric) if marker == "md" else metric
+    return f"{name} ({status_text(status, note, notes, marker) if note else status})"
 
 
 def results_table(run_dir: str | Path, metrics: tuple[str, ...] = KEY_METRICS) -> str:
     """A compact plain-text table for the end of ``run``: mean per codec and language of the key metrics
-    that have a value somewhere in the run, reasons numbered below (summary.md has the CIs and the rest)."""
+    that have a value somewhere in the run and the measured bitrate, reasons numbered below (summary.md
+    has the CIs and the rest)."""
     run_dir = Path(run_dir)
-    summary = pd.read_csv(run_dir / "summary.csv", keep_default_na=False, na_values=[""])
-    shown, empty = _shown_metrics(summary)
+    summary = pd.read_csv(run_dir / SUMMARY_CSV, keep_default_na=False, na_values=[""])
+    shown, empty = _shown_metrics(summary, RunFolder(run_dir).read_json(METRICS, {}))
     cols = [m for m in metrics if m in shown] or shown[:6]
+    cols += [m for m in BITRATE_COLUMNS if m in shown][:1]
     notes = Footnotes()
     skipped = [_empty_text(summary, m, notes, "plain") for m in metrics if m in empty]  # numbered first
     head = ["codec", "lang", "n"]
@@ -282,33 +290,29 @@ def results_table(run_dir: str | Path, metrics: tuple[str, ...] = KEY_METRICS) -
     if skipped:
         out.append("not computed: " + ", ".join(skipped))
     out += [f"({k}) {kind}: {reason}" for k, kind, reason in notes.items()]
+    from codecbench.datachecks import messages, read
+
+    out += [f"warning: {m}" for m in messages(read(run_dir))]
     return "\n".join(out) + f"\nmeans; CIs and every metric: {run_dir / 'summary.md'}\n"
 
 
 def write_summaries(run_dir: str | Path) -> pd.DataFrame:
-    run_dir = Path(run_dir)
-    rows = load_rows(run_dir)
-    metrics_meta = read_json(run_dir / "metrics.json")
-    codecs_path = run_dir / "codecs.json"
-    codecs_meta = read_json(codecs_path) if codecs_path.exists() else {}
-    run_id = read_json(run_dir / "config.json")["run_id"]
-    summary = summarize(rows, metrics_meta, codecs_meta)
-    corpus = corpus_asr_rows(run_dir, rows, metrics_meta, codecs_meta)
-    records = asr_records(run_dir, rows)
-    if records:
-        from codecbench.metrics.asr.reliability import reliability
-        from codecbench.store import atomic_write_json
+    """summary.csv, summary.md, data_checks.json and the metrics' corpus-level files of a run folder, from
+    its rows."""
+    from codecbench import datachecks
 
-        atomic_write_json(run_dir / "asr_reliability.json", reliability(records))
-    if corpus:
-        summary = pd.concat([summary, pd.DataFrame(corpus, columns=SUMMARY_COLUMNS)], ignore_index=True)
-    from codecbench.metrics.abx_corpus import abx_summary_rows
-
-    abx = abx_summary_rows(run_dir, rows, metrics_meta, codecs_meta)
-    if abx:
-        summary = pd.concat([summary, pd.DataFrame(abx, columns=SUMMARY_COLUMNS)], ignore_index=True)
-    codebook = codebook_table(run_dir, rows, codecs_meta)
-    atomic_write_text(run_dir / "summary.csv", summary.to_csv(index=False))
-    atomic_write_text(run_dir / "codebook.csv", codebook.to_csv(index=False))
-    atomic_write_text(run_dir / "summary.md", markdown(summary, codebook, metrics_meta, codecs_meta, run_id))
+    folder = RunFolder(run_dir)
+    rows = folder.frame()
+    metrics_meta = folder.read_json(METRICS)
+    codecs_meta = folder.read_json(CODECS, {})
+    summary, aggs = build(folder, rows, metrics_meta, codecs_meta)
+    for agg in aggs:
+        for name, content in agg.files.items():
+            folder.write_file(name, content)
+    checks = datachecks.check(rows, metrics_meta, codecs_meta)
+    folder.write_json(datachecks.FILE, checks)
+    folder.write_file(SUMMARY_CSV, summary)
+    tables = [t for a in aggs for t in a.tables]
+    folder.write_text(SUMMARY_MD, markdown(summary, tables, metrics_meta, codecs_meta, folder.read_json(CONFIG)["run_id"],
+                                           checks))
     return summary

@@ -1,4 +1,4 @@
-"""The few types everything in codecbench speaks (see ARCHITECTURE.md)."""
+"""The few types everything in codecbench speaks (see docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,10 @@ class CodecInfo:
     causal: bool = False
     streaming: bool = False
     description: str = ""
+    # The reference computation this variant reproduces (parity-tested, docs/codecs.md), "" if none stated.
+    reference: str = ""
+    # Options that change its output besides the name's parts (e.g. SNAC's decoder noise seed).
+    options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def has_tokens(self) -> bool:
@@ -73,6 +77,8 @@ class CodecInfo:
             "causal": self.causal,
             "streaming": self.streaming,
             "description": self.description,
+            "reference": self.reference,
+            "options": dict(self.options),
         }
 
 

@@ -24,6 +24,9 @@ METRICS = {
             "library": "faster-whisper", "version": "1.0", "mode": None, "model": "whisper-base", "sample_rate": 16000},
     "bitrate": {"outputs": [{"name": "bitrate_kbps", "higher_is_better": None, "unit": "kbps", "description": ""}],
                 "library": "codecbench", "version": "0.1.0", "mode": None, "model": None, "sample_rate": None},
+    # its aggregate pools the saved codes into codebook.csv (no per-utterance columns here)
+    "codebook": {"outputs": [{"name": "codebook_used_share", "higher_is_better": True, "unit": "", "description": ""}],
+                 "library": "codecbench", "version": "0.1.0", "mode": None, "model": None, "sample_rate": None},
 }
 BASE = {"pesq_wb": 2.5, "stoi": 0.85, "wer": 0.20, "bitrate_kbps": 6.0}
 
@@ -49,6 +52,8 @@ def build_run(
     save_audio: int = 2,
     failed: dict[tuple[str, str], str] | None = None,
     unavailable: dict[str, str] | None = None,
+    bitrates: dict[str, float | None] | None = None,
+    levels: dict[str, int] | None = None,
 ) -> Path:
     """A run folder with codecs {name: quality offset}, per-utterance metric rows, summary, codebook.
 
@@ -56,8 +61,11 @@ def build_run(
     ``utt_names`` renames utterances; ``failed`` fails (codec, metric) cells with a reason (its kind
     from a "unreliable:", "unavailable:" or "not_applicable:" prefix, else failed; an unreliable one
     fails only every other utterance); ``unavailable`` adds metrics that
-    could not run, with their reason.
+    could not run, with their reason. ``bitrates`` sets a codec's measured kbps (default 6 + 6·k for the
+    k-th codec; None: a continuous codec, no bitrate and no codes), ``levels`` its number of codebooks (2).
     """
+    bitrates = bitrates or {}
+    levels = levels or {}
     codecs = codecs or {"codec-a": 0.0, "codec-b": 0.5}
     shift = shift or {}
     failed = failed or {}
@@ -79,8 +87,11 @@ def build_run(
     store.write_json("dataset.json", dataset)
     store.write_json("codecs.json", {
         name: {"name": name, "family": "opus" if "opus" in name else "ours", "sample_rate": 16000, "channels": 1,
-               "frame_rate": 50.0, "codebooks": [{"size": 1024, "frame_rate": 50.0}] * 2, "latent_dim": None,
-               "latent_rate": None, "nominal_bitrate": 1000.0 * (6 + 6 * k), "causal": False, "streaming": False,
+               "frame_rate": 50.0,
+               "codebooks": [{"size": 1024, "frame_rate": 50.0}] * (levels.get(name, 2) if _rate(bitrates, name, k) else 0),
+               "latent_dim": None if _rate(bitrates, name, k) else 64, "latent_rate": None if _rate(bitrates, name, k) else 50.0,
+               "nominal_bitrate": _rate(bitrates, name, k) and 1000.0 * _rate(bitrates, name, k),
+               "causal": False, "streaming": False,
                "description": ""}
         for k, name in enumerate(codecs)})
     metrics = {k: {"name": k, **v, "unavailable": None} for k, v in METRICS.items()}
@@ -109,7 +120,11 @@ def build_run(
                     continue
                     continue
                 if col == "bitrate_kbps":
-                    v = 6.0 + 6 * k
+                    v = _rate(bitrates, name, k)
+                    if v is None:
+                        row[col], row[col + "__failure"], row[col + "__kind"] = float("nan"), "continuous latent", \
+                            "not_applicable"
+                        continue
                 elif col == "wer":
                     v = max(0.0, base - 0.1 * offset + noise / 5)
                 else:
@@ -125,11 +140,17 @@ def build_run(
                 row["audio"] = str(p.relative_to(out))
                 saved[(name, u["lang"])] = n + 1
             rows.append(row)
-            codes = [rng.integers(0, int(300 + 200 * k + 100 * level), size=50) for level in range(2)]
-            np.savez(_mkdir(store.codes_path(name, u["id"])), *codes)
+            if _rate(bitrates, name, k):
+                codes = [rng.integers(0, int(300 + 200 * k + 100 * level), size=50)
+                         for level in range(levels.get(name, 2))]
+                np.savez(_mkdir(store.codes_path(name, u["id"])), *codes)
     store.append(rows)
     write_summaries(out)  # the real summaries (summary.csv/.md, codebook.csv from the codes)
     return out
+
+
+def _rate(bitrates: dict[str, float | None], name: str, k: int) -> float | None:
+    return bitrates[name] if name in bitrates else 6.0 + 6 * k
 
 
 def _mkdir(path: Path) -> Path:

@@ -3,7 +3,6 @@ the summary rows and the built-in contrast set."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -11,8 +10,9 @@ import pandas as pd
 import pytest
 
 from codecbench.metrics.abx import OUTPUT, Abx, feature_path
-from codecbench.metrics.abx_corpus import Token, abx_summary_rows, make_triplets, triplet_errors
+from codecbench.metrics.abx_corpus import Token, make_triplets, triplet_errors
 from codecbench.metrics.base import MetricInput
+from codecbench.metrics.corpus import Corpus
 from codecbench.metrics.dtw import cosine_distances, dtw_distances, hamming_distances
 from codecbench.store import RunStore
 from codecbench.types import CodecInfo, Utterance
@@ -123,17 +123,17 @@ def test_summary_rows_from_feature_files(tmp_path):
             assert values[OUTPUT] >= 0 and feature_path(tmp_path, "fake", uid).exists()
             dataset.append({"id": uid, "lang": "hi", "speaker": spk, "extra": u.extra})
             rows.append({"codec": "fake", "utt_id": uid, "lang": "hi", OUTPUT: values[OUTPUT]})
-    (tmp_path / "dataset.json").write_text(json.dumps(dataset))
-    meta = {"abx": metric.info().to_dict()}
+    meta = metric.info().to_dict()
     codecs = {"fake": {"family": "test", "codebooks": [{"size": 16, "frame_rate": 25.0}] * 2}}
-    out = pd.DataFrame(abx_summary_rows(tmp_path, pd.DataFrame(rows), meta, codecs))
+    agg = metric.aggregate(Corpus(RunStore(tmp_path), pd.DataFrame(rows), meta, codecs, dataset))
+    out = pd.DataFrame([r.to_dict() for r in agg.rows])
     by = out.set_index(["lang", "metric"])
     assert by.loc[("hi", "abx_floor:retroflex_dental"), "mean"] == 0.0
     assert by.loc[("hi", "abx_error:retroflex_dental"), "n"] == 2 * 3 * 2 * 1  # directions x A x X x B
     assert by.loc[("hi", "abx_loss:retroflex_dental"), "status"] == "ok"
     assert ("all", "abx_error:all") in by.index
     assert by.loc[("hi", "abx_token_error:retroflex_dental"), "mean"] == 0.0  # the words' second halves differ
-    tri = pd.read_parquet(tmp_path / "abx_triplets.parquet")
+    tri = agg.files["abx_triplets.parquet"]  # written by the run folder with the summary
     assert len(tri) == 12 and set(tri["contrast"]) == {"retroflex_dental"}
 
 

@@ -90,6 +90,9 @@ def test_example_plugin_installed_and_run_through_its_entry_point(tmp_path):
     listed = subprocess.run([sys.executable, "-m", "codecbench", "codecs"], env=e, capture_output=True, text=True,
                             timeout=300)
     assert listed.returncode == 0 and "example-mulaw-8k" in listed.stdout, listed.stderr[-2000:]
+    models = subprocess.run([sys.executable, "-m", "codecbench", "models"], env=e, capture_output=True, text=True,
+                            timeout=300)  # the plugin's model entry point
+    assert models.returncode == 0 and "example-mulaw-curve" in models.stdout, models.stderr[-2000:]
     check = ("from codecbench.codecs.registry import get_spec; from codecbench.testing import check_codec; "
              "s = get_spec('example-mulaw-8k'); assert s.load.__module__ == 'codecbench_example', s.load.__module__; "
              "check_codec(s)")

@@ -5,7 +5,8 @@ the way the hub repository stores it (transformers: config.json + model.safetens
 config.json + pytorch_model.bin) and is loaded through the same code as real weights.
 
 Stated tolerances (batched vs one item at a time): codes of every valid frame identical; decoded
-waves within 1e-5 x the batch's peak (float summation order differs with batch size).
+waves within 1e-4 x the batch's peak (float summation order differs with batch size; the bound's
+derivation is in codecbench.testing).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from codecbench import audio
 from codecbench.codecs.base import CodecError, CodecUnavailable
 from codecbench.codecs.registry import get_spec, load_codec
+from codecbench.testing import FLOAT32_NETWORK_RTOL
 
 pytest.importorskip("transformers")  # the optional 'codecs' extra (strict mode: a failure)
 pytest.importorskip("snac")
@@ -30,7 +32,7 @@ torch.set_num_threads(1)
 from codecbench.codecs._testing import build_checkpoint  # noqa: E402
 
 FAMILIES = ("encodec", "dac", "mimi", "snac")
-WAVE_RTOL = 1e-5
+WAVE_RTOL = FLOAT32_NETWORK_RTOL  # another batch shape, another summation order (codecbench.testing)
 ROUNDTRIPS = [  # (model folder, variant)
     ("encodec-24k", "encodec-24k-6kbps"),
     ("encodec-24k", "encodec-24k-1.5kbps"),
@@ -141,7 +143,10 @@ def test_batched_equals_single(checkpoints, model, variant):
         assert len(codes) == len(info.codebooks)
         for level, c in zip(info.codebooks, codes, strict=True):
             assert c.min() >= 0 and c.max() < level.size
-            if not variant.startswith("encodec-48k"):  # 48k counts whole 1 s chunks (see encodec.py)
+            if variant.startswith("snac"):  # every code of SNAC's padded input is sent (see snac.py)
+                padded = math.ceil(len(w) / codec.multiple) * codec.multiple
+                assert len(c) == round(padded * level.frame_rate / sr)
+            elif not variant.startswith("encodec-48k"):  # 48k: real frames of each chunk (see encodec.py)
                 assert len(c) == math.ceil(len(w) * level.frame_rate / sr - 1e-9)
         single = codec.reconstruct(w[None], np.array([len(w)]), sr)
         assert single.wave.shape == (1, len(w))
@@ -172,7 +177,8 @@ def test_48k_chunks_and_stereo(checkpoints):
     codec = load_codec(f"encodec-48k-3kbps:{checkpoints('encodec-48k')}", device="cpu")
     w = _batch(48000, (2.5,))[0]
     enc, _ = codec.encode(w[None], np.array([len(w)]), 48000)
-    assert len(enc.codes) == 2 and enc.frames[0][0] == 3 * 150  # offsets 0, 0.99 s, 1.98 s
+    # offsets 0, 0.99 s, 1.98 s; the last chunk is what is left (24963 samples: 79 frames), as in the library
+    assert len(enc.codes) == 2 and enc.frames[0][0] == 150 + 150 + 79
     assert len(enc.state["scales"][0]) == 3
 
 

@@ -60,7 +60,7 @@ def test_resolution_fills_options_and_reads_the_environment_once(monkeypatch):
     assert [m.name for m in cfg.metrics] == ["pesq_wb", "pesq_nb", "wer"]  # a family expands
     wer = cfg.metrics[2].options
     assert wer == {"backend": "auto", "model": "base", "revision": "", "per_lang": {}, "compute_type": "int8",
-                   "beam": 3, "threads": 1}
+                   "beam": 3, "threads": 1, "normalizer": "script", "normalizer_source": "openai/whisper-large-v3"}
     monkeypatch.setenv("CODECBENCH_ASR_BEAM", "7")  # read at resolution, never inside the metric
     from codecbench.metrics.registry import create
 

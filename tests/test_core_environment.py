@@ -53,3 +53,24 @@ def test_a_failing_part_is_described_not_raised(monkeypatch):
 
     monkeypatch.setattr(env, "cpu_description", broken)
     assert env.capture("cpu")["numerics"]["cpu"] == {"error": "OSError: no cpuinfo here"}
+
+
+TORCH_CONFIG = """PyTorch built with:
+  - GCC 13.3
+  - Intel(R) oneAPI Math Kernel Library Version 2024.2-Product Build 20240605 for Intel(R) 64 architecture applications
+  - Intel(R) MKL-DNN v3.12.0 (Git Hash 80afa71049cd69a3df32adcccb623b12cd7baa22)
+  - OpenMP 201511 (a.k.a. OpenMP 4.5)
+  - CPU capability usage: AVX512
+"""
+
+
+def test_math_libraries_that_pick_kernels_per_cpu_are_recorded():
+    assert env.torch_build_libraries(TORCH_CONFIG) == {"mkl": "2024.2", "onednn": "v3.12.0", "openmp": "201511"}
+    assert env.torch_build_libraries("PyTorch built with:\n  - GCC 13.3\n") == {"mkl": None, "onednn": None,
+                                                                                 "openmp": None}
+    import torch  # noqa: F401  (numerics describes torch only once a run has loaded it)
+
+    n = env.numerics("cpu")
+    assert n["torch"]["loaded"] and n["torch"]["cpu_capability"] and n["torch"]["num_threads"] >= 1
+    assert {"mkl", "onednn", "mkldnn_enabled"} <= set(n["torch"])
+    assert n["numpy"]["numpy"] and "blas" in n["numpy"]

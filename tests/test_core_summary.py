@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 
-from codecbench.summary import corpus_asr_rows, markdown, summarize
+from codecbench.metrics.asr.corpus import corpus_rows
+from codecbench.metrics.asr.errors import load_transcripts
+from codecbench.summary import markdown, summarize
 
 META = {"m": {"outputs": [{"name": "wer", "higher_is_better": False, "unit": ""}], "library": "jiwer", "version": "4",
               "mode": None, "model": "whisper-base", "sample_rate": 16000}}
@@ -29,7 +31,7 @@ def test_statuses_and_ci():
     assert s.loc["hi", "status"] == "unreliable" and np.isnan(s.loc["hi", "mean"]) and "wrong script" in s.loc["hi", "note"]
     assert s.loc["ta", "status"] == "n/a"
     assert s.loc["all", "status"] == "unreliable"  # 2 of 6 rows unreliable: no pooled number
-    md = markdown(summarize(rows, META, {}), pd.DataFrame(), META, {}, "run")
+    md = markdown(summarize(rows, META, {}), [], META, {}, "run")
     assert "unreliable: unreliable" not in md and "| c | 2 | unreliable[^1] |" in md
     assert md.count("wrong script") == 1 and "[^1]: unreliable: wrong script" in md
 
@@ -47,8 +49,7 @@ def test_corpus_asr_rows_sum_errors_over_words(tmp_path):
              "wer_counts": {"word_errors": 3, "words": 2, "char_errors": 2, "chars": 10}},
             {"codec": "c", "utt_id": "u2", "lang": "hi", "kind": "wer", "reference_unreliable": True}]
     (tmp_path / "asr_transcripts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-    rows = _rows([0.1, 1.5, np.nan], ["", "", "unreliable: x"], ["en", "en", "hi"])
-    out = {(r["lang"], r["metric"]): r for r in corpus_asr_rows(tmp_path, rows, META, {})}
+    out = {(r.lang, r.metric): r.to_dict() for r in corpus_rows(load_transcripts(tmp_path), META["m"], {})}
     assert out[("en", "wer_corpus")]["mean"] == 4 / 12 and out[("en", "cer_corpus")]["mean"] == 3 / 60
     assert out[("hi", "wer_corpus")]["status"] == "unreliable"
     assert out[("all", "wer_corpus")]["status"] == "unreliable"  # 1 of 3 utterances is over the 20% share
@@ -63,5 +64,5 @@ def test_unavailable_is_its_own_status():
 def test_markdown_escapes_names_and_reasons():
     rows = _rows([0.1, np.nan], ["", "failed: <script>x</script> | y"], ["en", "en"])
     rows["codec"] = "<b>c</b>"
-    md = markdown(summarize(rows, META, {}), pd.DataFrame(), META, {}, "run")
+    md = markdown(summarize(rows, META, {}), [], META, {}, "run")
     assert "<b>" not in md and "<script>" not in md and "&lt;b&gt;c&lt;/b&gt;" in md

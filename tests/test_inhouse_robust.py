@@ -13,7 +13,7 @@ import torch
 
 from codecbench import audio
 from codecbench.data import conditions as cond
-from codecbench.data.loaders import load_dataset
+from codecbench.data import load_dataset
 from codecbench.inhouse.augment import Augmenter
 from codecbench.inhouse.config import AUGMENT_PRESETS, AugmentConfig
 from codecbench.inhouse.progress import TrainProgress

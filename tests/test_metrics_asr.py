@@ -17,7 +17,16 @@ import numpy as np
 import pytest
 
 from codecbench.audio import load, resample
-from codecbench.metrics.asr import backends, checks, errors, metric, model_specs, reliability, routing
+from codecbench.metrics.asr import (
+    backends,
+    checks,
+    errors,
+    factory,
+    metric,
+    model_specs,
+    reliability,
+    routing,
+)
 from codecbench.metrics.base import Failure, MetricInput
 from codecbench.metrics.registry import create
 from codecbench.store import RunStore
@@ -85,7 +94,7 @@ def stand_in(monkeypatch, tmp_path) -> StandIn:
             state.calls.append(len(waves))
             return [state.texts[_key(w)] for w in waves]
 
-    monkeypatch.setattr(backends, "BACKENDS", (*backends.BACKENDS, "stand-in"))
+    monkeypatch.setattr(routing, "BACKENDS", (*routing.BACKENDS, "stand-in"))
     real_check, real_make = metric.backend_unavailable, metric.make_backend
     monkeypatch.setattr(metric, "backend_unavailable",
                         lambda spec: None if spec.backend == "stand-in" else real_check(spec))
@@ -209,7 +218,7 @@ def test_missing_model_is_unavailable_with_a_reason(tmp_path):
                     utterance=Utterance(id="u", lang="en", text="hi"))
     (v,) = m.compute_batch([x])
     assert isinstance(v["wer"], Failure) and v["wer"].kind == "unavailable"
-    assert "unknown ASR backend" in backends.backend_unavailable(routing.AsrModel("base", "nope"))
+    assert "unknown ASR backend" in factory.backend_unavailable(routing.AsrModel("base", "nope"))
     info = create("wer").info()
     assert info.batched and info.model == "whisper-base" and info.library == "faster-whisper"
     assert [o.name for o in info.outputs] == ["wer", "cer", "dwer", "dcer", "asr_exact_match"]

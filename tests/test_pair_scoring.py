@@ -18,7 +18,7 @@ import pytest
 
 from codecbench import audio
 from codecbench.cli import main
-from codecbench.config import BenchConfig, ConfigError, resolve
+from codecbench.config import BenchConfig, ConfigError, available_cpus, resolve
 from codecbench.pipeline import run
 from codecbench.scoring import score_files
 from codecbench.store import FAILURE_SUFFIX, KEY_COLUMNS, KIND_SUFFIX, RunStore, load_rows
@@ -205,7 +205,7 @@ def test_bad_degraded_files_fail_their_rows_and_signal_runs_use_every_core(testd
     (tmp_path / "deg.scp").write_text(f"ok {tmp_path / 'r.wav'}\ngone {tmp_path / 'missing.wav'}\n"
                                       f"nan {tmp_path / 'nan.wav'}\njunk {tmp_path / 'junk.wav'}\n")
     cfg = BenchConfig(dataset=str(tmp_path / "ref.scp"), degraded=str(tmp_path / "deg.scp"), metrics=["stoi"])
-    assert resolve(cfg).workers == max(1, os.cpu_count() or 2)  # the main process only reads files
+    assert resolve(cfg).workers == available_cpus()  # the main process only reads files
     run(BenchConfig(dataset=str(tmp_path / "ref.scp"), degraded=str(tmp_path / "deg.scp"), metrics=["stoi"],
                     workers=0), out=tmp_path / "run", progress=False)
     rows = {r["utt_id"]: r for r in RunStore(tmp_path / "run").rows()}

@@ -171,13 +171,15 @@ def test_damaged_rows_name_the_file_and_line(tmp_path, bad, what):
 def test_skipped_lines_are_counted_in_a_warning(tmp_path):
     store = RunStore(tmp_path)
     line = json.dumps(ROW).encode() + b"\n"
-    store.rows_path.write_bytes(line + b"\n" + line + b'{"codec": "c", "utt')
+    updated = json.dumps({**ROW, "m": 1.0}).encode() + b"\n"
+    store.rows_path.write_bytes(line + b"\n" + line + updated + b'{"codec": "c", "utt')
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert len(store.rows()) == 1
+        assert store.rows() == [{**ROW, "m": 1.0}]
     msg = " ".join(str(w.message) for w in caught)
-    # a repeated (codec, utt_id) is a later, updated row (values filled in on resume): kept, not skipped
-    assert "skipped 2 line(s)" in msg and "1 cut off by a crash" in msg and "1 empty" in msg
+    # a repeated (codec, utt_id) with other content is a later, updated row (values filled in on
+    # resume): kept, not skipped; the same line again (issue 25) is a duplicate, counted
+    assert "skipped 3 line(s)" in msg and "1 cut off by a crash" in msg and "1 empty" in msg and "1 duplicate" in msg
 
 
 def test_corrupt_json_files_are_one_line_errors(tmp_path):

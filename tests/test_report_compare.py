@@ -137,7 +137,10 @@ def test_unreliable_summaries_are_not_gated(tmp_path, capsys):
     kw = {"codecs": {"codec-a": 0.0}, "per_lang": 10, "failed": {("codec-a", "wer"): "unreliable: wrong script"}}
     base = build_run(tmp_path / "b", **kw)
     cand = build_run(tmp_path / "c", seed=1, shift={"wer": 0.5}, **kw)
-    assert cli("compare", str(base), str(cand), "--max-rise", "wer=0.02") == 0
+    # every wer pair unreliable: the gate tested nothing it was asked to gate, so it fails (issue 24)
+    assert cli("compare", str(base), str(cand), "--max-rise", "wer=0.02") == 1
+    assert "wer: none of its 2 per-language pair(s) was tested" in capsys.readouterr().err
+    assert cli("compare", str(base), str(cand), "--max-rise", "wer=0.02", "--allow-skipped") == 0
     assert "not gated: unreliable in the baseline summary (wrong script)" in capsys.readouterr().out
 
 
@@ -145,9 +148,13 @@ def test_min_n_skips_small_pairs(tmp_path, capsys):
     base = build_run(tmp_path / "b", per_lang=4, langs=("en",))
     cand = build_run(tmp_path / "c", per_lang=4, langs=("en",), seed=1, shift={"pesq_wb": -1.0})
     junit = tmp_path / "j.xml"
-    assert cli("compare", str(base), str(cand), "--max-drop", "pesq_wb=0.05", "--min-n", "5", "--junit", str(junit)) == 0
+    gate = ["--max-drop", "pesq_wb=0.05", "--min-n", "5", "--junit", str(junit)]
+    assert cli("compare", str(base), str(cand), *gate) == 1  # every pair skipped: the gate tested nothing
+    captured = capsys.readouterr()
+    assert "nothing tested" in captured.out and "pesq_wb: none of its 2 per-language pair(s) was tested" in captured.err
+    assert cli("compare", str(base), str(cand), *gate, "--allow-skipped") == 0
     assert "n = 4 &lt; --min-n 5" in capsys.readouterr().out
-    assert ET.parse(junit).getroot().get("skipped") == str(2 * 2)  # codecs x (en, all)
+    assert ET.parse(junit).getroot().get("skipped") == str(2)  # codecs x en (one language: no "all" row)
 
 
 def test_pr_markdown_is_short_with_labels_and_revisions(tmp_path):

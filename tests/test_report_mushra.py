@@ -116,7 +116,7 @@ def test_reencode_runs_the_codec(tmp_path, monkeypatch):
         def decode_native(self, encoded, lengths):
             return encoded.state * 0.5
 
-    monkeypatch.setattr(registry, "_SPECS", {"codec-a": CodecSpec(info=info, load=lambda arg, dev: Halve(info, "cpu"))})
+    monkeypatch.setattr(registry.CODECS, "_items", {"codec-a": CodecSpec(info=info, load=lambda arg, dev: Halve(info, "cpu"))})
     run = build_run(tmp_path / "run", codecs={"codec-a": 0.0}, per_lang=3, save_audio=0)
     out = tmp_path / "s"
     assert cli("mushra", str(run), "--codecs", "codec-a", "--items", "2", "--out", str(out)) == 0  # by default

@@ -35,8 +35,10 @@ def test_no_ci_below_five_and_units():
     assert value_text(2.5, 2.0, 3.0, 4) == "2.50"
     assert value_text(2.5, 2.0, 3.0, 5) == "2.50 [2.00, 3.00]"
     assert value_text(6000.0, 6000.0, 6000.0, 16, "bit/s") == "6.00"  # kbps; a zero-width CI is not shown
-    assert value_text(0.02, 0.01, 0.04, 16, "s/s") == "50.0× [25.0, 100.0]"  # 1 / RTF, bounds transformed
-    assert header_text("rtf_encode", "s/s", False) == "rtf_encode (× real time) ↑"
+    # one RTF convention everywhere (issue 24): s/s, processing seconds per audio second, lower is better
+    assert value_text(0.02, 0.01, 0.04, 16, "s/s") == "0.020 [0.010, 0.040]"
+    assert value_text(0.0021, 0.0015, 0.0032, 16, "s/s") == "0.0021 [0.0015, 0.0032]"  # never 0.000
+    assert header_text("rtf_encode", "s/s", False) == "rtf_encode (s/s) ↓"
     assert header_text("bitrate_measured", "bit/s", None) == "bitrate_measured (kbps)"
 
 

@@ -78,3 +78,52 @@ def test_ray_model_metric_actors_equal_local(testdata, ray_instance, tmp_path):
     pd.testing.assert_frame_equal(a, b)
     stages = json.loads((tmp_path / "ray" / "timings.json").read_text())["stage_seconds"]
     assert {"reconstruct", "model_metrics", "signal_metrics"} <= set(stages)
+
+
+def test_ray_notices_go_to_the_runs_log(testdata, tmp_path):
+    """A run that starts its own Ray: Ray's start-up notices (token authentication, core_worker.cc actor
+    warnings) are in <run>/ray.log, not on the terminal; the results table still is."""
+    import subprocess
+
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'codecbench[ray]')")
+    from cli_fixture import env
+
+    out = tmp_path / "run"
+    e = {k: v for k, v in env().items() if k != "RAY_AUTH_MODE"}
+    p = subprocess.run([sys.executable, "-m", "codecbench", "run", "--engine", "ray", "--codecs", "opus-6kbps",
+                        "--langs", "hi", "--limit", "2", "--metrics", "si_sdr", "--dataset",
+                        str(testdata / "manifest.json"), "--out", str(out)],
+                       capture_output=True, text=True, timeout=300, env=e, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    for ray_line in ("Token authentication", "core_worker", "ray._private", "(raylet)", "MapWorker"):
+        assert ray_line not in p.stderr, p.stderr[-3000:]
+    assert "opus-6kbps  hi" in p.stderr + p.stdout  # codecbench's own output (the results table) is untouched
+    log = (out / "ray.log").read_text(encoding="utf-8")
+    assert "Token authentication" in log or "core_worker" in log, log[-2000:]
+
+
+def test_ray_log_block_keeps_codecbench_output(tmp_path, capfd):
+    """The block itself, without Ray: a "ray.*" logger's record and a native write on file descriptor 2
+    go to the log, codecbench's prints (through sys.stderr) to the terminal; all is restored after."""
+    import logging
+    import os
+
+    from codecbench.pipeline.ray_log import ray_output_to_log
+
+    before = logging.getLogger("ray").handlers[:]
+    with ray_output_to_log(tmp_path) as path:
+        logging.getLogger("ray.data.some").warning("a ray notice")
+        logging.getLogger("ray").handlers.clear()  # what ray.init(configure_logging=False) does
+        logging.getLogger("ray._private.worker").warning("after init")
+        os.write(2, b"core_worker.cc: native notice\n")
+        print("codecbench progress", file=sys.stderr)
+    print("after the block", file=sys.stderr)
+    err = capfd.readouterr().err
+    assert "codecbench progress" in err and "after the block" in err
+    assert "notice" not in err and "after init" not in err
+    log = path.read_text(encoding="utf-8")
+    assert "a ray notice" in log and "after init" in log and "core_worker.cc: native notice" in log
+    assert logging.getLogger("ray").handlers == before and logging.lastResort is not None
+    with pytest.raises(RuntimeError), ray_output_to_log(tmp_path):
+        raise RuntimeError("boom")
+    assert f"Ray's log: {path}" in capfd.readouterr().err

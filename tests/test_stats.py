@@ -81,6 +81,52 @@ def test_paired_difference_ci_is_the_bootstrap_of_the_differences():
     assert stats.paired_difference(np.array([np.nan]), np.array([1.0]))["n"] == 0
 
 
+def _scipy_one_sided_p(d: np.ndarray) -> float:
+    return float(sps.permutation_test((d,), lambda x, axis: np.mean(x, axis=axis), permutation_type="samples",
+                                      n_resamples=np.inf, alternative="less").pvalue)
+
+
+@pytest.mark.parametrize(("n", "shift", "margin"), [(6, -0.3, 0.0), (10, -0.8, 0.2), (14, 0.1, 0.5)])
+def test_margin_p_is_scipys_exact_one_sided_test_of_the_shifted_differences(n, shift, margin):
+    d = _sample(n, 300 + n, shift)
+    assert stats.margin_p(d, margin) == pytest.approx(_scipy_one_sided_p(d + margin), abs=1e-12)
+    assert stats.margin_p(d, 0.0) == pytest.approx(stats.sign_flip_p(d, "less"), abs=1e-12)
+    assert stats.margin_p(d, margin) <= stats.margin_p(d, margin + 0.1)  # a larger margin is harder to exceed
+
+
+def test_holm_matches_the_step_down_definition():
+    p = [0.01, 0.04, 0.03, 0.005, float("nan")]
+    # ascending 0.005, 0.01, 0.03, 0.04 over m = 4: 4*0.005, 3*0.01, max(., 2*0.03), max(., 1*0.04)
+    want = [0.03, 0.06, 0.06, 0.02]
+    got = stats.holm(p)
+    assert got[:4] == pytest.approx(want, abs=1e-12) and math.isnan(got[4])
+    assert stats.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_stratified_bootstrap_resamples_within_strata():
+    x = np.array([0.0, 0.0, 0.0, 10.0, 10.0, 10.0])
+    lo, hi = stats.bootstrap_ci(x, strata=np.array(["a", "a", "a", "b", "b", "b"]))
+    assert lo == hi == 5.0  # each stratum is constant: its share of the mean never changes
+    lo, hi = stats.bootstrap_ci(x)
+    assert lo < 5.0 < hi
+    y = _sample(20, 4)
+    assert stats.bootstrap_ci(y, strata=np.array(["a"] * 20)) == stats.bootstrap_ci(y)
+
+
+@pytest.mark.parametrize(("n", "margin"), [(12, 0.0), (40, 0.05)])
+def test_detectable_change_has_the_stated_power_under_the_t_model(n, margin):
+    """At the detectable change, a one-sided t-test of the shifted mean rejects with ~the power
+    (noncentral t: the exact power of the t-test under normal differences)."""
+    sd, alpha = 0.2, 0.05
+    mde = stats.detectable_change(sd, n, alpha, 0.8, margin)
+    nc = (mde - margin) / (sd / math.sqrt(n))
+    power = 1 - sps.nct.cdf(sps.t.ppf(1 - alpha, n - 1), n - 1, nc)
+    assert 0.78 < power < 0.82, power
+    need = stats.n_for_change(sd, mde, alpha, 0.8, margin)
+    assert need == n or (need == n - 1 and stats.detectable_change(sd, n - 1, alpha, 0.8, margin) <= mde)
+    assert stats.n_for_change(sd, margin, alpha, 0.8, margin) is None
+
+
 # -- mel against librosa -------------------------------------------------------------------------
 def test_mel_filterbank_and_log_mel_match_librosa():
     librosa = pytest.importorskip("librosa")  # the 'metrics' extra (strict mode: a failure)
@@ -93,6 +139,7 @@ def test_mel_filterbank_and_log_mel_match_librosa():
                                          hop_length=sp.MEL_HOP, window="hann", center=True, pad_mode="constant",
                                          power=2.0, n_mels=sp.MEL_BANDS, htk=True, norm="slaney")
     want = np.log10(np.maximum(mel.T, sp.MEL_FLOOR))
+    # both float64 (FFT, filterbank product, log10): rounding ~1e-13; 1e-6 catches any window/bin mistake
     np.testing.assert_allclose(sp.log_mel(x), want, rtol=0, atol=1e-6)
 
 

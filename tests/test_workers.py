@@ -40,7 +40,7 @@ def test_a_reference_read_again_comes_from_the_runs_recent_files_until_it_change
     files = stages.RecentFiles()
     reads = []
     real_load = audio.load
-    monkeypatch.setattr(audio, "load", lambda p: reads.append(p) or real_load(p))
+    monkeypatch.setattr(audio, "load", lambda p, **kw: reads.append(p) or real_load(p, **kw))
     u = Utterance(id="a", path=str(path))
     first, _ = stages.load_utterance(u, 0.1, 300, files)
     first[:100] = 0.5  # an item's array is its own: changing it changes nothing for the next item

@@ -11,14 +11,16 @@ Where weights come from, in this order:
 Availability (``CodecSpec.check``) looks only at the local cache and never touches the network: a
 codec whose weights are not cached says so and names the prefetch command.
 
-Batching: every adapter pads each item with zeros on the right to whole frames (plus, for
-non-causal models, a fixed tail of silence, see ``pad_batch_tensor``), crops codes to the valid
-frames (``Encoded.frames``), and lets the ``Codec`` base crop the decoded wave to the input length.
+Batching: causal models (EnCodec 24 kHz decoding, Mimi) run a padded batch as one tensor; non-causal
+ones run each group of equal-length items as one tensor (``groups``), which is what their reference
+libraries compute for each file alone. What each adapter does to the audio, against its reference
+library, is listed in docs/codecs.md.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -114,11 +116,41 @@ class Weights:
         if not folder_complete(folder, self.weight_files):
             raise CodecUnavailable(f"codec {variant!r}: {folder} lacks config.json or a weight file "
                                    f"({' / '.join(self.weight_files)})")
+        check_folder(folder, self.weight_files, variant)
         return folder
 
 
 def folder_complete(folder: Path, weight_files: tuple[str, ...]) -> bool:
-    return (folder / "config.json").is_file() and any((folder / f).is_file() for f in weight_files)
+    """config.json and a weight file are there (what they are is ``check_folder``'s to say)."""
+    return os.path.lexists(folder / "config.json") and any(os.path.lexists(folder / f) for f in weight_files)
+
+
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def check_folder(folder: Path, weight_files: tuple[str, ...], variant: str) -> None:
+    """The folder's files before a library opens them: regular files only (a FIFO or a link to
+    /dev/zero would hang or fill memory), config.json a JSON object of at most ``MAX_CONFIG_BYTES``
+    counted while reading, and a safetensors file's header validated (``safe_io``)."""
+    from codecbench.safe_io import UnsafeFile, open_regular, read_bounded, safetensors_header
+
+    try:
+        raw = read_bounded(folder / "config.json", MAX_CONFIG_BYTES, "model config")
+        try:
+            if not isinstance(json.loads(raw.decode("utf-8")), dict):
+                raise ValueError("not an object")
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+            raise UnsafeFile(f"{folder / 'config.json'}: not valid JSON ({str(exc).splitlines()[0]})") from None
+        for name in weight_files:
+            path = folder / name
+            if not os.path.lexists(path):
+                continue
+            if name.endswith(".safetensors"):
+                safetensors_header(path)
+            else:
+                os.close(open_regular(path, "weights"))
+    except UnsafeFile as exc:
+        raise CodecUnavailable(f"codec {variant!r}: {exc}") from None
 
 
 def require_equal(variant: str, what: str, expected, actual) -> None:
@@ -132,22 +164,18 @@ def require_equal(variant: str, what: str, expected, actual) -> None:
                          "wrong folder or a changed upstream checkpoint")
 
 
-def padded_length(max_len: int, multiple: int, tail: int = 0) -> int:
-    """Length of the padded batch: the longest item plus ``tail``, rounded up to ``multiple``."""
-    return max(1, math.ceil((int(max_len) + tail) / multiple)) * multiple
+def padded_length(max_len: int, multiple: int) -> int:
+    """The longest item rounded up to ``multiple`` (at least one multiple)."""
+    return max(1, math.ceil(int(max_len) / multiple)) * multiple
 
 
-def pad_batch_tensor(x, lengths: np.ndarray, multiple: int, tail: int = 0):
-    """Zero-pad ``x`` [B, C, T] on the right to ``padded_length``. Items are already zero beyond their
-    length (the base pads with zeros), so every item sees the same zeros after its end as it would alone.
-
-    ``tail`` (non-causal models): samples of silence added after the longest item so that the end of the
-    tensor (where convolution padding acts) lies beyond the receptive field of every valid frame; with it,
-    valid frames get the same codes batched as alone.
-    """
+def pad_batch_tensor(x, lengths: np.ndarray, multiple: int):
+    """Zero-pad ``x`` [B, C, T] on the right to ``padded_length`` (items are already zero beyond their
+    length: the base pads with zeros). For causal models only: every item then sees the same zeros
+    after its end as it would alone, and valid frames get the same codes batched or alone."""
     import torch
 
-    target = padded_length(int(np.max(lengths, initial=1)), multiple, tail)
+    target = padded_length(int(np.max(lengths, initial=1)), multiple)
     if target < x.shape[-1]:
         raise ValueError("batch longer than its padded length")
     return torch.nn.functional.pad(x, (0, target - x.shape[-1]))
@@ -158,17 +186,12 @@ def valid_frames(lengths: np.ndarray, samples_per_frame: int) -> np.ndarray:
     return np.ceil(np.asarray(lengths, dtype=np.float64) / samples_per_frame).astype(np.int64)
 
 
-def codes_with_silence(codes: np.ndarray, frames: np.ndarray, silence: np.ndarray, total: int):
-    """[B, K, F] codes -> [B, K, total]: each item's valid frames, then the model's silence codes.
+def groups(keys) -> list[np.ndarray]:
+    """Indices of the items that share a key (e.g. a padded length), one array per key, in key order.
 
-    A non-causal decoder would otherwise read codes beyond an item's valid frames (the encoding of the
-    batch's padding). Filling them with one constant (the codes the encoder gives digital silence) makes
-    the decoder see only what is counted in the bitrate, and the same thing batched as alone.
-    """
-    b, k, _ = codes.shape
-    out = np.empty((b, k, total), dtype=np.int64)
-    out[:] = np.asarray(silence, dtype=np.int64).reshape(1, k, 1)
-    for i in range(b):
-        n = int(min(frames[i], total, codes.shape[-1]))
-        out[i, :, :n] = codes[i, :, :n]
-    return out
+    Non-causal models see the end of their input (convolution padding, attention windows, normalisation
+    over the whole input): their reference processes each file alone, so an item's output depends on
+    where its tensor ends. Running each group of equal-length items as one tensor reproduces that exactly,
+    batched or not (codecbench.parity checks it against the reference libraries)."""
+    keys = np.asarray(keys)
+    return [np.flatnonzero(keys == k) for k in np.unique(keys)]

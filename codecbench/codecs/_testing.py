@@ -56,7 +56,7 @@ def build_checkpoint(model: str, folder: str | Path, size: str = "small", seed: 
         sr = {"16k": 16000, "24k": 24000, "44k": 44100}[model[4:]]
         ratios, n_q = REAL_DAC[sr]
         dims = dict(encoder_hidden_size=2, decoder_hidden_size=16) if small else {}
-        cfg = transformers.DacConfig(downsampling_ratios=list(ratios), n_codebooks=n_q, sampling_rate=sr, **dims)
+        cfg = transformers.DacConfig(downsampling_ratios=list(ratios), upsampling_ratios=list(ratios)[::-1], n_codebooks=n_q, sampling_rate=sr, **dims)
         net = transformers.DacModel(cfg)
     elif model == "mimi":
         dims = dict(hidden_size=32, num_filters=4, num_hidden_layers=1, intermediate_size=64, num_attention_heads=2,

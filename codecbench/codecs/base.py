@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from codecbench import audio
-from codecbench.errors import CodecbenchError
+from codecbench.errors import Unavailable
 from codecbench.types import CodecInfo, Encoded, Reconstruction
 
 
@@ -28,8 +28,7 @@ class CodecError(Exception):
     """A codec failed on a batch (the reconstruct stage records it per utterance)."""
 
 
-class CodecUnavailable(CodecbenchError):
-    """A codec cannot run here: missing package, library or weights. The message says how to fix it."""
+CodecUnavailable = Unavailable  # a codec cannot run here: missing package, library or weights
 
 
 def resolve_device(device: str = "auto") -> str:

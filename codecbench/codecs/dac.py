@@ -8,13 +8,14 @@ weights from a folder in the hub layout (config.json + model.safetensors).
 Frame rates are exact: sample rate / hop (16k: 16000/320 = 50 Hz, 24k: 24000/320 = 75 Hz,
 44k: 44100/512 ≈ 86.13 Hz); codebooks have 1024 entries (10 bits).
 
-What the adapter does: no loudness normalisation and no chunking (the whole utterance in one pass;
-the original's ``compress`` chunks long files, we don't). DAC is non-causal (zero-padded
-convolutions), so to make batched and single outputs agree each item is followed by
-``TAIL_SECONDS`` of digital silence before the encoder, and the decoder sees each item's valid codes
-followed by the codes the encoder gives silence (computed once at load) instead of whatever the
-batch padding encoded to. That is what a receiver knowing only the valid frames can do; it is
-equivalent to appending 0.5 s of silence to the utterance and cropping it after decoding.
+What the adapter does: what descript-audio-codec's ``DAC.forward`` (the path of the authors' evaluation,
+``scripts/get_samples.py``) computes for one file: zero-pad to whole frames, encode, decode every
+frame, crop to the input; checked by tests/test_parity_codecs.py on random weights (codes equal,
+waves within float32 rounding: we decode the codes, the library its straight-through latent). DAC is
+non-causal, so each group of items with the same number of frames runs as one tensor. Not done: the
+library's ``compress`` path (loudness normalised to -16 LUFS, 1 s windows without convolution padding,
+a different computation) and the evaluation script's final step that rescales the reconstruction to
+the input's loudness (it needs the reference at decode time); see docs/codecs.md.
 """
 
 from __future__ import annotations
@@ -27,10 +28,8 @@ import numpy as np
 from codecbench.codecs._pretrained import (
     INSTALL_HINT,
     Weights,
-    codes_with_silence,
+    groups,
     import_backend,
-    pad_batch_tensor,
-    padded_length,
     require_equal,
     valid_frames,
 )
@@ -39,7 +38,6 @@ from codecbench.codecs.registry import CodecSpec
 from codecbench.types import CodebookLevel, CodecInfo, Encoded
 
 CODEBOOK_SIZE = 1024
-TAIL_SECONDS = 0.5  # > twice the one-sided receptive field of encoder (~0.1-0.17 s) and decoder (~10 frames)
 
 # sample rate -> (hop, codebooks of the full model)
 MODELS = {16000: (320, 12), 24000: (320, 32), 44100: (512, 9)}
@@ -66,7 +64,9 @@ def info_for(sr: int, n_q: int | None = None) -> CodecInfo:
         name=variant_name(sr, n_q), family="dac", sample_rate=sr, channels=1, frame_rate=rate,
         codebooks=tuple(CodebookLevel(CODEBOOK_SIZE, rate) for _ in range(n_q)),
         nominal_bitrate=n_q * math.log2(CODEBOOK_SIZE) * rate, causal=False, streaming=False,
-        description=f"DAC {sr / 1000:g} kHz, first {n_q} of {full} codebooks, one pass, {TAIL_SECONDS:g} s silence tail",
+        description=f"DAC {sr / 1000:g} kHz, first {n_q} of {full} codebooks, one pass (DAC.forward)",
+        reference="descript-audio-codec 1.0.0 DAC.forward(x, n_quantizers=the variant's codebooks): the path of "
+                  "the authors' evaluation, without its final loudness matching; not DAC.compress",
     )
 
 
@@ -82,36 +82,35 @@ class DacCodec(TorchCodec):
         require_equal(info.name, "sampling_rate", info.sample_rate, int(cfg.sampling_rate))
         require_equal(info.name, "hop_length", round(info.sample_rate / info.frame_rate), self.hop)
         require_equal(info.name, "codebook_size", CODEBOOK_SIZE, int(cfg.codebook_size))
+        require_equal(info.name, "decoder hop", self.hop, int(np.prod(cfg.upsampling_ratios)))
         if self.n_q > int(cfg.n_codebooks):
             raise ValueError(f"{info.name}: model has {cfg.n_codebooks} codebooks, asked for {self.n_q}")
-        self.tail = padded_length(int(TAIL_SECONDS * info.sample_rate), self.hop)
-        self.tail_frames = self.tail // self.hop
-        self.silence = self._silence_codes()
-
-    def _codes(self, x):
-        return self.model.encode(x, n_quantizers=self.n_q, return_dict=True).audio_codes[:, : self.n_q]
-
-    def _silence_codes(self) -> np.ndarray:
-        """Codes of digital silence, away from any edge: one code per codebook."""
-        import torch
-
-        with torch.inference_mode():
-            frames = 4 * self.tail_frames + 8
-            codes = self._codes(torch.zeros(1, 1, frames * self.hop, device=self.device))
-        return codes[0, :, frames // 2].cpu().numpy().astype(np.int64)
 
     def _encode(self, x, lengths):
-        codes = self._codes(pad_batch_tensor(x, lengths, self.hop, self.tail)).cpu().numpy().astype(np.int64)
+        import torch
+
         frames = valid_frames(lengths, self.hop)
-        return Encoded(codes=[codes[:, q] for q in range(self.n_q)], frames=[frames] * self.n_q)
+        out = np.zeros((len(lengths), self.n_q, int(frames.max(initial=1))), dtype=np.int64)
+        for idx in groups(frames):
+            n = int(frames[idx[0]]) * self.hop  # the library's preprocess: zeros to whole frames
+            xg = x[list(idx), :, :n]
+            xg = torch.nn.functional.pad(xg, (0, n - xg.shape[-1]))
+            codes = self.model.encode(xg, n_quantizers=self.n_q, return_dict=True).audio_codes[:, : self.n_q]
+            out[idx, :, : codes.shape[-1]] = codes.cpu().numpy()
+        return Encoded(codes=[out[:, q] for q in range(self.n_q)], frames=[frames] * self.n_q)
 
     def _decode(self, encoded: Encoded, lengths):
         import torch
 
         frames = encoded.frames[0]
-        total = int(frames.max(initial=1)) + self.tail_frames
-        codes = codes_with_silence(np.stack(encoded.codes, axis=1), frames, self.silence, total)
-        return self.model.decode(audio_codes=torch.from_numpy(codes).to(self.device), return_dict=True).audio_values
+        codes = np.stack(encoded.codes, axis=1)
+        y = torch.zeros((len(frames), int(frames.max(initial=1)) * self.hop), device=self.device)
+        for idx in groups(frames):
+            f = int(frames[idx[0]])
+            c = torch.from_numpy(np.ascontiguousarray(codes[idx, :, :f])).to(self.device)
+            out = self.model.decode(audio_codes=c, return_dict=True).audio_values.reshape(len(idx), -1)
+            y[list(idx), : out.shape[-1]] = out  # odd strides (16k/24k: 5) give f * hop - 1 per such layer
+        return y
 
 
 def _loader(sr: int, n_q: int | None):

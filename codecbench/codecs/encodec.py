@@ -4,20 +4,26 @@ Variants: ``encodec-24k-{1.5,3,6,12,24}kbps`` and ``encodec-48k-{3,6,12,24}kbps`
 the number of residual codebooks (1024 entries, 10 bits each): n_q = kbps * 1000 / (10 * frame_rate).
 ``NAME:/path/to/folder`` loads weights from a folder in the hub layout (config.json + model.safetensors).
 
-What the adapters do, exactly:
+What the adapters do: exactly what the ``encodec`` package (the authors' code, ``EncodecModel.forward``)
+computes for one file, checked by tests/test_parity_codecs.py on random weights (codes equal, waves
+within float32 rounding):
 
-* 24 kHz (causal, ``normalize=False``, no chunking in the original): the whole utterance is encoded in
-  one pass. Each item is zero-padded on the right to whole frames (320 samples); since every
-  convolution and the LSTM are causal, valid frames get identical codes batched or alone. No
-  loudness normalisation.
-* 48 kHz (non-causal, ``normalize=True``, 1 s chunks with 10 ms overlap in the original): we keep the
-  original's processing: each item is cut into 1 s chunks every 0.99 s (the last chunk zero-padded
-  to 1 s), each chunk is scaled by its own RMS before the encoder (the scale is side information,
-  one float per chunk, not counted in the nominal bitrate) and multiplied back after the decoder,
-  and chunks are overlap-added with the model's linear cross-fade. All chunks of a batch run as one
-  tensor, so batched and single outputs agree. The model is stereo: mono input is duplicated to both
-  channels and the two decoded channels are averaged back to mono. The codes of every chunk (150
-  frames) are counted, so the measured rate is ~1 % above nominal (overlap) plus the padded last chunk.
+* 24 kHz (causal, ``normalize=False``, no chunking): the whole utterance in one pass at its exact
+  length (the convolutions reflect-pad their last partial frame themselves, as in the library), so
+  items of different lengths are encoded one length at a time; decoding runs the padded batch (the
+  decoder is causal). No loudness normalisation.
+* 48 kHz (non-causal, ``normalize=True``): the library's 1 s chunks every 0.99 s, the last chunk as
+  long as what is left (not padded); each chunk divided by the RMS of its mono mix (+1e-8) before
+  the encoder and multiplied back after the decoder; chunks overlap-added with the linear
+  cross-fade; output cropped to the input. Full chunks of the whole batch run as one tensor, short
+  last chunks grouped by length. The model is stereo: mono input is duplicated to both channels and
+  the two decoded channels are averaged back to mono. Bits: the codes of every real frame (a chunk
+  of n samples has ceil(n / 320) frames) plus the 32-bit float scale per chunk that the library's
+  file format (``encodec.compress``) stores; so the measured rate is ~1 % above nominal (overlap)
+  plus the scales (~0.03 kbps).
+
+transformers' documented feature-extractor path instead pads the last chunk to a full second (its
+RMS then includes the padding, and 150 frames are sent for it); we don't (docs/codecs.md).
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ import numpy as np
 from codecbench.codecs._pretrained import (
     INSTALL_HINT,
     Weights,
+    groups,
     import_backend,
-    pad_batch_tensor,
     require_equal,
     valid_frames,
 )
@@ -68,6 +74,8 @@ def info_for(sr: int, kbps: float) -> CodecInfo:
         name=variant_name(sr, kbps), family="encodec", sample_rate=sr, channels=1, frame_rate=frame_rate,
         codebooks=tuple(CodebookLevel(CODEBOOK_SIZE, frame_rate) for _ in range(n_q)),
         nominal_bitrate=n_q * 10 * frame_rate, causal=causal, streaming=causal, description=desc,
+        reference="encodec 0.1.1 EncodecModel.forward at this bandwidth" + ("" if causal else
+                  " (1 s chunks, the last one unpadded, RMS scale per chunk; stereo output averaged)"),
     )
 
 
@@ -93,80 +101,90 @@ class EncodecCodec(TorchCodec):
             if self.chunk_length % HOP:
                 raise ValueError(f"{info.name}: chunk length {self.chunk_length} is not whole frames")
 
-    # -- 24 kHz: one pass ---------------------------------------------------------------------------
+    def _codes(self, x):
+        """[N, C, T] -> codes [N, n_q, F] (the encoder reflect-pads a last partial frame itself)."""
+        if self.channels == 2:
+            x = x.expand(-1, 2, -1)
+        return self.model.quantizer.encode(self.model.encoder(x), self.bandwidth).transpose(0, 1)
+
+    def _decode_codes(self, codes):
+        """[N, n_q, F] -> [N, C, F * HOP]."""
+        return self.model.decoder(self.model.quantizer.decode(codes.transpose(0, 1)))
+
+    # -- 24 kHz: one pass per item length ------------------------------------------------------------
     def _encode(self, x, lengths):
         if self.chunked:
             return self._encode_chunked(x, lengths)
-        x = pad_batch_tensor(x, lengths, HOP)
-        if self.channels == 2:
-            x = x.expand(-1, 2, -1)
-        out = self.model.encode(x, bandwidth=self.bandwidth, return_dict=True)
-        codes = out.audio_codes[0].cpu().numpy().astype(np.int64)  # [B, n_q, F]
         frames = valid_frames(lengths, HOP)
-        return Encoded(codes=[codes[:, q] for q in range(codes.shape[1])], frames=[frames] * codes.shape[1])
+        out = np.zeros((len(lengths), len(self.info.codebooks), int(frames.max(initial=1))), dtype=np.int64)
+        for idx in groups(lengths):
+            n = int(lengths[idx[0]])
+            codes = self._codes(x[list(idx), :, :n]).cpu().numpy()
+            out[idx, :, : codes.shape[-1]] = codes
+        return Encoded(codes=[out[:, q] for q in range(out.shape[1])], frames=[frames] * out.shape[1])
 
     def _decode(self, encoded: Encoded, lengths):
         if self.chunked:
             return self._decode_chunked(encoded, lengths)
         import torch
 
-        codes = torch.from_numpy(np.stack(encoded.codes, axis=1)).to(self.device)[None]  # [1, B, n_q, F]
-        y = self.model.decode(codes, [None], return_dict=True).audio_values
+        y = self._decode_codes(torch.from_numpy(np.stack(encoded.codes, axis=1)).to(self.device))
         return y.mean(dim=1) if y.shape[1] == 2 else y
 
-    # -- 48 kHz: the original's 1 s chunks, batched as one tensor ------------------------------------
-    def _chunk_offsets(self, n: int) -> list[int]:
-        return list(range(0, max(int(n), 1), self.chunk_stride))
+    # -- 48 kHz: the library's chunks; equal-length chunks of the batch run as one tensor -------------
+    def _chunks(self, n: int) -> list[tuple[int, int]]:
+        """(offset, length) of each chunk, as ``encodec.EncodecModel.encode`` cuts them."""
+        return [(off, min(self.chunk_length, n - off)) for off in range(0, max(int(n), 1), self.chunk_stride)]
 
     def _encode_chunked(self, x, lengths):
         import torch
 
-        chunks, owners = [], []
-        for b, n in enumerate(lengths):
-            for off in self._chunk_offsets(n):
-                c = x[b, :, off: min(off + self.chunk_length, int(n))]
-                chunks.append(torch.nn.functional.pad(c, (0, self.chunk_length - c.shape[-1])))
-                owners.append(b)
-        batch = torch.stack(chunks)  # [N, 1, chunk]
-        if self.channels == 2:
-            batch = batch.expand(-1, 2, -1)
-        # The original's normalisation (normalize=True), written out: RMS of the mono mix of each chunk.
-        scale = batch.mean(dim=1, keepdim=True).pow(2).mean(dim=-1, keepdim=True).sqrt() + 1e-8
-        emb = self.model.encoder(batch / scale)
-        codes = self.model.quantizer.encode(emb, self.bandwidth).transpose(0, 1).cpu().numpy()  # [N, n_q, F]
-        n_q, per_chunk = codes.shape[1], codes.shape[2]
-        counts = np.bincount(np.asarray(owners), minlength=len(lengths))
-        total = int(counts.max()) * per_chunk
-        out = np.zeros((len(lengths), n_q, total), dtype=np.int64)
-        scales = [[] for _ in lengths]
-        for i, b in enumerate(owners):
-            k = len(scales[b])
-            out[b, :, k * per_chunk:(k + 1) * per_chunk] = codes[i]
-            scales[b].append(float(scale[i].item()))
-        frames = counts * per_chunk
-        return Encoded(codes=[out[:, q] for q in range(n_q)], frames=[frames] * n_q,
-                       state={"scales": scales, "frames_per_chunk": per_chunk})
+        chunks = [(b, off, m) for b, n in enumerate(lengths) for off, m in self._chunks(int(n))]
+        codes: dict[int, np.ndarray] = {}
+        scales: dict[int, float] = {}
+        for idx in groups([m for _, _, m in chunks]):
+            m = chunks[idx[0]][2]
+            batch = torch.stack([x[b, :, off: off + m] for b, off, _ in (chunks[i] for i in idx)])
+            batch = torch.nn.functional.pad(batch, (0, m - batch.shape[-1]))  # the base's zeros past the end
+            # the library's normalisation: RMS of the mono mix of each chunk, + 1e-8
+            scale = batch.pow(2).mean(dim=-1, keepdim=True).sqrt() + 1e-8
+            c = self._codes(batch / scale).cpu().numpy()
+            for j, i in enumerate(idx):
+                codes[int(i)], scales[int(i)] = c[j], float(scale[j].item())
+        n_q = len(self.info.codebooks)
+        per_item = [[i for i, ch in enumerate(chunks) if ch[0] == b] for b in range(len(lengths))]
+        counts = [[codes[i].shape[-1] for i in ids] for ids in per_item]
+        frames = np.array([sum(c) for c in counts], dtype=np.int64)
+        out = np.zeros((len(lengths), n_q, int(frames.max(initial=1))), dtype=np.int64)
+        for b, ids in enumerate(per_item):
+            if ids:
+                out[b, :, : frames[b]] = np.concatenate([codes[i] for i in ids], axis=-1)
+        bits = frames * n_q * 10 + 32 * np.array([len(ids) for ids in per_item])  # + one float32 scale per chunk
+        return Encoded(codes=[out[:, q] for q in range(n_q)], frames=[frames] * n_q, bits=bits.astype(np.float64),
+                       state={"scales": [[scales[i] for i in ids] for ids in per_item], "chunk_frames": counts})
 
     def _decode_chunked(self, encoded: Encoded, lengths):
         import torch
 
-        per_chunk = encoded.state["frames_per_chunk"]
         codes = np.stack(encoded.codes, axis=1)  # [B, n_q, F]
-        chunk_codes, scales, owners = [], [], []
-        for b, item_scales in enumerate(encoded.state["scales"]):
-            for k, s in enumerate(item_scales):
-                chunk_codes.append(codes[b, :, k * per_chunk:(k + 1) * per_chunk])
-                scales.append(s)
-                owners.append(b)
-        c = torch.from_numpy(np.stack(chunk_codes)).to(self.device)  # [N, n_q, F]
-        y = self.model.decoder(self.model.quantizer.decode(c.transpose(0, 1)))
-        y = y * torch.tensor(scales, device=self.device, dtype=y.dtype).view(-1, 1, 1)
-        y = y.mean(dim=1)  # stereo -> mono
+        chunks = []  # (item, first frame, frames, scale)
+        for b, (counts, item_scales) in enumerate(zip(encoded.state["chunk_frames"], encoded.state["scales"], strict=True)):
+            starts = np.cumsum([0, *counts[:-1]])
+            chunks += [(b, int(s), int(f), sc) for s, f, sc in zip(starts, counts, item_scales, strict=True)]
+        decoded: dict[int, torch.Tensor] = {}
+        for idx in groups([f for _, _, f, _ in chunks]):
+            c = torch.from_numpy(np.stack([codes[b, :, s: s + f] for b, s, f, _ in (chunks[i] for i in idx)]))
+            y = self._decode_codes(c.to(self.device))
+            y = y * torch.tensor([chunks[i][3] for i in idx], device=self.device, dtype=y.dtype).view(-1, 1, 1)
+            for j, i in enumerate(idx):
+                decoded[int(i)] = y[j]
         items = []
         for b in range(len(lengths)):
-            frames = [y[i][None] for i, o in enumerate(owners) if o == b]
-            items.append(self.model._linear_overlap_add(frames, self.chunk_stride)[0])
-        out = torch.zeros((len(items), max(t.shape[-1] for t in items)), device=self.device)
+            parts = [decoded[i][None] for i, ch in enumerate(chunks) if ch[0] == b]
+            # the library's output (stereo), then its two channels averaged to mono
+            items.append(self.model._linear_overlap_add(parts, self.chunk_stride)[0].mean(dim=0) if parts
+                         else torch.zeros(0, device=self.device))
+        out = torch.zeros((len(items), max(1, *(t.shape[-1] for t in items))), device=self.device)
         for b, t in enumerate(items):
             out[b, : t.shape[-1]] = t
         return out

@@ -27,6 +27,8 @@ import numpy as np
 from codecbench.codecs.base import Codec, CodecUnavailable, TorchCodec
 from codecbench.codecs.registry import CodecSpec
 from codecbench.inhouse.config import FORMAT_VERSION
+from codecbench.inhouse.guard import MAX_CONFIG_BYTES
+from codecbench.safe_io import UnsafeFile, hash_regular, read_bounded
 from codecbench.types import CodebookLevel, CodecInfo, Encoded
 
 FAMILY = "ours"
@@ -54,11 +56,9 @@ def checkpoint_revision(kind: str, arg: str | None) -> str | None:
             if model is None:
                 return None
             h = hashlib.sha256(json.dumps(model, sort_keys=True).encode())
-            with open(files[1], "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
+            hash_regular(files[1], h)  # a FIFO or a device is refused at once, never read
             _REVISIONS[key] = h.hexdigest()[:12]
-    except OSError:
+    except (OSError, UnsafeFile):
         return None
     return _REVISIONS[key]
 
@@ -96,17 +96,19 @@ def info_from_config(name: str, model: dict, n_quantizers: int | None = None, de
 def _read_meta(folder: Path) -> dict:
     """config.json of a checkpoint folder ({} when unreadable: the loader reports that properly)."""
     try:
-        meta = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
+        meta = json.loads(read_bounded(folder / "config.json", MAX_CONFIG_BYTES))
+    except (OSError, ValueError, UnsafeFile):
         return {}
     return meta if isinstance(meta, dict) else {}
 
 
 def verdict(meta: dict) -> str:
-    """The checkpoint's measured standing against Opus, as written by ``bench/inhouse_vs_opus.py --write-cards``."""
-    ev = meta.get("evaluation")
-    text = ev.get("verdict") if isinstance(ev, dict) else None
-    return str(text) if text else "not evaluated against Opus (run bench/inhouse_vs_opus.py)"
+    """The checkpoint's measured standings, each with its evidence (test set, n, mean difference with CI
+    and p: codecbench.claims), as ``bench/inhouse_vs_opus.py --write-cards`` records them."""
+    from codecbench.claims import standings_text
+
+    texts = standings_text(meta.get("evaluation"))
+    return "; ".join(texts) if texts else "not evaluated against Opus (run bench/inhouse_vs_opus.py)"
 
 
 # Architecture of the shipped checkpoints, used for static metadata if config.json is missing.
@@ -216,8 +218,14 @@ def specs() -> list[CodecSpec]:
 
 
 def standing_notes() -> list[str]:
-    """One line per bundled checkpoint with its measured standing against Opus (for ``codecbench codecs``)."""
-    return [f"{KIND_CHECKPOINT[k]}: {verdict(_read_meta(bundled_checkpoint(k)))}" for k in ("rvq", "fsq", "vae")]
+    """One line per standing of each bundled checkpoint, with its evidence (for ``codecbench codecs``)."""
+    from codecbench.claims import standings_text
+
+    lines = []
+    for k in ("rvq", "fsq", "vae"):
+        texts = standings_text(_read_meta(bundled_checkpoint(k)).get("evaluation"))
+        lines += [f"{KIND_CHECKPOINT[k]}: {t}" for t in texts] or [f"{KIND_CHECKPOINT[k]}: not evaluated against Opus"]
+    return lines
 
 
 def models() -> list:

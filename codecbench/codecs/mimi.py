@@ -46,6 +46,7 @@ def info_for(n_q: int) -> CodecInfo:
         codebooks=tuple(CodebookLevel(CODEBOOK_SIZE, FRAME_RATE) for _ in range(n_q)),
         nominal_bitrate=n_q * 11 * FRAME_RATE, causal=True, streaming=True,
         description=f"Mimi, first {n_q} of 32 codebooks (1 semantic), one pass (not streamed)",
+        reference="moshi 0.2.13 MimiModel.encode/decode with the variant's codebooks (not streamed)",
     )
 
 

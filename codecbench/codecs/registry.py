@@ -1,4 +1,5 @@
-"""Codec registry: built-in families plus third-party plugins from the ``codecbench.codecs`` entry points.
+"""Codec registry (``CODECS``, a ``codecbench.registry.Registry``): built-in families plus third-party
+plugins from the ``codecbench.codecs`` entry points.
 
 A family module exposes ``specs() -> list[CodecSpec]`` and must stay cheap to import (backends are
 imported inside ``CodecSpec.load``). A plugin's entry point names either such a ``specs`` function,
@@ -10,16 +11,13 @@ loader (``ours-rvq:path/to/ckpt``) for specs with ``accepts_arg``.
 
 from __future__ import annotations
 
-import difflib
-import importlib
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 
 from codecbench import has_module
 from codecbench.codecs.base import Codec, CodecUnavailable
 from codecbench.errors import UnknownName
+from codecbench.registry import Registry
 from codecbench.types import CodecInfo
 
 ENTRY_POINT_GROUP = "codecbench.codecs"
@@ -32,6 +30,7 @@ BUILTIN_FAMILIES = (
     "codecbench.codecs.dac",
     "codecbench.codecs.mimi",
     "codecbench.codecs.snac",
+    "codecbench.codecs.reference",
 )
 
 
@@ -65,51 +64,41 @@ class CodecSpec:
         return None
 
 
-_SPECS: dict[str, CodecSpec] | None = None
-_LOAD_ERRORS: list[str] = []
+DEFAULT_CODECS = ("opus-6kbps", "opus-12kbps", "opus-24kbps", "ours-rvq", "ours-fsq", "ours-vae")
 
 
-def _collect(obj) -> list[CodecSpec]:
-    if isinstance(obj, CodecSpec):
-        return [obj]
-    if callable(obj):
-        obj = obj()
-    return [s for s in obj if isinstance(s, CodecSpec)]
+def default_codecs() -> list[str]:
+    """The default codec set: every default codec that is registered and can run here."""
+    import warnings
+
+    specs = all_specs()
+    chosen = []
+    for name in DEFAULT_CODECS:
+        if name in specs:
+            reason = specs[name].unavailable_reason()
+            if reason is None:
+                chosen.append(name)
+            else:
+                warnings.warn(f"default codec {name} skipped: {reason}", stacklevel=2)
+    return chosen
+
+
+CODECS: Registry[CodecSpec] = Registry("codec", ENTRY_POINT_GROUP, BUILTIN_FAMILIES, "specs", CodecSpec,
+                                       hint=" Run `codecbench codecs` to list them.")
 
 
 def all_specs() -> dict[str, CodecSpec]:
     """Every known codec variant by name (built-ins first, then plugins)."""
-    global _SPECS
-    if _SPECS is not None:
-        return _SPECS
-    specs: dict[str, CodecSpec] = {}
-    for mod_name in BUILTIN_FAMILIES:
-        if not has_module(mod_name):
-            continue
-        mod = importlib.import_module(mod_name)
-        for s in mod.specs():
-            specs[s.name] = s
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            found = _collect(ep.load())
-        except Exception as exc:  # a broken plugin must not break the built-ins
-            _LOAD_ERRORS.append(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}")
-            warnings.warn(_LOAD_ERRORS[-1], stacklevel=2)
-            continue
-        for s in found:
-            specs.setdefault(s.name, s)
-    _SPECS = specs
-    return specs
+    return CODECS.all()
 
 
 def plugin_errors() -> list[str]:
-    all_specs()
-    return list(_LOAD_ERRORS)
+    return CODECS.errors()
 
 
 def register(spec: CodecSpec) -> None:
     """Add a codec at run time (tests, notebooks)."""
-    all_specs()[spec.name] = spec
+    CODECS.register(spec)
 
 
 def split_name(name: str) -> tuple[str, str | None]:
@@ -120,12 +109,7 @@ def split_name(name: str) -> tuple[str, str | None]:
 def get_spec(name: str) -> CodecSpec:
     """The spec for ``name`` (``NAME`` or ``NAME:ARG``); unknown names list close matches."""
     base, arg = split_name(name)
-    specs = all_specs()
-    if base not in specs:
-        close = difflib.get_close_matches(base, specs, n=3)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise UnknownName(f"unknown codec {base!r}.{hint} Run `codecbench codecs` to list them.")
-    spec = specs[base]
+    spec = CODECS.get(base)
     if arg is not None and not spec.accepts_arg:
         raise UnknownName(f"codec {base!r} takes no ':ARG' (got {name!r})")
     return spec

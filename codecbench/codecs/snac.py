@@ -7,11 +7,17 @@ its own frame count. ``CodecInfo.frame_rate`` is the finest level's rate. Nomina
 12 bits x the sum of the level rates (24k: 0.98 kbps, 32k: 1.9 kbps, 44k: 2.6 kbps).
 ``NAME:/path/to/folder`` loads a folder in the hub layout (config.json + pytorch_model.bin).
 
-What the adapter does: no normalisation, no chunking (one pass). SNAC is non-causal and the 32/44 kHz
-models attend within fixed windows of 32 frames, so each item is followed by ``TAIL_SECONDS`` of
-silence plus one attention window before the encoder (then padded to SNAC's own multiple), and the
-decoder sees each item's valid codes followed by the codes of silence (computed once at load),
-padded to whole windows. The decoder's noise injection is made deterministic (see ``_compat``).
+What the adapter does: what the ``snac`` package's ``SNAC.forward`` computes for one file: zero-pad
+to a multiple of ``hop x lcm(coarsest stride, attention window)`` samples (24k: 2048 = 85 ms; 32k/44k:
+12288 = 0.38 s / 0.28 s), encode, decode every code, crop to the input; checked by
+tests/test_parity_codecs.py on random weights. Every code of the padded input is sent, so the measured
+bitrate counts them (the decoder needs them). SNAC is non-causal (its 32/44 kHz models attend within
+windows of 32 frames), so each group of items with the same padded length runs as one tensor.
+
+The decoder's noise injection (``NoiseBlock``: ``randn * linear(x)``) draws, per item, from a generator
+seeded with ``noise_seed`` (option, recorded in ``CodecInfo.options``; 0 by default), so an item gets
+the noise ``torch.manual_seed(noise_seed)`` gives the library on the CPU, batched or alone, every
+run (see ``_compat``).
 """
 
 from __future__ import annotations
@@ -21,14 +27,13 @@ from functools import partial
 
 import numpy as np
 
-from codecbench.codecs._compat import patch_snac_noise
+from codecbench.codecs._compat import SeededNoise, patch_snac_noise
 from codecbench.codecs._pretrained import (
     Weights,
+    groups,
     import_backend,
-    pad_batch_tensor,
     padded_length,
     require_equal,
-    valid_frames,
 )
 from codecbench.codecs.base import TorchCodec
 from codecbench.codecs.registry import CodecSpec
@@ -36,7 +41,7 @@ from codecbench.types import CodebookLevel, CodecInfo, Encoded
 
 INSTALL_HINT = "pip install 'codecbench[codecs]' (the `snac` package)"
 CODEBOOK_SIZE = 4096
-TAIL_SECONDS = 0.5
+NOISE_SEED = 0  # the decoder noise's seed (CodecInfo.options)
 
 # sample rate -> (hop, vq_strides, attention window in frames or None), as in the hub configs
 MODELS = {
@@ -63,7 +68,9 @@ def info_for(sr: int) -> CodecInfo:
         name=variant_name(sr), family="snac", sample_rate=sr, channels=1, frame_rate=sr / hop, codebooks=levels,
         nominal_bitrate=math.log2(CODEBOOK_SIZE) * sum(c.frame_rate for c in levels), causal=False, streaming=False,
         description=f"SNAC {sr / 1000:g} kHz, {len(strides)} levels at strides {'/'.join(map(str, strides))}, "
-                    f"one pass, {TAIL_SECONDS:g} s silence tail",
+                    f"one pass, decoder noise seeded ({NOISE_SEED})",
+        reference="snac 1.2.1 SNAC.forward (noise from torch.manual_seed(noise_seed) on the CPU)",
+        options=(("noise_seed", NOISE_SEED),),
     )
 
 
@@ -78,42 +85,37 @@ class SnacCodec(TorchCodec):
         require_equal(info.name, "attn_window_size", window, model.attn_window_size)
         require_equal(info.name, "codebook_size", CODEBOOK_SIZE, int(model.codebook_size))
         self.hop, self.strides = hop, strides
-        self.block = math.lcm(strides[0], window or 1)  # finest-level frames the model needs in whole multiples
-        self.tail = int(TAIL_SECONDS * info.sample_rate) + (window or 0) * hop
-        self.tail_frames = math.ceil(self.tail / hop)
-        self.noise_blocks = patch_snac_noise(self.model)
-        self.silence = self._silence_codes()
-
-    def _codes(self, x) -> list[np.ndarray]:
-        return [c.cpu().numpy().astype(np.int64) for c in self.model.encode(x)]
-
-    def _silence_codes(self) -> list[int]:
-        import torch
-
-        with torch.inference_mode():
-            n = padded_length(4 * self.tail, self.hop * self.block)
-            codes = self._codes(torch.zeros(1, 1, n, device=self.device))
-        return [int(c[0, c.shape[1] // 2]) for c in codes]
+        self.multiple = hop * math.lcm(strides[0], window or 1)  # SNAC.preprocess pads to this
+        self.noise = SeededNoise(dict(info.options)["noise_seed"])
+        self.noise_blocks = patch_snac_noise(self.model, self.noise)
 
     def _encode(self, x, lengths):
-        x = pad_batch_tensor(x, lengths, self.hop * self.block, self.tail)
-        codes = self._codes(x)
-        frames = [valid_frames(lengths, self.hop * s) for s in self.strides]
-        return Encoded(codes=codes, frames=frames)
+        import torch
+
+        padded = np.array([padded_length(int(n), self.multiple) for n in lengths])
+        frames = [padded // (self.hop * s) for s in self.strides]
+        out = [np.zeros((len(lengths), int(f.max(initial=1))), dtype=np.int64) for f in frames]
+        for idx in groups(padded):
+            n = int(padded[idx[0]])
+            xg = x[list(idx), :, :n]
+            codes = self.model.encode(torch.nn.functional.pad(xg, (0, n - xg.shape[-1])))
+            for level, c in zip(out, codes, strict=True):
+                level[idx, : c.shape[-1]] = c.cpu().numpy()
+        return Encoded(codes=out, frames=frames)
 
     def _decode(self, encoded: Encoded, lengths):
         import torch
 
-        fine = padded_length(int(encoded.frames[-1].max(initial=1)), self.block, self.tail_frames)
-        batch = len(lengths)
-        levels = []
-        for codes, frames, stride, silence in zip(encoded.codes, encoded.frames, self.strides, self.silence, strict=True):
-            out = np.full((batch, fine // stride), silence, dtype=np.int64)
-            for b in range(batch):
-                n = int(frames[b])
-                out[b, :n] = codes[b, :n]
-            levels.append(torch.from_numpy(out).to(self.device))
-        return self.model.decode(levels)
+        fine = encoded.frames[-1]  # finest level, stride 1
+        y = torch.zeros((len(fine), int(fine.max(initial=1)) * self.hop), device=self.device)
+        for idx in groups(fine):
+            f = int(fine[idx[0]])
+            levels = [torch.from_numpy(np.ascontiguousarray(c[idx, : f // s])).to(self.device)
+                      for c, s in zip(encoded.codes, self.strides, strict=True)]
+            self.noise.start(len(idx))
+            out = self.model.decode(levels).reshape(len(idx), -1)
+            y[list(idx), : out.shape[-1]] = out
+        return y
 
 
 def _loader(sr: int):

@@ -171,7 +171,7 @@ def _tool_versions(conditions: list[str]) -> str:
 
 
 def conditions_dataset(spec: str) -> Dataset:
-    from codecbench.data.loaders import load_dataset
+    from codecbench.data import load_dataset
     from codecbench.data.synthetic import cache_root
 
     conditions, path = parse_spec(spec)

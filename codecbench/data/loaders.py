@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from codecbench import audio
+from codecbench.data import records
 from codecbench.errors import CodecbenchError
+from codecbench.safe_io import path_problem
 from codecbench.store import file_stem
 from codecbench.types import Utterance
 
@@ -35,58 +39,84 @@ class Dataset:
 def probe(u: Utterance) -> Utterance:
     """Fill source_sr and duration from the header; a broken file stays (the run records why)."""
     if u.path and (u.source_sr is None or u.duration is None):
-        if not Path(u.path).exists():
-            u.extra.setdefault("load_error", f"missing file: {u.path}")
-            return u
-        if not Path(u.path).is_file():  # a FIFO would hang the run, a device never end
-            u.extra.setdefault("load_error", f"not a regular file: {u.path}")
+        problem = path_problem(u.path)  # missing, a symlink loop, a FIFO (would hang the run), a device
+        if problem:
+            u.extra.setdefault("load_error", problem)
             return u
         try:
             u.source_sr, u.duration = audio.info(u.path)
         except Exception as exc:
-            u.extra.setdefault("load_error", f"cannot decode {Path(u.path).name}: {exc}".strip())
+            reason = str(exc) if isinstance(exc, audio.AudioError) else f"cannot decode {Path(u.path).name}: {exc}"
+            u.extra.setdefault("load_error", reason.strip())
     return u
 
 
-def _make(rec: dict, base: Path, fallback_id: str) -> Utterance:
+def _make(rec: dict, base: Path, where: str) -> Utterance:
+    """One entry (``where``: file and line, for errors) as an Utterance; field types checked
+    (``codecbench.data.records``)."""
     rec = {k: v for k, v in rec.items() if v is not None and v != ""}
-    path = rec.get("path") or rec.get("audio") or rec.get("file")
-    if path is None:
-        raise DatasetError(f"manifest entry {fallback_id} has no 'path'")
+    key = next((k for k in ("path", "audio", "file") if k in rec), None)
+    if key is None:
+        raise DatasetError(f"{where}: no 'path' (the audio file; 'audio' or 'file' are read too)")
+    path = records.as_path(rec[key], where, DatasetError, key)
     full = Path(path) if Path(path).is_absolute() else base / path
-    uid = str(rec.get("id") or Path(path).with_suffix("").as_posix())
+    uid = records.as_id(rec["id"], where, DatasetError) if "id" in rec else Path(path).with_suffix("").as_posix()
+    lang_key = next((k for k in ("lang", "language", "locale") if k in rec), "lang")
+    text_key = next((k for k in ("text", "sentence") if k in rec), "text")
     extra = {k: v for k, v in rec.items() if k not in CORE_FIELDS and k not in ("audio", "file")}
-    return Utterance(id=uid, path=str(full), lang=rec.get("lang") or rec.get("language") or rec.get("locale"),
-                     text=rec.get("text") or rec.get("sentence"), speaker=rec.get("speaker"), extra=extra)
+    return Utterance(id=uid, path=str(full), lang=records.as_lang(rec.get(lang_key), where, DatasetError, lang_key),
+                     text=records.as_text(rec.get(text_key), where, DatasetError, text_key),
+                     speaker=records.as_speaker(rec.get("speaker"), where, DatasetError), extra=extra)
 
 
 def read_manifest(path: str | Path) -> list[Utterance]:
-    """JSONL, CSV (header row) or a JSON list. Paths are relative to the manifest's folder."""
+    """JSONL, CSV/TSV (header row) or a JSON list. Paths are relative to the manifest's folder. Every
+    malformed entry is a one-line ``DatasetError`` naming the file and line (JSON lists: the entry)."""
     p = Path(path)
     if not p.exists():
         raise DatasetError(f"manifest not found: {p}")
-    base = p.parent
+    if p.suffix not in (".jsonl", ".json", ".csv", ".tsv"):
+        raise DatasetError(f"{p}: unknown manifest type (use .jsonl, .json or .csv)")
+    text = records.read_text(p, DatasetError, "manifest")
+    entries: list[tuple[str, Any]] = []
     if p.suffix == ".jsonl":
-        recs = []
-        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        for i, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    recs.append(json.loads(line))
+                    entries.append((f"{p}:{i}", json.loads(line)))
                 except json.JSONDecodeError as exc:
                     raise DatasetError(f"{p}:{i}: not JSON ({exc.msg})") from exc
     elif p.suffix == ".json":
-        recs = json.loads(p.read_text(encoding="utf-8"))
+        try:
+            recs = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{p}:{exc.lineno}: not JSON ({exc.msg})") from exc
         if isinstance(recs, dict):
             recs = recs.get("utterances") or recs.get("items") or []
         if not isinstance(recs, list):
             raise DatasetError(f"{p}: expected a JSON list of entries")
-    elif p.suffix in (".csv", ".tsv"):
-        with open(p, newline="", encoding="utf-8") as f:
-            recs = list(csv.DictReader(f, delimiter="\t" if p.suffix == ".tsv" else ","))
+        entries = [(f"{p}: entry {i}", r) for i, r in enumerate(recs, 1)]
     else:
-        raise DatasetError(f"{p}: unknown manifest type (use .jsonl, .json or .csv)")
-    utts = [_make(r, base, f"#{i}") for i, r in enumerate(recs)]
-    return _unique(utts, p)
+        entries = _csv_entries(p, text)
+    for where, rec in entries:
+        if not isinstance(rec, dict):
+            raise DatasetError(f"{where}: expected a JSON object with id, path, lang, got {type(rec).__name__} "
+                               f"{json.dumps(rec)[:40]}")
+    return _unique([_make(r, p.parent, where) for where, r in entries], p)
+
+
+def _csv_entries(p: Path, text: str) -> list[tuple[str, dict]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if p.suffix == ".tsv" else ",")
+    entries = []
+    try:
+        for row in reader:
+            where = f"{p}:{reader.line_num}"
+            if None in row:
+                raise DatasetError(f"{where}: more cells than the header's {len(reader.fieldnames or [])} columns")
+            entries.append((where, row))
+    except csv.Error as exc:
+        raise DatasetError(f"{p}:{reader.line_num}: not CSV ({exc})") from exc
+    return entries
 
 
 def _unique(utts: list[Utterance], where) -> list[Utterance]:
@@ -107,7 +137,7 @@ def read_folder(root: str | Path, lang: str | None = None) -> list[Utterance]:
     utts = []
     for f in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS):
         txt = f.with_suffix(".txt")
-        text = txt.read_text(encoding="utf-8").strip() if txt.is_file() else None
+        text = records.read_text(txt, DatasetError, "transcript").strip() if txt.is_file() else None
         rel = f.relative_to(root).with_suffix("").as_posix()
         utts.append(Utterance(id=rel, path=str(f), lang=lang, text=text, speaker=f.parent.name if f.parent != root else None))
     return _unique(utts, root)
@@ -121,12 +151,12 @@ def read_commonvoice(root: str | Path, split: str = "test") -> list[Utterance]:
         tsv = next((root / n for n in ("test.tsv", "validated.tsv", "dev.tsv", "train.tsv") if (root / n).exists()), tsv)
     lang_default = root.name if len(root.name) <= 5 else None
     utts = []
-    with open(tsv, newline="", encoding="utf-8") as f:
-        for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-            clip = r["path"]
-            extra = {k: v for k, v in r.items() if k not in ("path", "sentence", "client_id", "locale") and v}
-            utts.append(Utterance(id=Path(clip).stem, path=str(root / "clips" / clip), lang=r.get("locale") or lang_default,
-                                  text=r.get("sentence"), speaker=r.get("client_id"), extra=extra))
+    text = records.read_text(tsv, DatasetError, "Common Voice table")
+    for r in csv.DictReader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE):
+        clip = r["path"]
+        extra = {k: v for k, v in r.items() if k not in ("path", "sentence", "client_id", "locale") and v}
+        utts.append(Utterance(id=Path(clip).stem, path=str(root / "clips" / clip), lang=r.get("locale") or lang_default,
+                              text=r.get("sentence"), speaker=r.get("client_id"), extra=extra))
     return _unique(utts, tsv)
 
 
@@ -137,14 +167,14 @@ def read_fleurs(root: str | Path, split: str = "test") -> list[Utterance]:
     utts = []
     for d in lang_dirs:
         lang = d.name.split("_")[0]
-        with open(d / f"{split}.tsv", newline="", encoding="utf-8") as f:
-            for cols in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-                if len(cols) < 4:
-                    continue
-                fid, fname, raw, norm = cols[:4]
-                gender = cols[6] if len(cols) > 6 else None
-                utts.append(Utterance(id=f"{d.name}/{Path(fname).stem}", path=str(d / "audio" / split / fname), lang=lang,
-                                      text=raw, extra={"fleurs_id": fid, "normalized_text": norm, "gender": gender}))
+        text = records.read_text(d / f"{split}.tsv", DatasetError, "FLEURS table")
+        for cols in csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE):
+            if len(cols) < 4:
+                continue
+            fid, fname, raw, norm = cols[:4]
+            gender = cols[6] if len(cols) > 6 else None
+            utts.append(Utterance(id=f"{d.name}/{Path(fname).stem}", path=str(d / "audio" / split / fname), lang=lang,
+                                  text=raw, extra={"fleurs_id": fid, "normalized_text": norm, "gender": gender}))
     return _unique(utts, root)
 
 
@@ -153,7 +183,7 @@ def read_librispeech(root: str | Path) -> list[Utterance]:
     root = Path(root)
     utts = []
     for trans in sorted(root.rglob("*.trans.txt")):
-        for line in trans.read_text(encoding="utf-8").splitlines():
+        for line in records.read_lines(trans, DatasetError, "transcript table"):
             uid, _, text = line.partition(" ")
             if uid:
                 utts.append(Utterance(id=uid, path=str(trans.parent / f"{uid}.flac"), lang="en", text=text.strip(),
@@ -175,21 +205,9 @@ def detect_format(path: Path) -> str:
     return "folder"
 
 
-def load_dataset(spec: str | None, fmt: str = "auto", lang: str | None = None) -> Dataset:
-    """Read a dataset; ``None`` is the embedded espeak-ng default set, ``contrasts:LANG`` the minimal pairs,
-    ``conditions:PATH`` clips of PATH under recording and channel conditions (``data.conditions``)."""
-    if spec is None:
-        from codecbench.data.synthetic import default_dataset
-
-        return default_dataset()
-    if spec == "contrasts" or spec.startswith("contrasts:"):
-        from codecbench.data.contrasts import contrast_dataset
-
-        return contrast_dataset(spec)
-    if spec.startswith("conditions:") or spec.startswith("conditions="):
-        from codecbench.data.conditions import conditions_dataset
-
-        return conditions_dataset(spec)
+def load_dataset(spec: str, fmt: str = "auto", lang: str | None = None) -> Dataset:
+    """Read a dataset from files (a manifest or a folder layout); the built-in sets are read by
+    ``codecbench.data.load_dataset``."""
     path = Path(spec)
     fmt = detect_format(path) if fmt == "auto" else fmt
     readers = {

@@ -14,7 +14,7 @@ Accepted sides, matched by utterance id:
   as for dataset manifests.
 
 Ids present on one side only are listed (``Pairs.unmatched_ref`` / ``unmatched_deg``), not scored.
-Every mistake in the lists is a ``PairsError`` (a ``CodecbenchError``) naming the file and line.
+Every mistake in the lists is a ``PairsError`` (the ``DatasetError`` of pair lists) naming the file and line.
 """
 
 from __future__ import annotations
@@ -24,13 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codecbench.data.loaders import AUDIO_EXTENSIONS
-from codecbench.errors import CodecbenchError
+from codecbench.data import records
+from codecbench.data.loaders import AUDIO_EXTENSIONS, DatasetError
 from codecbench.types import Utterance
 
-
-class PairsError(CodecbenchError):
-    """A pair list (wav.scp, folder or JSONL) cannot be read or matched; the message says why."""
+PairsError = DatasetError  # a pair list (wav.scp, folder or JSONL) cannot be read or matched
 
 
 @dataclass
@@ -97,10 +95,7 @@ def _is_ark_offset(target: str) -> bool:
 def _read_lines(p: Path) -> list[str]:
     if not p.is_file():
         raise PairsError(f"pair list not found: {p}")
-    try:
-        return p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PairsError(f"cannot read {p}: {exc}") from exc
+    return records.read_lines(p, PairsError, "pair list")
 
 
 def _kaldi_table(path: Path) -> dict[str, str]:
@@ -119,7 +114,9 @@ def read_audio_folder(root: str | Path) -> dict[str, str]:
     """id (relative path without extension) -> audio path, for every audio file under ``root``."""
     root = Path(root)
     entries: dict[str, str] = {}
-    for f in sorted(q for q in root.rglob("*") if q.suffix.lower() in AUDIO_EXTENSIONS and q.is_file()):
+    # a link is listed even when broken or a loop: its row then says what is wrong with it
+    listed = (q for q in root.rglob("*") if q.suffix.lower() in AUDIO_EXTENSIONS and (q.is_file() or q.is_symlink()))
+    for f in sorted(listed):
         uid = f.relative_to(root).with_suffix("").as_posix()
         if uid in entries:
             raise PairsError(f"{root}: two audio files for id {uid!r}: {Path(entries[uid]).name}, {f.name}")
@@ -142,17 +139,20 @@ def read_jsonl(path: str | Path) -> list[PairItem]:
         except json.JSONDecodeError as exc:
             raise PairsError(f"{p}:{i}: not JSON ({exc.msg})") from exc
         if not isinstance(rec, dict):
-            raise PairsError(f"{p}:{i}: expected an object with id, ref and deg")
-        missing = [k for k in ("id", "ref", "deg") if not rec.get(k)]
+            raise PairsError(f"{p}:{i}: expected an object with id, ref and deg, got {type(rec).__name__}")
+        missing = [k for k in ("id", "ref", "deg") if rec.get(k) in (None, "")]
         if missing:
             raise PairsError(f"{p}:{i}: missing {', '.join(missing)}")
-        uid = str(rec["id"])
+        where = f"{p}:{i}"
+        uid = records.as_id(rec["id"], where, PairsError)
         if uid in seen:
             raise PairsError(f"{p}:{i}: duplicate utterance id {uid!r}")
         seen.add(uid)
+        ref, deg = (records.as_path(rec[k], where, PairsError, k) for k in ("ref", "deg"))
         extra = {k: v for k, v in rec.items() if k not in ("id", "ref", "deg", "lang", "text")}
-        items.append(PairItem(uid, _resolve(rec["ref"], p.parent), _resolve(rec["deg"], p.parent),
-                              rec.get("lang"), rec.get("text"), extra))
+        items.append(PairItem(uid, _resolve(ref, p.parent), _resolve(deg, p.parent),
+                              records.as_lang(rec.get("lang"), where, PairsError),
+                              records.as_text(rec.get("text"), where, PairsError), extra))
     if not items:
         raise PairsError(f"{p}: no pairs")
     return items
@@ -194,7 +194,7 @@ def load_pairs(ref: str | Path, deg: str | Path | None = None) -> Pairs:
         text = texts.get(uid)
         if text is None and ref_path.is_dir():
             txt = Path(ref_file).with_suffix(".txt")
-            text = txt.read_text(encoding="utf-8").strip() if txt.is_file() else None
+            text = records.read_text(txt, PairsError, "transcript").strip() if txt.is_file() else None
         items.append(PairItem(uid, ref_file, degs[uid], langs.get(uid), text))
     unmatched_ref = [u for u in refs if u not in degs]
     unmatched_deg = [u for u in degs if u not in refs]
@@ -202,3 +202,11 @@ def load_pairs(ref: str | Path, deg: str | Path | None = None) -> Pairs:
     if not items:
         raise PairsError(f"no utterance id is in both {ref} and {deg}: {pairs.unmatched_summary(3)}")
     return pairs
+
+
+def pair_label(degraded: str) -> str:
+    """The default ``codec`` label of scored pairs: the degraded list's name (``x/recon.scp`` -> recon;
+    a Kaldi ``x/recon/wav.scp`` -> recon; a folder -> its name; ``pairs.jsonl`` -> pairs)."""
+    p = Path(degraded)
+    name = p.name if p.is_dir() else p.stem
+    return (p.resolve().parent.name if name == "wav" else name) or "pairs"

@@ -1,9 +1,14 @@
-"""TRAINING.md for a checkpoint folder: data, steps, time and losses, from config.json and log.jsonl."""
+"""TRAINING.md for a checkpoint folder: data, steps, time and losses, from config.json and log.jsonl;
+its evaluation section (standings with their evidence, codecbench.claims); and whether evaluation
+clips were drawn from the training corpus."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+
+import numpy as np
 
 
 def _loss_line(row: dict) -> str:
@@ -57,3 +62,60 @@ def bottleneck(model: dict) -> str:
     if model["kind"] == "fsq":
         return f"FSQ, {model['fsq_codebooks']} codebooks, levels {model['fsq_levels']}"
     return f"VAE, Gaussian latent of {model['latent_dim']} dims"
+
+
+def training_overlap(items: list[tuple[str, np.ndarray, int]], manifests: list[str],
+                     root: str | Path = ".") -> dict:
+    """Whether evaluation clips are drawn from a training corpus: each clip's samples are compared
+    (length, then SHA-1 of the float32 samples) with every utterance of each training manifest *in full*
+    (its slice removed). Returns {"corpus": the first corpus with a match (its folder name) or "",
+    "matched": clips found in it, "in_training": those inside the manifest's slice, i.e. trained on}.
+    Identical samples only: a re-encoded or resampled copy is not recognised (the bench's
+    ``--drawn-from`` states it instead). Relative manifest paths are tried as given, then under ``root``."""
+    from codecbench import audio
+    from codecbench.inhouse.data import parse_manifest_arg, read_manifest
+
+    def key(wave: np.ndarray) -> tuple[int, str]:
+        return len(wave), hashlib.sha1(np.ascontiguousarray(wave, dtype=np.float32).tobytes()).hexdigest()
+
+    wanted = {key(w) for _, w, _ in items}
+    lengths = {n for n, _ in wanted}
+    for arg in manifests:
+        path, sl = parse_manifest_arg(str(arg))
+        if not path.is_file() and not path.is_absolute():
+            path = Path(root) / path
+        try:
+            everything = read_manifest(str(path))
+        except (OSError, ValueError):
+            continue
+        used = {i.path for i in everything[sl]}
+        matched = in_training = 0
+        for item in everything:
+            try:
+                sr, seconds = audio.info(item.path)
+                if int(round(sr * seconds)) not in lengths:
+                    continue
+                wave, _ = audio.load(item.path)
+            except (audio.AudioError, RuntimeError, OSError):
+                continue
+            if key(wave) in wanted:
+                matched += 1
+                in_training += item.path in used
+        if matched:
+            return {"corpus": path.parent.name, "matched": matched, "in_training": in_training}
+    return {"corpus": "", "matched": 0, "in_training": 0}
+
+
+def evaluation_section(meta: dict, report: str = "") -> str:
+    """The card's "## Evaluation": each standing with its evidence (codecbench.claims), the command,
+    and the bench's report."""
+    from codecbench.claims import standings_text
+
+    ev = meta.get("evaluation") if isinstance(meta.get("evaluation"), dict) else {}
+    lines = ["## Evaluation", ""]
+    lines += [f"- {t}" for t in standings_text(ev)] or ["- not evaluated (run bench/inhouse_vs_opus.py)"]
+    if ev.get("command"):
+        lines += ["", f"`{ev['command']}`"]
+    if report:
+        lines += ["", "```", report.rstrip("\n"), "```"]
+    return "\n".join(lines) + "\n"

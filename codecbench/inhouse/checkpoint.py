@@ -40,9 +40,14 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[st
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file (its header already validated by ``inhouse.guard``)."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    return load_file(str(path))
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as exc:  # the file changed under us, or the library disagrees
+        raise CheckpointMismatch(f"{path}: cannot read the weights: {exc}".replace("\n", " ")) from exc
 
 
 def save_checkpoint(model: InhouseModel, folder: str | os.PathLike, training: dict[str, Any] | None = None) -> Path:
@@ -59,7 +64,7 @@ def save_checkpoint(model: InhouseModel, folder: str | os.PathLike, training: di
 def read_config(folder: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any]]:
     """The model config and training record of a checkpoint folder."""
     path = Path(folder) / CONFIG_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):  # anything else (a FIFO, a device) is refused by read_config_json
         raise CheckpointMismatch(f"no {CONFIG_FILE} in {folder} (an in-house checkpoint is a folder with "
                                 f"{MODEL_FILE} and {CONFIG_FILE})")
     meta = read_config_json(path)  # size-bounded (inhouse.guard)
@@ -94,7 +99,7 @@ def load_checkpoint(folder: str | os.PathLike, kind: str | None = None, device: 
     if kind is not None and cfg.kind != kind:
         raise CheckpointMismatch(f"{folder}: checkpoint is a {cfg.kind!r} model, expected a {kind!r} model")
     weights = folder / MODEL_FILE
-    if not weights.is_file():
+    if not os.path.lexists(weights):  # not a regular file: refused by check_weights, naming the kind
         raise CheckpointMismatch(f"no {MODEL_FILE} in {folder}")
     check_weights(cfg, weights, str(folder))  # meta-device model vs safetensors header (inhouse.guard)
     model = InhouseModel(cfg)

@@ -1,26 +1,34 @@
 """Checks on an in-house checkpoint before anything is built from it (a config is untrusted input).
 
-* ``read_config_json``: config.json at most ``MAX_CONFIG_BYTES`` (1 MiB) and valid UTF-8 JSON.
+* ``read_config_json``: config.json a regular file of at most ``MAX_CONFIG_BYTES`` (1 MiB, counted
+  while reading: a FIFO, /dev/zero or a sparse file fails at once) and valid UTF-8 JSON.
 * ``check_model_dict``: every architecture field has the right type and lies within ``BOUNDS``
-  (generous: 10-100x the shipped models), so a hostile config cannot ask for a 10 GB model.
+  (generous: 10-100x the shipped models), so a hostile config cannot ask for a 10 GB model; then
+  the sizes derived from them (``check_derived``): the code frame rate, the STFT window against its
+  hop, and an estimate of the memory one second of audio takes to decode.
 * ``check_weights``: the model is built on torch's ``meta`` device (no memory), its parameter count
   bounded by ``MAX_PARAMETERS``, and its tensor names and shapes compared with the safetensors
-  header (read with a bounded size) before a single real tensor is allocated.
+  header (``safe_io.safetensors_header``: validated entry by entry) before a single real tensor is
+  allocated.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import struct
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from codecbench import safe_io
 from codecbench.inhouse.config import KINDS, CheckpointMismatch, ModelConfig
 
 MAX_CONFIG_BYTES = 1 << 20
-MAX_HEADER_BYTES = 16 << 20
 MAX_PARAMETERS = 500_000_000  # 2 GB of float32; the shipped models have ~1-10 M
+# Derived sizes (the shipped models: 50 Hz codes, 100 Hz STFT, ~1.3 MB per second of audio decoded)
+MAX_FRAME_RATE = 1000.0  # code frames per second
+MAX_DECODE_BYTES_PER_SECOND = 64 << 20  # ~50x the shipped models
+STFT_COPIES = 4  # complex spectrum, magnitude, phase, the Griffin-Lim iterate
 # field: (type, low, high) for numbers; lists: (element type, low, high, max length)
 BOUNDS: dict[str, tuple] = {
     "sample_rate": (int, 1000, 192000),
@@ -40,18 +48,19 @@ BOUNDS: dict[str, tuple] = {
     "quantizer_dropout": (float, 0.0, 1.0),
     "fsq_codebooks": (int, 1, 128),
     "fsq_levels": (list, 2, 1024, 12),
+    "phase_iters": (int, 0, 512),
 }
-
-DTYPES = {"F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL"}
 
 
 def read_config_json(path: Path) -> Any:
-    """config.json parsed, refusing files over MAX_CONFIG_BYTES and damaged text with one-line errors."""
-    size = path.stat().st_size
-    if size > MAX_CONFIG_BYTES:
-        raise CheckpointMismatch(f"{path}: {size} bytes; a checkpoint config is at most {MAX_CONFIG_BYTES} bytes")
+    """config.json parsed, refusing anything but a regular file of at most MAX_CONFIG_BYTES and
+    damaged text with one-line errors."""
     try:
-        return json.loads(path.read_bytes().decode("utf-8"))
+        raw = safe_io.read_bounded(path, MAX_CONFIG_BYTES, "checkpoint config")
+    except safe_io.UnsafeFile as exc:
+        raise CheckpointMismatch(str(exc)) from None
+    try:
+        return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise CheckpointMismatch(f"{path}: not valid UTF-8") from exc
     except json.JSONDecodeError as exc:
@@ -87,35 +96,36 @@ def check_model_dict(d: dict[str, Any], where: str | Path) -> None:
                                          f"in [{lo}, {hi}], got {v!r:.80}")
     if math.prod(d.get("fsq_levels", [1])) > 1 << 20:
         raise CheckpointMismatch(f"{where}: fsq_levels give more than {1 << 20} codes per codebook")
+    check_derived({**{f.name: f.default for f in fields(ModelConfig) if isinstance(f.default, (int, float))}, **d},
+                  where)
+
+
+def check_derived(d: dict[str, Any], where: str | Path) -> None:
+    """Sizes that follow from several fields: each field can be within its bounds while together they
+    ask for a 16 kHz STFT of 16384 bins (1 GB per second of audio)."""
+    sr, n_fft, stft_hop, frame_hop = d["sample_rate"], d["n_fft"], d["stft_hop"], d["frame_hop"]
+    if stft_hop > n_fft:
+        raise CheckpointMismatch(f"{where}: n_fft ({n_fft}) must be at least stft_hop ({stft_hop}): the inverse STFT "
+                                 "needs overlapping windows")
+    frame_rate = sr / frame_hop
+    if frame_rate > MAX_FRAME_RATE:
+        raise CheckpointMismatch(f"{where}: code frame rate sample_rate / frame_hop = {frame_rate:g} Hz is above "
+                                 f"{MAX_FRAME_RATE:g} Hz")
+    stft_rate, bins = sr / stft_hop, n_fft // 2 + 1
+    need = stft_rate * bins * 8 * STFT_COPIES + frame_rate * d["dim"] * d["mlp_ratio"] * 4 * 2
+    if need > MAX_DECODE_BYTES_PER_SECOND:
+        raise CheckpointMismatch(
+            f"{where}: decoding would need about {need / 2**20:,.0f} MiB of memory per second of audio (STFT of "
+            f"{stft_rate:g} frames/s x {bins} bins from stft_hop {stft_hop}, n_fft {n_fft}); at most "
+            f"{MAX_DECODE_BYTES_PER_SECOND >> 20} MiB")
 
 
 def safetensors_header(path: Path) -> dict[str, Any]:
-    """The JSON header of a safetensors file (name -> dtype, shape, data_offsets), size-bounded and checked."""
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise CheckpointMismatch(f"{path}: not a safetensors file (too short)")
-        (n,) = struct.unpack("<Q", head)
-        if n > MAX_HEADER_BYTES or 8 + n > size:
-            raise CheckpointMismatch(f"{path}: not a safetensors file (header of {n} bytes in a {size}-byte file)")
-        try:
-            header = json.loads(f.read(n).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CheckpointMismatch(f"{path}: safetensors header is not valid JSON") from exc
-    if not isinstance(header, dict):
-        raise CheckpointMismatch(f"{path}: safetensors header is not an object")
-    data = size - 8 - n
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        ok = (isinstance(t, dict) and t.get("dtype") in DTYPES and isinstance(t.get("shape"), list)
-              and all(isinstance(x, int) and x >= 0 for x in t["shape"]) and isinstance(t.get("data_offsets"), list)
-              and len(t["data_offsets"]) == 2 and all(isinstance(x, int) for x in t["data_offsets"])
-              and 0 <= t["data_offsets"][0] <= t["data_offsets"][1] <= data)
-        if not ok:
-            raise CheckpointMismatch(f"{path}: tensor {name!r} has a malformed entry in the safetensors header")
-    return header
+    """The JSON header of a safetensors file, validated (``safe_io.safetensors_header``)."""
+    try:
+        return safe_io.safetensors_header(path)
+    except safe_io.UnsafeFile as exc:
+        raise CheckpointMismatch(str(exc)) from None
 
 
 def check_weights(cfg: ModelConfig, weights: Path, where: str) -> None:

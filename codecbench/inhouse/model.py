@@ -52,6 +52,13 @@ class InhouseModel(nn.Module):
         return self.decoder(self.bottleneck.decode_codes(codes))
 
     def forward(self, x: torch.Tensor, n_quantizers: int | None = None) -> tuple[torch.Tensor, BottleneckOut]:
+        """Training: decode the straight-through latent (gradients reach the encoder). Inference: decode
+        the codes through ``decode_codes``, the one path a codec user takes, so that ``forward`` and
+        encode -> codes -> decode agree bit for bit on any CPU (the straight-through latent equals the
+        codebook lookup only up to float rounding, which the decoder's Griffin-Lim refinement amplifies)."""
         out = self.encode(x, n_quantizers)
-        y = self.decoder(out.z_q)[..., : x.shape[-1]]
-        return y, out
+        if self.training or out.codes is None:
+            y = self.decoder(out.z_q)
+        else:
+            y = self.decode_codes(out.codes)
+        return y[..., : x.shape[-1]], out

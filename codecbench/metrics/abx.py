@@ -2,10 +2,9 @@
 
 ABX is corpus-level (``codecbench.metrics.abx_corpus``), but the pipeline scores items one at a
 time. So the per-item ``compute`` extracts the features of the reference and of the reconstruction
-and, when the metric was set up with a run folder, writes them atomically to
-``<run>/abx_features/<codec>/<utt>.npz`` (arrays ``ref``, ``deg`` and the speech ``span`` in
-seconds); the summary step then forms
-the triplets. The per-item value is ``abx_dtw_distance``: the DTW distance (below) between the
+and, when the metric was set up with a run folder, saves them through it as the item's arrays of
+the ``abx_features`` folder (``folders``; arrays ``ref``, ``deg`` and the speech ``span`` in
+seconds); its aggregate then forms the triplets. The per-item value is ``abx_dtw_distance``: the DTW distance (below) between the
 reference's and the reconstruction's features — how far the codec moved this word in feature space.
 
 Measurement decisions:
@@ -24,8 +23,6 @@ Measurement decisions:
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +31,7 @@ from codecbench import __version__, audio
 from codecbench.metrics.base import Metric, MetricFailure, MetricInfo, MetricInput, Output
 from codecbench.metrics.dtw import dtw_distances
 from codecbench.metrics.spectral import mel_filterbank
-from codecbench.store import file_stem
+from codecbench.store import RunFolder
 
 FEAT_SR, WIN, HOP, N_FFT, N_MELS, N_CEPS = 16000, 400, 160, 512, 40, 13
 TRIM_DB, TRIM_MARGIN = 35.0, 2
@@ -89,16 +86,15 @@ def word_features(ref: np.ndarray, deg: np.ndarray | None, sample_rate: int,
 
 
 def feature_path(run_dir: str | Path, codec: str, utt_id: str) -> Path:
-    return Path(run_dir) / FEATURE_DIR / file_stem(codec) / f"{file_stem(utt_id)}.npz"
+    return RunFolder(run_dir).artifact_path(FEATURE_DIR, codec, utt_id)
 
 
 def save_features(path: Path, ref: np.ndarray, deg: np.ndarray, span: np.ndarray) -> None:
-    """Write atomically (a killed run never leaves half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    os.close(fd)
-    np.savez(tmp, ref=ref, deg=deg, span=span)
-    os.replace(tmp, path)
+    """Write atomically at ``path`` (``feature_path``), honouring the umask (benchmarks; a run saves
+    them through its run folder)."""
+    from codecbench.files import atomic_write
+
+    atomic_write(path, lambda tmp: np.savez(tmp, ref=ref, deg=deg, span=span))
 
 
 def load_features(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -108,9 +104,10 @@ def load_features(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 class Abx(Metric):
-    """Writes the features ABX needs; the triplet error rates are computed per corpus in the summary."""
+    """Saves the features ABX needs; the triplet error rates are its corpus-level aggregate."""
 
     name = "abx"
+    folders = (FEATURE_DIR,)
 
     def __init__(self, features: str = "mfcc"):
         if features not in FEATURES:
@@ -137,8 +134,14 @@ class Abx(Metric):
             raise MetricFailure("too short for ABX features (under one 25 ms frame)")
         f_ref, f_deg, span = word_features(x.ref, x.deg, x.sample_rate, self.features)
         if self.run_dir is not None and x.codec is not None:
-            save_features(feature_path(self.run_dir, x.codec.name, x.utterance.id), f_ref, f_deg, span)
+            RunFolder(self.run_dir).save_arrays(FEATURE_DIR, x.codec.name, x.utterance.id, ref=f_ref, deg=f_deg,
+                                                span=span)
         return {OUTPUT: float(dtw_distances([(f_ref, f_deg)])[0])}
+
+    def aggregate(self, corpus):
+        from codecbench.metrics.abx_corpus import aggregate
+
+        return aggregate(corpus, OUTPUT, FEATURE_DIR)
 
 
 def metrics() -> list[Metric]:

@@ -17,14 +17,13 @@ pooling the language's classes) the summary gets:
   differ; same DTW. No codec hook is needed: the tokens themselves are compared, not their
   codebook embeddings.
 Each codec uses only its tokens with features (a failed item drops its triplets from the floor
-too, so floor and error stay paired). Per-triplet results go to ``abx_triplets.parquet`` (compare's gate).
+too, so floor and error stay paired). Per-triplet results go to ``abx_triplets.parquet`` (compare's
+gate), written with the summary by the run folder.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +31,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from codecbench.metrics.abx import OUTPUT, feature_path, load_features
+from codecbench.metrics.corpus import Aggregate, Corpus
 from codecbench.metrics.dtw import dtw_distances
+from codecbench.rows import SummaryRow
 from codecbench.stats import bootstrap_ci, paired_difference
-from codecbench.store import RunStore
+from codecbench.store import RunFolder
 
 TRIPLETS_FILE = "abx_triplets.parquet"
 KINDS = ("abx_floor", "abx_error", "abx_loss", "abx_token_error")
@@ -96,18 +96,15 @@ def triplet_errors(triplets: list[tuple[Token, Token, Token]], feats: dict[str, 
     return np.where(d_bx < d_ax, 1.0, np.where(d_bx == d_ax, 0.5, 0.0))
 
 
-def _row(codec: str, lang: str, metric: str, n: int, mean: float, lo: float, hi: float, std: float, status: str,
-         note: str, meta: dict, cinfo: dict) -> dict:
-    return {"codec": codec, "lang": lang, "metric": metric, "n": n, "n_failed": 0, "mean": mean, "ci_low": lo,
-            "ci_high": hi, "std": std, "status": status, "note": note, "higher_is_better": False,
-            "unit": "error rate", "library": meta.get("library"), "version": meta.get("version"),
-            "mode": f"{meta.get('mode')}, corpus-level over triplets", "model": meta.get("model"),
-            "metric_sample_rate": meta.get("sample_rate"), "codec_family": cinfo.get("family"),
-            "codec_nominal_bitrate": cinfo.get("nominal_bitrate"), "codec_latent_rate": cinfo.get("latent_rate")}
+def _row(corpus: Corpus, codec: str, lang: str, metric: str, n: int, mean: float, lo: float, hi: float, std: float,
+         status: str, note: str) -> SummaryRow:
+    return corpus.row(codec, lang, metric, higher_is_better=False, unit="error rate",
+                      mode=f"{corpus.meta.get('mode')}, corpus-level over triplets", n=n, mean=mean, ci_low=lo,
+                      ci_high=hi, std=std, status=status, note=note)
 
 
-def group_rows(codec: str, lang: str, contrast: str, e_orig: np.ndarray, e_cod: np.ndarray, e_tok: np.ndarray,
-               meta: dict, cinfo: dict) -> list[dict]:
+def group_rows(corpus: Corpus, codec: str, lang: str, contrast: str, e_orig: np.ndarray, e_cod: np.ndarray,
+               e_tok: np.ndarray) -> list[SummaryRow]:
     """The floor, error, loss (and token-space error) rows of one (codec, language, contrast class)."""
     out = []
     n = len(e_orig)
@@ -115,22 +112,18 @@ def group_rows(codec: str, lang: str, contrast: str, e_orig: np.ndarray, e_cod: 
     groups = [("abx_floor", e_orig), ("abx_error", e_cod)] + ([("abx_token_error", tok)] if len(tok) else [])
     for kind, vals in groups:
         lo, hi = bootstrap_ci(vals)
-        out.append(_row(codec, lang, f"{kind}:{contrast}", len(vals), float(vals.mean()), lo, hi,
-                        float(vals.std(ddof=1)) if len(vals) > 1 else np.nan, "ok", "", meta, cinfo))
+        out.append(_row(corpus, codec, lang, f"{kind}:{contrast}", len(vals), float(vals.mean()), lo, hi,
+                        float(vals.std(ddof=1)) if len(vals) > 1 else np.nan, "ok", ""))
     d = paired_difference(e_orig, e_cod)
-    out.append(_row(codec, lang, f"abx_loss:{contrast}", n, d["mean_diff"], d["ci_low"], d["ci_high"],
+    out.append(_row(corpus, codec, lang, f"abx_loss:{contrast}", n, d["mean_diff"], d["ci_low"], d["ci_high"],
                     float((e_cod - e_orig).std(ddof=1)) if n > 1 else np.nan, "ok",
-                    f"paired sign-flip p={d['p_value']:.3g}", meta, cinfo))
+                    f"paired sign-flip p={d['p_value']:.3g}"))
     return out
 
 
 def token_frames(run_dir: Path, codec: str, utt_id: str, span: np.ndarray, frame_rate: float) -> np.ndarray | None:
     """The codec's saved codes [frames, levels] within the speech span, or None when there are none."""
-    path = RunStore(run_dir).codes_path(codec, utt_id)
-    if not path.exists():
-        return None
-    with np.load(path) as z:
-        levels = [z[f"arr_{i}"] for i in range(len(z.files))]
+    levels = RunFolder(run_dir).codes(codec, utt_id)
     if not levels or not len(levels[0]):
         return None
     codes = np.stack([c for c in levels if len(c) == len(levels[0])], axis=1)
@@ -139,14 +132,16 @@ def token_frames(run_dir: Path, codec: str, utt_id: str, span: np.ndarray, frame
 
 
 def codec_triplets(run_dir: Path, codec: str, tokens: list[Token], ok_ids: set[str], orig_cache: dict,
-                   frame_rate: float | None = None) -> pd.DataFrame:
+                   frame_rate: float | None = None, *, features: str) -> pd.DataFrame:
     """Per-triplet errors on the originals, on one codec's reconstructions and (token codecs: the
-    frame rate of the first codebook given) on its tokens (NaN where a token has no codes)."""
+    frame rate of the first codebook given) on its tokens (NaN where a token has no codes);
+    ``features``: the run folder's folder of the ``abx`` metric's per-item features."""
     ref, deg, codes = {}, {}, {}
+    folder = RunFolder(run_dir)
     for t in tokens:
-        path = feature_path(run_dir, codec, t.id)
-        if t.id in ok_ids and path.exists():
-            ref[t.id], deg[t.id], span = load_features(path)
+        arrays = folder.load_arrays(features, codec, t.id) if t.id in ok_ids else None
+        if arrays is not None:
+            ref[t.id], deg[t.id], span = arrays["ref"], arrays["deg"], arrays["span"]
             if frame_rate:
                 frames = token_frames(run_dir, codec, t.id, span, frame_rate)
                 if frames is not None:
@@ -165,25 +160,23 @@ def codec_triplets(run_dir: Path, codec: str, tokens: list[Token], ok_ids: set[s
                          "err_tokens": e_tok})
 
 
-def abx_summary_rows(run_dir: str | Path, rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> list[dict]:
-    """summary.csv rows (codecbench.summary.SUMMARY_COLUMNS) of every ABX group; writes abx_triplets.parquet."""
-    import json
-
-    run_dir = Path(run_dir)
-    meta = next((m for m in metrics_meta.values() if any(o["name"] == OUTPUT for o in m["outputs"])), None)
-    ds_path = run_dir / "dataset.json"
-    if meta is None or OUTPUT not in rows.columns or not ds_path.exists():
-        return []
-    tokens = tokens_from_dataset(json.loads(ds_path.read_text(encoding="utf-8")))
+def aggregate(corpus: Corpus, output: str, features: str) -> Aggregate:
+    """The summary rows of every ABX group and the per-triplet table (``abx_triplets.parquet``), from the
+    rows' per-item ``output`` (which items have features) and the features saved in ``features``."""
+    rows = corpus.rows
+    if output not in rows.columns:
+        return Aggregate()
+    tokens = tokens_from_dataset(corpus.dataset)
     if not tokens:
-        return []
+        return Aggregate()
     langs = sorted({t.lang for t in tokens})
-    out, frames, orig_cache = [], [], {}
+    out: list[SummaryRow] = []
+    frames, orig_cache = [], {}
     for codec, sub in rows.groupby("codec", sort=False):
-        cinfo = codecs_meta.get(codec, {})
-        ok_ids = set(sub.loc[np.isfinite(sub[OUTPUT].to_numpy(dtype=np.float64)), "utt_id"])
-        books = cinfo.get("codebooks") or []
-        tri = codec_triplets(run_dir, codec, tokens, ok_ids, orig_cache, books[0].get("frame_rate") if books else None)
+        ok_ids = set(sub.loc[np.isfinite(sub[output].to_numpy(dtype=np.float64)), "utt_id"])
+        books = corpus.codecs.get(codec, {}).get("codebooks") or []
+        tri = codec_triplets(corpus.folder.dir, codec, tokens, ok_ids, orig_cache,
+                             books[0].get("frame_rate") if books else None, features=features)
         frames.append(tri)
         for lang in [*langs, ALL]:
             by_lang = tri if lang == ALL else tri[tri["lang"] == lang]
@@ -191,16 +184,12 @@ def abx_summary_rows(run_dir: str | Path, rows: pd.DataFrame, metrics_meta: dict
             for contrast in [*classes, ALL]:
                 g = by_lang if contrast == ALL else by_lang[by_lang["contrast"] == contrast]
                 if len(g):
-                    out += group_rows(codec, lang, contrast, g["err_original"].to_numpy(), g["err_codec"].to_numpy(),
-                                      g["err_tokens"].to_numpy(dtype=float), meta, cinfo)
+                    out += group_rows(corpus, codec, lang, contrast, g["err_original"].to_numpy(),
+                                      g["err_codec"].to_numpy(), g["err_tokens"].to_numpy(dtype=float))
                 elif lang != ALL:
                     note = ("no triplets: needs minimal pairs (word, contrast, pair) with tokens from at least two "
                             "speakers, each speaker saying both words, and abx features for them")
-                    out += [_row(codec, lang, f"{k}:{ALL}", 0, np.nan, np.nan, np.nan, np.nan, "failed", note, meta,
-                                 cinfo) for k in KINDS[:3]]
+                    out += [_row(corpus, codec, lang, f"{k}:{ALL}", 0, np.nan, np.nan, np.nan, np.nan, "failed", note)
+                            for k in KINDS[:3]]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    fd, tmp = tempfile.mkstemp(dir=run_dir, suffix=".parquet")
-    os.close(fd)
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, run_dir / TRIPLETS_FILE)
-    return out
+    return Aggregate(rows=out, files={TRIPLETS_FILE: table})

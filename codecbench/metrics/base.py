@@ -8,7 +8,16 @@ Metrics with ``batched=True`` (model-based: speaker, ASR, DNSMOS) run in the mod
 get whole batches through ``compute_batch`` and may use the GPU; the others (signal metrics) run per
 item in a CPU worker pool. A metric is created per run from its name and options
 (``codecbench.metrics.registry.create``); ``setup(device, workdir)`` gives it the device and the run
-folder (for side records and caches) before first use.
+folder before first use.
+
+A metric owns what it knows beyond its per-item values, all optional:
+- ``streams``: side-record streams it appends to through the run folder (``RunFolder(workdir)
+  .append_records``; e.g. ASR transcripts), keyed by (codec, utt_id);
+- ``folders``: per-item array folders it saves into (``RunFolder(workdir).save_arrays``; e.g. ABX
+  features). Merging shards copies both; it never writes a path of its own;
+- ``aggregate(corpus)``: corpus-level summary rows, files and summary.md tables
+  (``codecbench.metrics.corpus``), e.g. corpus WER, ABX, pooled codebook utilization;
+- ``numerics(device)``: what decides its values on this machine, for environment.json.
 """
 
 from __future__ import annotations
@@ -18,11 +27,15 @@ import functools
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from codecbench.errors import Unavailable
 from codecbench.types import CodecInfo, Failure, FailureKind, Utterance
+
+if TYPE_CHECKING:
+    from codecbench.metrics.corpus import Aggregate, Corpus
 
 
 class MetricFailure(Exception):
@@ -36,11 +49,22 @@ class MetricFailure(Exception):
         return Failure(self.kind, str(self))
 
 
-class MetricUnavailable(MetricFailure):
-    """The metric cannot run here at all (package or model missing); the message says how to fix it."""
+class MetricUnavailable(MetricFailure, Unavailable):
+    """The metric cannot run here (package or model missing): an ``Unavailable`` that is also a
+    ``MetricFailure`` of kind unavailable, so metric code catching either records it as unavailable."""
 
     def __init__(self, reason: str):
         super().__init__(reason, FailureKind.UNAVAILABLE)
+
+
+def failure_of(exc: Exception) -> Failure:
+    """The recorded failure for an exception raised while computing: a ``MetricFailure`` as it says,
+    ``Unavailable`` as unavailable, anything else (a bug) as failed with its type and message."""
+    if isinstance(exc, MetricFailure):
+        return exc.failure()
+    if isinstance(exc, Unavailable):
+        return Failure.unavailable(str(exc))
+    return Failure.failed(f"{type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True)
@@ -94,6 +118,17 @@ class MetricInfo:
     mode: str | None = None
     batched: bool = False
     default: bool = True  # part of `codecbench run`'s default metric set
+    # The top of the audio band the metric rates (Hz): references band-limited well below it are flagged
+    # (codecbench.datachecks). None: the metric does not depend on a band (or declares none).
+    band_hz: float | None = None
+    # Languages the metric's model was trained on (e.g. ("en",); codecbench.metrics.language): a row in
+    # another language keeps its value and gets a flag, the summary a note. (): language-independent or unknown.
+    trained_languages: tuple[str, ...] = ()
+    # Describes the reference, not the codec (the same value for every codec): runs in every run whatever
+    # --metrics says, and is reported per language as a data check (codecbench.datachecks).
+    data_check: bool = False
+    # Describes cost (bits, time, code usage), not the sound: reported, never gated or plotted as quality.
+    cost: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -131,6 +166,8 @@ class Metric(ABC):
     name: str = ""
     options: ClassVar[dict[str, Option]] = {}  # what the user may set (config / --metric-opt)
     opts: dict[str, Any] = {}  # the resolved options of a configured instance (never mutated in place)
+    streams: ClassVar[tuple[str, ...]] = ()  # side-record streams it appends to (<stream>.jsonl)
+    folders: ClassVar[tuple[str, ...]] = ()  # per-item array folders it saves into (<folder>/<codec>/<utt>.npz)
 
     def configure(self, opts: dict[str, Any]) -> Metric:
         """A fresh instance with resolved options: registry prototypes are never set up or changed,
@@ -156,6 +193,20 @@ class Metric(ABC):
     def setup(self, device: str = "cpu", workdir: str | None = None) -> None:
         """Called once before use in a run (load models here, not in __init__)."""
 
+    def aggregate(self, corpus: Corpus) -> Aggregate | None:
+        """Corpus-level figures of a run (see ``codecbench.metrics.corpus``); None: the metric has none.
+        Called by the summary with the metric configured as in the run (no ``setup``: no models)."""
+        return None
+
+    def numerics(self, device: str) -> dict[str, Any]:
+        """Sections for environment.json's ``numerics``: what decides this metric's values on this
+        machine (e.g. the ASR compute type and what the CPU offers); {} when nothing beyond the rest."""
+        return {}
+
+
+def has_aggregate(metric: Metric) -> bool:
+    return type(metric).aggregate is not Metric.aggregate
+
 
 def fail_all(metric: Metric, failure: Failure) -> Values:
     return {o.name: failure for o in metric.info().outputs}
@@ -165,10 +216,8 @@ def safe_compute(metric: Metric, x: MetricInput) -> Values:
     """compute() with every exception turned into recorded failures of all outputs."""
     try:
         values = metric.compute(x)
-    except MetricFailure as exc:
-        return fail_all(metric, exc.failure())
     except Exception as exc:  # a metric bug must not end a run; the reason says what happened
-        return fail_all(metric, Failure.failed(f"{type(exc).__name__}: {exc}"))
+        return fail_all(metric, failure_of(exc))
     return complete(metric, values)
 
 

@@ -2,7 +2,8 @@
 
 Measured: the real payload size where the codec produces one (Opus packets), else the valid code
 frames times log2(codebook size), summed over codebooks. Continuous codecs have no bitrate (their
-latent rate is recorded in codecs.json instead).
+latent rate is recorded in codecs.json instead), nor has a passthrough without codes, payload or
+declared bitrate (``reference-16k``, the ground-truth row): both are not applicable.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Bitrate(Metric):
             outputs=(Output("bitrate_nominal", None, "bit/s", "the codec's nominal bitrate"),
                      Output("bitrate_measured", None, "bit/s", "payload bits / input seconds")),
             description="Nominal and measured bitrate", needs_reference=False, library="codecbench", version=__version__,
+            cost=True,
         )
 
     def compute(self, x: MetricInput) -> dict[str, float | Failure]:
@@ -34,6 +36,9 @@ class Bitrate(Metric):
             return {o: Failure.not_applicable("no codec") for o in ("bitrate_nominal", "bitrate_measured")}
         if info.latent_dim is not None and not info.codebooks:
             reason = Failure.not_applicable(f"continuous codec (latent rate {info.latent_rate} values/s)")
+            return {"bitrate_nominal": reason, "bitrate_measured": reason}
+        if not info.codebooks and info.nominal_bitrate is None and x.bits is None:
+            reason = Failure.not_applicable("no compression (the codec has neither codes nor a bitrate)")
             return {"bitrate_nominal": reason, "bitrate_measured": reason}
         nominal = info.nominal_bitrate if info.nominal_bitrate is not None else Failure.not_applicable("codec declares no bitrate")
         if x.bits is not None:

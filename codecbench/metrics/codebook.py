@@ -1,8 +1,9 @@
 """Codebook utilization of token codecs: per utterance, and pooled per (codec, language).
 
 For each codebook level: share of its entries used, entropy of the code distribution in bits, and
-perplexity (2 ** entropy). Pooled figures (written to codebook.csv by the summary) count codes
-over every utterance of a language; each SNAC-style level is counted on its own frames.
+perplexity (2 ** entropy). Pooled figures (the metric's aggregate: codebook.csv, and a table in
+summary.md) count the saved codes (``codes/``) over every utterance of a language; each SNAC-style
+level is counted on its own frames.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ import numpy as np
 
 from codecbench import __version__
 from codecbench.metrics.base import Metric, MetricFailure, MetricInfo, MetricInput, Output
+from codecbench.metrics.corpus import Aggregate, Corpus, Table
 from codecbench.types import FailureKind
+
+TABLE_FILE = "codebook.csv"
+TABLE_COLUMNS = ["codec", "lang", "level", "size", "frame_rate", "n_codes", "used_share", "entropy_bits", "perplexity",
+                 "n_utterances"]
 
 
 def level_stats(codes: np.ndarray, size: int) -> dict[str, float]:
@@ -45,8 +51,11 @@ class CodebookUsage(Metric):
             outputs=(Output("codebook_used_share", True, "", "mean over codebooks of the share of entries used"),
                      Output("codebook_entropy_bits", True, "bit", "mean over codebooks of the code entropy")),
             description="Codebook utilization per utterance (pooled per language in codebook.csv)",
-            needs_reference=False, needs_codes=True, library="codecbench", version=__version__,
+            needs_reference=False, needs_codes=True, library="codecbench", version=__version__, cost=True,
         )
+
+    def aggregate(self, corpus: Corpus) -> Aggregate:
+        return aggregate(corpus)
 
     def compute(self, x: MetricInput) -> dict[str, float]:
         if x.codec is None or not x.codec.codebooks:
@@ -57,6 +66,48 @@ class CodebookUsage(Metric):
         stats = [level_stats(c, lvl.size) for c, lvl in zip(x.codes, x.codec.codebooks, strict=True)]
         return {"codebook_used_share": float(np.mean([s["used_share"] for s in stats])),
                 "codebook_entropy_bits": float(np.mean([s["entropy_bits"] for s in stats]))}
+
+
+def pooled_table(corpus: Corpus):
+    """Pooled utilization per (codec, language incl. 'all', codebook level) from the saved codes."""
+    import pandas as pd
+
+    out = []
+    rows = corpus.rows
+    for codec, by_codec in rows[rows["status"] == "ok"].groupby("codec", sort=False):
+        books = corpus.codecs.get(codec, {}).get("codebooks") or []
+        if not books:
+            continue
+        sizes = [b["size"] for b in books]
+        codes_by_utt = {uid: c for uid in by_codec["utt_id"] if (c := corpus.folder.codes(codec, uid)) is not None}
+        langs = sorted(x for x in by_codec["lang"].unique() if x)
+        for lang in [*langs, "all"]:
+            ids = by_codec["utt_id"] if lang == "all" else by_codec.loc[by_codec["lang"] == lang, "utt_id"]
+            per_utt = [codes_by_utt[u] for u in ids if u in codes_by_utt]
+            if not per_utt:
+                continue
+            for stats in pooled_utilization(per_utt, sizes):
+                out.append({"codec": codec, "lang": lang, "level": stats["level"], "size": stats["size"],
+                            "frame_rate": books[stats["level"]].get("frame_rate"), "n_codes": stats["n_codes"],
+                            "used_share": stats["used_share"], "entropy_bits": stats["entropy_bits"],
+                            "perplexity": stats["perplexity"], "n_utterances": len(per_utt)})
+    return pd.DataFrame(out, columns=TABLE_COLUMNS)
+
+
+def summary_table(table) -> Table:
+    """summary.md's view of the pooled table: the mean over codebooks per (codec, language)."""
+    pooled = table.groupby(["codec", "lang"])[["used_share", "entropy_bits", "perplexity"]].mean().reset_index()
+    return Table("Codebook utilization (pooled, mean over codebooks)",
+                 ["codec", "lang", "used share", "entropy (bits)", "perplexity"],
+                 [[str(r["codec"]), str(r["lang"]), f"{r['used_share']:.3f}", f"{r['entropy_bits']:.2f}",
+                   f"{r['perplexity']:.1f}"] for _, r in pooled.iterrows()])
+
+
+def aggregate(corpus: Corpus) -> Aggregate:
+    if "status" not in corpus.rows.columns:
+        return Aggregate()
+    table = pooled_table(corpus)
+    return Aggregate(files={TABLE_FILE: table}, tables=[summary_table(table)] if not table.empty else [])
 
 
 def metrics() -> list[Metric]:

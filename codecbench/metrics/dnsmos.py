@@ -69,6 +69,7 @@ class Dnsmos(Metric):
             mode="p835",
             batched=True,
             default=False,
+            trained_languages=("en",),  # DNS challenge training data: English read speech
         )
 
     def unavailable_reason(self) -> str | None:

@@ -36,6 +36,7 @@ class Pesq(Metric):
             name=self.name, outputs=(Output(self.name, True, "MOS-LQO", f"PESQ {self.mode} MOS-LQO"),),
             description=f"ITU-T {std} MOS-LQO", sample_rate=WB_RATE, library="pesq",
             version=package_version("pesq"), mode=self.mode,
+            band_hz=7000.0 if self.mode == "wb" else 3400.0,  # P.862.2: 50-7000 Hz; P.862: 300-3400 Hz
         )
 
     def rate_for(self, source_sr: int) -> int:

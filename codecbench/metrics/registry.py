@@ -1,4 +1,5 @@
-"""Metric registry: built-in metric modules plus plugins from the ``codecbench.metrics`` entry points.
+"""Metric registry (``METRICS``, a ``codecbench.registry.Registry``): built-in metric modules plus
+plugins from the ``codecbench.metrics`` entry points.
 
 Each module in ``BUILTIN_MODULES`` exposes ``metrics() -> list[Metric]``: prototypes that describe a
 metric and its options, cheap to import (models load in ``Metric.setup``). A run never uses a
@@ -9,15 +10,12 @@ metric name, by output column name, or by family (``pesq`` = pesq_wb + pesq_nb; 
 from __future__ import annotations
 
 import difflib
-import importlib
-import importlib.util
-import warnings
-from importlib.metadata import entry_points
+import functools
 from typing import Any
 
-from codecbench import has_module
 from codecbench.errors import UnknownName
 from codecbench.metrics.base import Metric
+from codecbench.registry import Registry
 
 ENTRY_POINT_GROUP = "codecbench.metrics"
 
@@ -32,7 +30,9 @@ BUILTIN_MODULES = (
     "codecbench.metrics.speaker",
     "codecbench.metrics.asr",
     "codecbench.metrics.dnsmos",
+    "codecbench.metrics.mos",
     "codecbench.metrics.abx",
+    "codecbench.metrics.reference",
 )
 
 # A family name selects several metrics (`--metrics pesq`).
@@ -41,36 +41,20 @@ FAMILIES = {
     "stoi": ("stoi", "estoi"),
     "visqol": ("visqol_speech", "visqol_audio"),
     "speaker": ("spk_sim_ecapa", "spk_sim_ge2e"),
+    "wavlm": ("spk_sim_wavlm", "spk_sim_wavlm_ecapa"),
 }
 
-_METRICS: dict[str, Metric] | None = None
+METRICS: Registry[Metric] = Registry("metric", ENTRY_POINT_GROUP, BUILTIN_MODULES, "metrics", Metric)
 
 
 def all_metrics() -> dict[str, Metric]:
-    global _METRICS
-    if _METRICS is not None:
-        return _METRICS
-    found: dict[str, Metric] = {}
-    for mod_name in BUILTIN_MODULES:
-        if not has_module(mod_name):
-            continue
-        for m in importlib.import_module(mod_name).metrics():
-            found[m.name] = m
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            obj = ep.load()
-            items = obj() if callable(obj) and not isinstance(obj, Metric) else obj
-            for m in [items] if isinstance(items, Metric) else items:
-                found.setdefault(m.name, m)
-        except Exception as exc:
-            warnings.warn(f"metric plugin {ep.name!r} failed to load: {exc}", stacklevel=2)
-    _METRICS = found
-    return found
+    """Every metric prototype by name (built-ins first, then plugins); the live mapping."""
+    return METRICS.all()
 
 
 def get_metric(name: str) -> Metric:
     """The prototype of a metric (metadata and declared options; never set up)."""
-    return all_metrics()[name]
+    return METRICS.get(name)
 
 
 def create(name: str, options: dict[str, Any] | None = None) -> Metric:
@@ -85,13 +69,32 @@ def create(name: str, options: dict[str, Any] | None = None) -> Metric:
     return proto.configure(dict(options or {}))
 
 
+def configured(name: str, options: dict[str, Any] | None = None) -> Metric | None:
+    """The metric ``name`` configured with options as a run folder stored them (metrics.json), for its
+    declarations and aggregate; None when it is not registered here (e.g. a plugin not installed)."""
+    proto = all_metrics().get(name)
+    return None if proto is None else proto.configure(dict(options or {}))
+
+
 def output_owner() -> dict[str, str]:
     """Output column name -> metric name."""
     return {o.name: m.name for m in all_metrics().values() for o in m.info().outputs}
 
 
 def default_names() -> list[str]:
-    return [n for n, m in all_metrics().items() if m.info().default]
+    return [n for n, m in all_metrics().items() if m.info().default and not m.info().data_check]
+
+
+def data_check_names() -> list[str]:
+    """Metrics every run computes whatever its metric list (``MetricInfo.data_check``)."""
+    return [n for n, m in all_metrics().items() if m.info().data_check]
+
+
+@functools.cache
+def trained_languages(name: str) -> tuple[str, ...]:
+    """The languages a metric's model was trained on (``MetricInfo.trained_languages``; () when not declared)."""
+    m = all_metrics().get(name)
+    return tuple(m.info().trained_languages or ()) if m is not None else ()
 
 
 def resolve_names(names: list[str]) -> list[str]:

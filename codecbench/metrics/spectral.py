@@ -56,6 +56,7 @@ class MelDistance(Metric):
             name=self.name, outputs=(Output(self.name, False, "log10 mel", "mean |log-mel(ref) - log-mel(deg)|"),),
             description=f"L1 distance of log10 mel power spectrograms ({MEL_BANDS} bands, n_fft {MEL_NFFT}, hop {MEL_HOP})",
             sample_rate=MEL_SR, library="codecbench", version=__version__, mode=f"mel{MEL_BANDS}-nfft{MEL_NFFT}-hop{MEL_HOP}",
+            band_hz=MEL_SR / 2,  # its mel bands reach the Nyquist frequency of MEL_SR
         )
 
     def compute(self, x: MetricInput) -> dict[str, float]:

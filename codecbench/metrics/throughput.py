@@ -20,7 +20,7 @@ class RealTimeFactor(Metric):
             outputs=(Output("rtf_encode", False, "s/s", "encode seconds per audio second"),
                      Output("rtf_decode", False, "s/s", "decode seconds per audio second")),
             description="Real-time factors of encode and decode (batch wall time / batch audio time)",
-            needs_reference=False, library="codecbench", version=__version__,
+            needs_reference=False, library="codecbench", version=__version__, cost=True,
         )
 
     def compute(self, x: MetricInput) -> dict[str, float | Failure]:

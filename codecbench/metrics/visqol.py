@@ -90,6 +90,7 @@ class Visqol(Metric):
             mode=self.mode,
             batched=False,
             default=speech,
+            band_hz=8000.0 if speech else 20000.0,  # what the 16 kHz / 48 kHz mode rates
         )
 
     def unavailable_reason(self) -> str | None:

@@ -1,11 +1,13 @@
 """One way to call metrics: ``evaluate(metrics, items)`` turns every exception into recorded failures.
 
 Used by every executor's model-metric and signal-metric stages and by ``codecbench score``. Batched
-(model) metrics get the whole list through ``compute_batch``; the others are called per item.
+(model) metrics get the whole list through ``compute_batch``; the others are called per item. An
+``Unavailable`` raised while computing (a model or package missing) is recorded as ``unavailable``.
 """
 
 from __future__ import annotations
 
+from codecbench.errors import Unavailable
 from codecbench.metrics.base import Metric, MetricInput, Values, complete, fail_all, safe_compute
 from codecbench.types import Failure
 
@@ -21,6 +23,8 @@ def evaluate(metrics: list[Metric], items: list[MetricInput]) -> list[Values]:
                 results = m.compute_batch(items)
                 if len(results) != len(items):
                     raise RuntimeError(f"{m.name} returned {len(results)} results for {len(items)} items")
+            except Unavailable as exc:  # a model or package missing: not a value, computed by a later run
+                results = [fail_all(m, Failure.unavailable(str(exc))) for _ in items]
             except Exception as exc:  # a metric bug must not end a run; the reason says what happened
                 results = [fail_all(m, Failure.failed(f"{type(exc).__name__}: {exc}")) for _ in items]
             for vals, res in zip(out, results, strict=True):

@@ -1,6 +1,7 @@
-"""What every executor shares: the work still to do (resume), the outputs each row writes, and the
-values of metrics that cannot run now. Executors (``local.py``, ``ray_engine.py``) differ only in
-where the stages run, so a run's rows are the same whichever engine computed them.
+"""What every executor shares: the work still to do (resume) and the run's ``BatchProcessor`` (the
+stages, the outputs each row writes, the values of metrics that cannot run now). Executors
+(``local.py``, ``ray_engine.py``) differ only in where and when the processor's steps run, so a run's
+rows are the same whichever engine computed them.
 """
 
 from __future__ import annotations
@@ -13,13 +14,21 @@ from collections import Counter
 from codecbench.metrics.base import Metric, Values
 from codecbench.pipeline import stages
 from codecbench.pipeline.plan import Plan
-from codecbench.pipeline.stages import Work
-from codecbench.store import RunStore
+from codecbench.pipeline.stages import BatchProcessor, Work
+from codecbench.store import CODECS, TIMINGS, RunFolder
 from codecbench.types import CodecInfo, Failure
 
 
 class Executor:
-    """Base of the executors: ``run()`` does the plan's remaining work and writes its rows."""
+    """Base of the executors: ``run()`` does the plan's remaining work and writes its rows.
+
+    An engine is one module with a subclass (named in ``codecbench.pipeline.EXECUTORS``): it decides
+    where and when the steps of ``self.processor`` run, and nothing else."""
+
+    @classmethod
+    def preflight(cls, cfg) -> None:
+        """Checks and start-up for a resolved config, before the run folder is made (a missing engine is a
+        one-line error and leaves no folder behind)."""
 
     def __init__(self, plan: Plan, progress: bool = True, prefetch: tuple[str, ...] = ()):
         """``prefetch``: modules the caller needs after the run, imported by ``import_prefetch`` once
@@ -27,18 +36,21 @@ class Executor:
         self.plan = plan
         self.prefetch = prefetch
         self.cfg = plan.config
-        self.store = RunStore(plan.run_dir)
+        self.store = RunFolder(plan.run_dir)
         self.workdir = str(plan.run_dir)
         self.progress = progress
-        self.outputs_of = {s.name: [o.name for o in _proto(s.name).info().outputs] for s in self.cfg.metrics or []}
-        self.all_outputs = [o for outs in self.outputs_of.values() for o in outs]
+        names = dict.fromkeys([*(s.name for s in self.cfg.metrics or []), *(m.name for m in plan.metrics)])  # + data checks
+        self.outputs_of = {n: [o.name for o in _proto(n).info().outputs] for n in names}
         self.model_metrics = [m for m in plan.metrics if m.info().batched]
         self.signal_metrics = [m for m in plan.metrics if not m.info().batched]
-        self.fixed: Values = {}  # outputs of metrics that cannot run now: unavailable / not applicable
+        fixed: Values = {}  # outputs of metrics that cannot run now: unavailable / not applicable
         for name, reason in plan.unavailable.items():
-            self.fixed.update({o: Failure.unavailable(reason) for o in self.outputs_of[name]})
+            fixed.update({o: Failure.unavailable(reason) for o in self.outputs_of[name]})
         for name, reason in plan.not_applicable.items():
-            self.fixed.update({o: Failure.not_applicable(reason) for o in self.outputs_of[name]})
+            fixed.update({o: Failure.not_applicable(reason) for o in self.outputs_of[name]})
+        self.processor = BatchProcessor(plan.run_id, self.workdir, self.outputs_of, fixed,
+                                        frozenset(stages.audio_keep(plan.utterances, str(self.cfg.save_audio))),
+                                        self.cfg.min_duration, self.cfg.max_duration)
         self.codec_infos: dict[str, CodecInfo] = {name: plan.codec_info(name) for name in plan.codecs}
         self.stage_seconds: Counter = Counter()  # busy seconds per stage, summed over workers
         self.rows_written = 0
@@ -55,13 +67,17 @@ class Executor:
         with self._lock:
             self.stage_seconds[stage] += seconds
 
+    def timed_all(self, seconds: dict[str, float]) -> None:
+        with self._lock:
+            self.stage_seconds.update(seconds)
+
     def run(self) -> None:
         raise NotImplementedError
 
     def todo(self) -> dict[str, list[Work]]:
         """Per codec, the (codec, utterance) work of this shard still to do and the metrics each needs."""
         runnable = {m.name: self.outputs_of[m.name] for m in self.plan.metrics}
-        done = {(r["codec"], r["utt_id"]): r for r in self.store.rows()}
+        done = {r.key: r for r in self.store.typed_rows()}
         work: dict[str, list[Work]] = {}
         for codec in self.plan.codecs:
             for u in self.plan.utterances:
@@ -84,24 +100,11 @@ class Executor:
                   + (f", {remaining} to do" if remaining else ""), file=sys.stderr)
         return work, total, total - remaining
 
-    def outputs(self, w: Work) -> list[str]:
-        """The outputs this work writes: all of them for a new row, the missing metrics' for an update."""
-        if w.row is None:
-            return self.all_outputs
-        return [o for m in w.metrics for o in self.outputs_of[m]]
-
-    def signal_names(self, w: Work) -> tuple[str, ...]:
-        return tuple(m.name for m in self.signal_metrics if m.name in w.metrics)
-
-    def first_values(self, w: Work, model_values: Values) -> Values:
-        """Values known before the signal metrics: fixed failures (new rows only) and model metrics'."""
-        return {**(self.fixed if w.row is None else {}), **model_values}
-
     def finish(self, engine: str) -> None:
         """codecs.json, and timings.json: this invocation's wall time and busy seconds per stage (summed
         over workers, so stages that overlap can add up to more than the wall time)."""
-        self.store.write_json("codecs.json", {n: i.to_dict() for n, i in self.codec_infos.items()})
-        self.store.write_json("timings.json", {
+        self.store.write_json(CODECS, {n: i.to_dict() for n, i in self.codec_infos.items()})
+        self.store.write_json(TIMINGS, {
             "engine": engine, "rows": self.rows_written, "wall_seconds": round(time.perf_counter() - self._started, 3),
             "stage_seconds": {k: round(v, 3) for k, v in sorted(self.stage_seconds.items())}})
 

@@ -16,18 +16,16 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from codecbench.codecs.registry import load_codec
-from codecbench.metrics.base import Values
 from codecbench.pipeline import stages
-from codecbench.pipeline.evaluate import evaluate
 from codecbench.pipeline.executor import Executor
 from codecbench.pipeline.stages import Work
 from codecbench.pipeline.workers import make_pool, run_isolated, timed_signal_values
+from codecbench.rows import Row
 from codecbench.types import Failure
 
 QUEUE_BATCHES = 4  # reconstructed batches waiting for the model-metric thread, at most
@@ -37,6 +35,20 @@ _DONE = object()  # the end of the codec stage's queue
 
 
 class LocalExecutor(Executor):
+    @classmethod
+    def preflight(cls, cfg) -> None:
+        """Start the worker pool's forkserver now: its imports of the signal metrics' modules run while
+        the run is planned."""
+        if int(cfg.workers or 0) <= 0:
+            return
+        from codecbench.metrics.registry import data_check_names, get_metric
+        from codecbench.pipeline.workers import start_server
+
+        names = [*(s.name for s in cfg.metrics or []), *data_check_names()]  # data checks run in every run
+        modules = list(dict.fromkeys(type(m).__module__ for m in map(get_metric, names) if not m.info().batched))
+        if modules:
+            start_server(modules)
+
     def run(self) -> None:
         from tqdm import tqdm
 
@@ -48,10 +60,9 @@ class LocalExecutor(Executor):
         for m in self.model_metrics:
             m.setup(self.cfg.device, self.workdir)
         self.files = stages.RecentFiles()
-        self.keep_audio = stages.audio_keep(self.plan.utterances, str(self.cfg.save_audio))
         self.bar = tqdm(total=total, initial=done, disable=not self.progress, unit="row",
                         desc="codecbench", file=sys.stderr, dynamic_ncols=True)
-        self.pending: list[tuple[dict[str, Any], Values, Future, Work, list[str]]] = []
+        self.pending: list[tuple[Future, Work]] = []  # items whose signal metrics are in the pool
         self.error: BaseException | None = None  # raised by the model-metric thread
         self.abort = False  # the codec stage failed: the model-metric thread stops at once
         q: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
@@ -66,9 +77,13 @@ class LocalExecutor(Executor):
                 self.bar.set_postfix_str(codec_name)
                 try:
                     for batch in stages.make_batches(items, self.cfg.batch_size, self.cfg.max_batch_seconds):
-                        rec = self._codec_batch(codec, codec_name, batch)
+                        seconds: dict[str, float] = {}
+                        rec, failed = self.processor.codec_stage(codec, self.codec_infos[codec_name], batch,
+                                                                 self.files, seconds)
+                        self.timed_all(seconds)
+                        self._append(failed)
                         if rec:
-                            self._put(q, (rec, len(batch)), consumer)
+                            self._put(q, rec, consumer)
                 finally:
                     if codec is not None:
                         codec.close()
@@ -96,93 +111,70 @@ class LocalExecutor(Executor):
         if self.error is not None and not final:
             raise self.error
 
-    def _append(self, rows: list[dict[str, Any]]) -> None:
+    def _append(self, rows: list[Row]) -> None:
         if rows:
             with self._lock:
                 self.store.append(rows)
                 self.rows_written += len(rows)
                 self.bar.update(len(rows))
 
-    def _codec_batch(self, codec, codec_name: str, batch: list[Work]) -> list[Work]:
-        """Load and reconstruct one batch; failed items become rows now, the rest go to the metrics."""
-        n = len(batch)
-        t = time.perf_counter()
-        loaded, failed = stages.load(batch, self.cfg.min_duration, self.cfg.max_duration, self.files)
-        t1 = time.perf_counter()
-        info = self.codec_infos[codec_name]
-        if codec is None:  # pair scoring: the degraded files stand in for the codec's output
-            rec, codec_failed = stages.load_degraded(info, loaded, self.cfg.max_duration)
-        else:
-            rec, codec_failed = stages.reconstruct(codec, info, loaded) if loaded else ([], [])
-        self.timed("load", t1 - t)
-        self.timed("reconstruct", time.perf_counter() - t1)
-        self._append([stages.failed_row(self.plan.run_id, w, reason, self.all_outputs, n)
-                      for w, reason in failed + codec_failed])
-        return rec
-
     # -- the model-metric thread -----------------------------------------------------------------
     def _consume(self, q: queue.Queue) -> None:
         try:
             limit = 4 * max(1, int(self.cfg.workers or 0)) * self.cfg.batch_size
-            while (item := q.get()) is not _DONE and not self.abort:
-                rec, n = item
-                self._model_batch(rec, n)
+            while (rec := q.get()) is not _DONE and not self.abort:
+                self._model_batch(rec)
                 self._drain(limit=limit)
             if not self.abort:
                 self._drain(limit=0)
         except BaseException as exc:  # re-raised by run() in the main thread, traceback kept
             self.error = exc
 
-    def _model_batch(self, rec: list[Work], n: int) -> None:
-        t = time.perf_counter()
-        model = [m for m in self.model_metrics if m.name in rec[0].metrics]
-        results = evaluate(model, [w.x for w in rec])
-        if model:
-            self.timed("model_metrics", time.perf_counter() - t)
-        for w, values in zip(rec, results, strict=True):
-            row = stages.base_row(self.plan.run_id, w, n)
-            stages.save_artifacts(self.store, w, w.utt.id in self.keep_audio and w.row is None, row)
-            fut = self.pool.submit(timed_signal_values, self.signal_names(w), w.x)
-            self.pending.append((row, self.first_values(w, values), fut, w, self.outputs(w)))
+    def _model_batch(self, rec: list[Work]) -> None:
+        seconds: dict[str, float] = {}
+        self.processor.model_stage(self.model_metrics, rec, seconds)
+        self.timed_all(seconds)
+        for w in rec:
+            names = self.processor.signal_names(self.signal_metrics, w)
+            self.pending.append((self.pool.submit(timed_signal_values, names, w.x), w))
 
     def _drain(self, limit: int) -> None:
         """Write finished rows; block while more than ``limit`` are pending."""
         while self.pending:
             if len(self.pending) > limit:
-                wait([p[2] for p in self.pending], return_when=FIRST_COMPLETED)
-            finished = [p for p in self.pending if p[2].done()]
+                wait([f for f, _ in self.pending], return_when=FIRST_COMPLETED)
+            finished = [p for p in self.pending if p[0].done()]
             if not finished:
                 return
-            self.pending = [p for p in self.pending if not p[2].done()]
+            self.pending = [p for p in self.pending if not p[0].done()]
             rows, lost = [], []
-            for row, values, fut, w, outputs in finished:
+            for fut, w in finished:
                 try:
                     signal_values, seconds = fut.result()
                     self.timed("signal_metrics", seconds)
-                    rows.append(stages.fill(row, {**values, **signal_values}, outputs))
+                    rows.append(self.processor.row(w, {**w.values, **signal_values}))
                 except BrokenProcessPool:
-                    lost.append((row, values, w, outputs))  # not persisted: retried below
+                    lost.append(w)  # not persisted: retried below
                 except Exception as exc:
                     fail = Failure.failed(f"metric worker failed: {type(exc).__name__}: {exc}")
-                    rows.append(stages.fill(row, {**values, **{o: fail for o in outputs if o not in values}}, outputs))
+                    rows.append(self.processor.row(w, {**{o: fail for o in self.processor.outputs(w)}, **w.values}))
             self._append(rows)
             if lost:
                 self._recover(lost)
             if len(self.pending) <= limit:
                 return
 
-    def _recover(self, lost: list) -> None:
+    def _recover(self, lost: list[Work]) -> None:
         """The pool broke: rebuild it and retry the lost items (and everything still pending) one at a
         time in a process of their own, so a crash fails only the item that causes it."""
-        retry = lost + [(row, values, w, outputs) for row, values, _, w, outputs in self.pending]
+        retry = lost + [w for _, w in self.pending]
         self.pending = []
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.pool = make_pool(int(self.cfg.workers or 0), self.signal_metrics, self.workdir)
-        for row, values, w, outputs in retry:
-            names = self.signal_names(w)
+        for w in retry:
+            names = self.processor.signal_names(self.signal_metrics, w)
             res = run_isolated(self.signal_metrics, self.workdir, names, w.x)
             if isinstance(res, str):
                 fail = Failure.failed(res)
-                sig_outputs = [o for m in names for o in self.outputs_of[m]]
-                res = {o: fail for o in sig_outputs}
-            self._append([stages.fill(row, {**values, **res}, outputs)])
+                res = {o: fail for m in names for o in self.outputs_of[m]}
+            self._append([self.processor.row(w, {**w.values, **res})])

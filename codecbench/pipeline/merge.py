@@ -1,12 +1,15 @@
 """``codecbench merge SHARD... --out RUN``: shard run folders (``--shard K/N``) into one run.
 
 The shards must share one configuration (``config.json`` "identity": everything that can change a
-value, the utterance ids included) and one N; each K from 1 to N exactly once; each shard complete
-(every (codec, utterance) of its part has a row) and holding only rows of its part. Anything else is
+value, the utterance ids included), one N and one split (``shard_costs``: codecbench/pipeline/shards.py);
+each K from 1 to N exactly once; each shard complete (every (codec, utterance) of its part has a row)
+and holding only rows of its part. Anything else is
 refused with a message naming the shards. The merged run is what one unsharded run would have
-written: the rows (``run_id`` set to the unsharded run id), side records (ASR transcripts), codes
-and kept audio, then the Parquet table and the summaries. Rows differ from an unsharded run's only
-in ``batch_size`` (the codec batches a shard formed) and ``computed_at``.
+written: the rows (``run_id`` set to the unsharded run id), the side records and per-item folders
+every metric of the run declares (``Metric.streams``, ``Metric.folders``: ASR transcripts, ABX
+features, ...), codes and kept audio, then the Parquet table and the summaries (with every metric's
+corpus-level aggregate, over all shards' items). Rows differ from an unsharded run's only in
+``batch_size`` (the codec batches a shard formed) and ``computed_at``.
 """
 
 from __future__ import annotations
@@ -14,15 +17,25 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 from codecbench.config import identity_diff
 from codecbench.errors import CodecbenchError
-from codecbench.store import NotARunFolder, RunStore
-
-SIDE_STREAMS = ("asr_transcripts",)  # side-record streams of the run store, keyed by (codec, utt_id)
+from codecbench.store import (
+    AUDIO_DIR,
+    CODECS,
+    CODES_DIR,
+    CONFIG,
+    CONFIG_YAML,
+    DATASET,
+    ENVIRONMENT,
+    METRICS,
+    SHARDS,
+    NotARunFolder,
+    RunFolder,
+    is_run_folder,
+)
 
 
 class MergeError(CodecbenchError):
@@ -30,10 +43,9 @@ class MergeError(CodecbenchError):
 
 
 def _read(folder: Path) -> dict[str, Any]:
-    path = folder / "config.json"
-    if not path.is_file():
-        raise NotARunFolder(f"{folder} is not a codecbench run folder (no config.json)")
-    meta = json.loads(path.read_text(encoding="utf-8"))
+    if not is_run_folder(folder):
+        raise NotARunFolder(f"{folder} is not a codecbench run folder")
+    meta = RunFolder(folder).read_json(CONFIG)
     if "identity" not in meta:
         raise MergeError(f"{folder} holds a run from an older codecbench (no identity in config.json)")
     return meta
@@ -62,23 +74,29 @@ def check(folders: list[Path]) -> tuple[list[dict[str, Any]], int]:
     missing = [f"{k}/{n}" for k in range(1, n + 1) if k not in seen]
     if missing:
         raise MergeError(f"gap: shard(s) {', '.join(missing)} missing; give all {n} shards of the run")
+    splits = {json.dumps(m.get("shard_costs"), sort_keys=True) for m in metas}
+    if len(splits) > 1:  # the parts of differently estimated splits need not cover the work once
+        raise MergeError("the shards were split with different cost estimates (shard_costs in config.json: "
+                         "made by different codecbench versions); re-run them with one version")
     order = sorted(range(len(folders)), key=lambda i: parts[i][0])
     return [{**metas[i], "folder": folders[i], "k": parts[i][0]} for i in order], n
 
 
-def _rows(shard: dict[str, Any], n: int, codecs: list[str], utt_ids: list[str]) -> list[dict[str, Any]]:
+def _rows(shard: dict[str, Any], n: int, codecs: list[str], utts: list[tuple[str, float]]) -> list[dict[str, Any]]:
     """The shard's rows, checked: only its own part, and all of it."""
-    from codecbench.pipeline.plan import in_shard
+    from codecbench.pipeline.shards import part
 
     folder, k = shard["folder"], shard["k"]
-    rows = RunStore(folder).rows()
-    foreign = [r for r in rows if not in_shard(r["codec"], r["utt_id"], f"{k}/{n}")]
+    rows = RunFolder(folder).rows()
+    mine = part(f"{k}/{n}", codecs, utts, shard.get("shard_costs")) or frozenset()
+    utt_ids = [u for u, _ in utts]
+    foreign = [r for r in rows if (r["codec"], r["utt_id"]) not in mine]
     if foreign:
         r = foreign[0]
         raise MergeError(f"{folder} (shard {k}/{n}) holds {len(foreign)} row(s) of other shards, e.g. "
                          f"({r['codec']}, {r['utt_id']}); overlapping shards are refused")
     have = {(r["codec"], r["utt_id"]) for r in rows}
-    lacking = [(c, u) for c in codecs for u in utt_ids if in_shard(c, u, f"{k}/{n}") and (c, u) not in have]
+    lacking = [(c, u) for c in codecs for u in utt_ids if (c, u) in mine and (c, u) not in have]
     if lacking:
         c, u = lacking[0]
         raise MergeError(f"gap: {folder} (shard {k}/{n}) lacks {len(lacking)} row(s), e.g. ({c}, {u}); finish it "
@@ -100,58 +118,69 @@ def merge(folders: list[str | Path], out: str | Path) -> Path:
         raise MergeError(f"--out {out} exists and is not empty; give a new folder")
     shards, n = check(folders)
     first = shards[0]
+    sources = [RunFolder(s["folder"]) for s in shards]
     base_id = re.sub(r"-shard\d+of\d+$", "", first["run_id"])
-    utt_ids = [u["id"] for u in json.loads((first["folder"] / "dataset.json").read_text(encoding="utf-8"))]
+    utts = [(u["id"], u.get("duration")) for u in sources[0].read_json(DATASET)]
     codecs = list(first["identity"].get("codecs") or [])
-    rows = [{**r, "run_id": base_id} for s in shards for r in _rows(s, n, codecs, utt_ids)]
+    rows = [{**r, "run_id": base_id} for s in shards for r in _rows(s, n, codecs, utts)]
 
     out.mkdir(parents=True, exist_ok=True)
-    store = RunStore(out)
-    meta = {k: v for k, v in first.items() if k not in ("folder", "k")}
-    store.write_json("config.json", {**meta, "run_id": base_id, "shard": None,
-                                     "merged_from": [s["run_id"] for s in shards]})
-    _write_config_yaml(first["folder"], store)
-    for name in ("environment.json", "dataset.json"):
-        shutil.copyfile(first["folder"] / name, out / name)
-    store.write_json("metrics.json", _metrics_meta(shards))
-    store.write_json("codecs.json", {k: v for s in shards for k, v in _json(s["folder"] / "codecs.json").items()})
-    store.write_json("shards.json", [{"shard": f"{s['k']}/{n}", "run_id": s["run_id"], "folder": str(s["folder"]),
-                                      "environment": _json(s["folder"] / "environment.json")} for s in shards])
-    for stream in SIDE_STREAMS:
-        store.append_records(stream, [r for s in shards for r in RunStore(s["folder"]).records(stream)])
-    for sub in ("codes", "audio"):
-        for s in shards:
-            if (s["folder"] / sub).is_dir():
-                shutil.copytree(s["folder"] / sub, out / sub, dirs_exist_ok=True)
+    store = RunFolder(out)
+    meta = {k: v for k, v in first.items() if k not in ("folder", "k", "shard_costs")}
+    store.write_json(CONFIG, {**meta, "run_id": base_id, "shard": None, "merged_from": [s["run_id"] for s in shards]})
+    _write_config_yaml(sources[0], store)
+    for name in (ENVIRONMENT, DATASET):
+        store.write_json(name, sources[0].read_json(name))
+    metrics_meta = _metrics_meta(shards)
+    store.write_json(METRICS, metrics_meta)
+    store.write_json(CODECS, {k: v for src in sources for k, v in src.read_json(CODECS, {}).items()})
+    store.write_json(SHARDS, [{"shard": f"{s['k']}/{n}", "run_id": s["run_id"], "folder": str(s["folder"]),
+                               "environment": src.read_json(ENVIRONMENT, {})} for s, src in zip(shards, sources,
+                                                                                                strict=True)])
+    streams, folders = _declared(metrics_meta)
+    for stream in streams:
+        store.append_records(stream, [r for src in sources for r in src.records(stream)])
+    for name in (CODES_DIR, AUDIO_DIR, *folders):
+        store.merge_folder(name, sources)
     store.append(rows)
     store.write_parquet()
     write_summaries(out)
     return out
 
 
-def _json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+def _declared(metrics_meta: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The side-record streams and per-item folders the run's metrics declare (those registered here)."""
+    from codecbench.metrics.registry import configured
+
+    streams: list[str] = []
+    folders: list[str] = []
+    for name, meta in metrics_meta.items():
+        m = configured(name, meta.get("options"))
+        if m is not None:
+            streams += [s for s in m.streams if s not in streams]
+            folders += [f for f in m.folders if f not in folders]
+    return streams, folders
 
 
 def _metrics_meta(shards: list[dict[str, Any]]) -> dict[str, Any]:
     """Shard 1's metrics.json; a metric unavailable in any shard is marked so (with that shard's reason)."""
-    meta = _json(shards[0]["folder"] / "metrics.json")
+    meta = RunFolder(shards[0]["folder"]).read_json(METRICS, {})
     for s in shards[1:]:
-        for name, m in _json(s["folder"] / "metrics.json").items():
+        for name, m in RunFolder(s["folder"]).read_json(METRICS, {}).items():
             if name in meta and m.get("unavailable") and not meta[name].get("unavailable"):
                 meta[name]["unavailable"] = f"in shard {s['k']}: {m['unavailable']}"
     return meta
 
 
-def _write_config_yaml(shard: Path, store: RunStore) -> None:
+def _write_config_yaml(shard: RunFolder, store: RunFolder) -> None:
     """The shard's config.yaml without its shard key: re-running it reproduces the merged run."""
     import yaml
 
-    path = shard / "config.yaml"
+    path = shard.path(CONFIG_YAML)
     if path.exists():
         cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         cfg["shard"] = None
-        store.write_text("config.yaml", yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+        store.write_text(CONFIG_YAML, yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
 
 
 def cmd_merge(args: argparse.Namespace) -> int:

@@ -17,47 +17,31 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from codecbench import __version__
+from codecbench.codecs.registry import DEFAULT_CODECS, default_codecs  # noqa: F401 (their former home)
 from codecbench.config import BenchConfig, ConfigError, identity_diff
 from codecbench.data import DatasetError, filter_langs, load_dataset
 from codecbench.data.loaders import Dataset, probe
+from codecbench.data.pairs import pair_label  # noqa: F401 (its former home)
 from codecbench.metrics.base import Metric
-from codecbench.metrics.registry import create
-from codecbench.store import ConfigMismatch, RunStore, safe_name
+from codecbench.metrics.registry import create, data_check_names
+from codecbench.store import (
+    CONFIG,
+    CONFIG_YAML,
+    DATASET,
+    ENVIRONMENT,
+    METRICS,
+    UNMATCHED,
+    ConfigMismatch,
+    RunFolder,
+    safe_name,
+)
 from codecbench.types import CodecInfo, Utterance
-
-DEFAULT_CODECS = ("opus-6kbps", "opus-12kbps", "opus-24kbps", "ours-rvq", "ours-fsq", "ours-vae")
-
-
-def default_codecs() -> list[str]:
-    """The default codec set: every default codec that is registered and can run here."""
-    from codecbench.codecs.registry import all_specs
-
-    specs = all_specs()
-    chosen = []
-    for name in DEFAULT_CODECS:
-        if name in specs:
-            reason = specs[name].unavailable_reason()
-            if reason is None:
-                chosen.append(name)
-            else:
-                warnings.warn(f"default codec {name} skipped: {reason}", stacklevel=2)
-    return chosen
-
-
-def in_shard(codec: str, utt_id: str, shard: str | None) -> bool:
-    """Whether (codec, utterance) belongs to shard "K/N" (None: no sharding): a stable hash of the pair, mod N."""
-    if not shard:
-        return True
-    k, n = (int(x) for x in str(shard).split("/"))
-    h = int(hashlib.sha1(f"{codec}\0{utt_id}".encode()).hexdigest()[:12], 16)
-    return h % n == k - 1
 
 
 @dataclass
@@ -71,10 +55,11 @@ class Plan:
     unavailable: dict[str, str] = field(default_factory=dict)  # metric name -> reason (not run now)
     not_applicable: dict[str, str] = field(default_factory=dict)  # metric name -> reason
     resuming: bool = False
-    store: RunStore | None = None  # opened and locked by make_plan; closed when the run ends
+    store: RunFolder | None = None  # opened and locked by make_plan; closed when the run ends
+    shard_part: frozenset[tuple[str, str]] | None = None  # this shard's (codec, utt_id) pairs; None: all
 
     def in_shard(self, codec: str, utt_id: str) -> bool:
-        return in_shard(codec, utt_id, self.config.shard)
+        return self.shard_part is None or (codec, utt_id) in self.shard_part
 
     def n_work(self) -> int:
         return sum(self.in_shard(c, u.id) for c in self.codecs for u in self.utterances)
@@ -92,14 +77,6 @@ class Plan:
         from codecbench.codecs.registry import get_spec
 
         return get_spec(name).info
-
-
-def pair_label(degraded: str) -> str:
-    """The default ``codec`` label of scored pairs: the degraded list's name (``x/recon.scp`` -> recon;
-    a Kaldi ``x/recon/wav.scp`` -> recon; a folder -> its name; ``pairs.jsonl`` -> pairs)."""
-    p = Path(degraded)
-    name = p.name if p.is_dir() else p.stem
-    return (p.resolve().parent.name if name == "wav" else name) or "pairs"
 
 
 UNMATCHED_SHOWN = 10  # unmatched ids printed on stderr; all of them are in unmatched.json
@@ -161,6 +138,8 @@ def make_plan(cfg: BenchConfig, out: str | Path | None = None, explicit_metrics:
     for name in [] if unmatched is not None else cfg.codecs or []:
         require_available(name)
     metrics = [create(s.name, s.options) for s in cfg.metrics or []]
+    named = {m.name for m in metrics}
+    metrics += [create(n) for n in data_check_names() if n not in named]  # every run checks its references
     unavailable = {m.name: r for m in metrics if (r := m.unavailable_reason())}
     if unavailable and explicit_metrics:
         name, reason = next(iter(unavailable.items()))
@@ -175,29 +154,51 @@ def make_plan(cfg: BenchConfig, out: str | Path | None = None, explicit_metrics:
         print(f"codecbench: note: {name} is not applicable: {reason}", file=sys.stderr)
 
     run_id, ident = run_id_for(cfg, ds.name, utts)
+    costs = None
     if cfg.shard:
+        from codecbench.pipeline.shards import codec_costs
+
         k, n = cfg.shard.split("/")
         run_id = f"{run_id}-shard{k}of{n}"
+        costs = codec_costs(list(cfg.codecs or []), pairs=unmatched is not None)
     run_dir = Path(out) if out else Path("results") / run_id
     meta = {"run_id": run_id, "dataset_name": ds.name, "dataset": ds.source, "n_utterances": len(utts),
-            "identity": ident, "shard": cfg.shard, "created_at": _now(), "codecbench_version": __version__}
-    store = RunStore(run_dir)
+            "identity": ident, "shard": cfg.shard, "created_at": _now(), "codecbench_version": __version__,
+            **({"shard_costs": costs} if costs else {})}
+    store = RunFolder(run_dir)
     resuming = _open(store, meta, cfg)
-    plan = Plan(cfg, store.read_json("config.json")["run_id"], run_dir, utts, list(cfg.codecs or []),
+    stored = store.read_json(CONFIG)
+    plan = Plan(cfg, stored["run_id"], run_dir, utts, list(cfg.codecs or []),
                 [m for m in metrics if m.name not in unavailable and m.name not in not_applicable],
                 unavailable, not_applicable, resuming, store)
+    if cfg.shard:
+        plan.shard_part = _shard_part(plan, stored.get("shard_costs"))
     _write_metadata(store, plan, metrics)
     if unmatched is not None:
-        store.write_json("unmatched.json", unmatched)
+        store.write_json(UNMATCHED, unmatched)
     return plan
 
 
-def _open(store: RunStore, meta: dict[str, Any], cfg: BenchConfig) -> bool:
+def _shard_part(plan: Plan, costs: dict[str, float] | None) -> frozenset[tuple[str, str]] | None:
+    """This shard's pairs (split with the costs its folder recorded), announced with its share of the cost."""
+    from codecbench.pipeline.shards import estimated_cost, part
+
+    utts = [(u.id, u.duration) for u in plan.utterances]
+    mine = part(plan.config.shard, plan.codecs, utts, costs)
+    if costs and mine is not None:
+        cost = {(c, u): estimated_cost(costs, c, d) for c in plan.codecs for u, d in utts}
+        share = sum(cost[p] for p in mine) / max(sum(cost.values()), 1e-9)
+        print(f"codecbench: shard {plan.config.shard}: {len(mine)} of {len(cost)} (codec, utterance) pairs, "
+              f"{100 * share:.0f}% of the estimated cost", file=sys.stderr)
+    return mine
+
+
+def _open(store: RunFolder, meta: dict[str, Any], cfg: BenchConfig) -> bool:
     """Create and lock the run folder, or check that it holds this run; True when resuming."""
     if not store.open(meta):
-        store.write_text("config.yaml", cfg.to_yaml())
+        store.write_text(CONFIG_YAML, cfg.to_yaml())
         return False
-    old = store.read_json("config.json")
+    old = store.read_json(CONFIG)
     if "identity" not in old:
         store.close()
         raise ConfigMismatch(f"{store.dir} holds a run from an older codecbench (no identity in config.json); "
@@ -207,18 +208,17 @@ def _open(store: RunStore, meta: dict[str, Any], cfg: BenchConfig) -> bool:
         store.close()
         raise ConfigMismatch(f"{store.dir} holds a run with a different configuration (differs in: "
                              f"{', '.join(diff)}); use another --out or remove the folder")
-    store.write_text("config.yaml", cfg.to_yaml())  # execution keys (workers, ...) may change
+    store.write_text(CONFIG_YAML, cfg.to_yaml())  # execution keys (workers, ...) may change
     return True
 
 
-def _write_metadata(store: RunStore, plan: Plan, metrics: list[Metric]) -> None:
+def _write_metadata(store: RunFolder, plan: Plan, metrics: list[Metric]) -> None:
     from codecbench.environment import capture
 
-    asr = next((s.options for s in plan.config.metrics or [] if s.name == "wer"), None)
-    store.write_json("environment.json", capture(plan.config.device, asr))
-    store.write_json("dataset.json", [{k: v for k, v in asdict(u).items() if k != "audio"} for u in plan.utterances])
+    store.write_json(ENVIRONMENT, capture(plan.config.device, metrics=metrics))
+    store.write_json(DATASET, [{k: v for k, v in asdict(u).items() if k != "audio"} for u in plan.utterances])
     meta = {}
     for m in metrics:
         meta[m.name] = {**m.info().to_dict(), "options": m.opts,
                         "unavailable": plan.unavailable.get(m.name), "not_applicable": plan.not_applicable.get(m.name)}
-    store.write_json("metrics.json", meta)
+    store.write_json(METRICS, meta)

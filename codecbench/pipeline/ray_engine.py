@@ -2,18 +2,19 @@
 
     planned codec batches ─► codec actors ─► model-metric actors ─► signal-metric CPU tasks ─► driver
     (a dataset, one row      (codec loaded     (ASR, speaker, DNSMOS   (PESQ, STOI, ...: one     (rows into
-     per batch)               once per actor)   set up once per actor)  task per batch)           the run store)
+     per batch)               once per actor)   set up once per actor)  task per batch)           the run folder)
 
 Measurement decisions, so that values equal the local engine's:
 - Batches are planned in the driver by ``stages.make_batches``, exactly as the local engine plans
   them; a dataset row is one planned batch, and each stage maps one batch at a time. The codec and
   the model metrics therefore see the same batches (same padding, same ``batch_size`` column).
-- Every stage calls the same functions as the local engine (``stages.load``, ``stages.reconstruct``,
-  ``evaluate``, ``stages.fill``), and only the driver writes rows, through the run store, so resume
-  and shards work as in the local engine.
+- Every stage is a step of the run's ``stages.BatchProcessor``, the same object the local engine
+  uses, and only the driver writes rows, through the run folder, so resume and shards work as in
+  the local engine. Pair scoring (``codecbench score`` of pair lists) is the same chain with the
+  degraded files loaded where the codec would run.
 - Stage outputs travel between workers as pickled objects; a cluster needs codecbench installed on
-  every node and the run folder on storage all nodes share (actors write codes, audio and ASR
-  transcripts into it).
+  every node and the run folder on storage all nodes share (actors write codes, audio and metrics'
+  side records into it).
 
 Sizing: with CUDA (``device: cuda``) and GPUs in the cluster, codec and model-metric actors take
 ``GPU_SHARE`` of a GPU each (one pool per GPU count); on CPU they take ``ACTOR_CPUS`` and pools grow
@@ -28,26 +29,25 @@ from __future__ import annotations
 import logging
 import pickle
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from codecbench.errors import CodecbenchError
+from codecbench.errors import Unavailable
 from codecbench.metrics.base import Metric
 from codecbench.pipeline import stages
-from codecbench.pipeline.evaluate import evaluate
 from codecbench.pipeline.executor import Executor
-from codecbench.pipeline.stages import Work
+from codecbench.pipeline.ray_log import ray_output_to_log
+from codecbench.pipeline.stages import BatchProcessor, Work
+from codecbench.rows import Row
 
 INSTALL_HINT = "pip install 'codecbench[ray]'"
 GPU_SHARE = 0.5  # of a GPU per codec actor and per model-metric actor: both pools fit on one GPU
 ACTOR_CPUS = 0.5  # per actor: on a 2-CPU machine, both actor pools and one signal task fit at once
 
 
-class RayUnavailable(CodecbenchError):
-    """``engine: ray`` without Ray Data installed."""
+RayUnavailable = Unavailable  # ``engine: ray`` without Ray Data installed, or a cluster that cannot run the run
 
 
 def require_ray():
@@ -67,9 +67,8 @@ class Job:
     codec: str
     items: list[Work]
     n: int  # the planned batch size (the rows' batch_size column)
-    rows: list[dict[str, Any]] = field(default_factory=list)  # rows finished early (load/codec failures)
-    base: list[dict[str, Any]] = field(default_factory=list)  # the row of each item, before its values
-    info: Any = None  # the loaded codec's CodecInfo
+    rows: list[Row] = field(default_factory=list)  # rows finished early (load/codec failures)
+    info: Any = None  # the codec's CodecInfo (given for pair scoring, else the loaded codec's)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -83,15 +82,12 @@ def _unpack(batch: dict[str, np.ndarray]) -> list[Job]:
 
 # -- stages, as Ray Data callables ----------------------------------------------------------------
 class CodecStage:
-    """Actor: load audio and reconstruct; keeps the last codec loaded (batches arrive grouped by codec)."""
+    """Actor: load audio and reconstruct (pair scoring: load the degraded files); keeps the last codec
+    loaded (batches arrive grouped by codec)."""
 
-    def __init__(self, device: str, run_dir: str, run_id: str, outputs: list[str], keep_audio: set[str],
-                 min_duration: float, max_duration: float):
-        from codecbench.store import RunStore
-
-        self.device, self.run_id, self.outputs, self.keep_audio = device, run_id, outputs, keep_audio
-        self.durations = (min_duration, max_duration)
-        self.store = RunStore(run_dir)
+    def __init__(self, processor: BatchProcessor, device: str, pairs: bool):
+        self.processor, self.device, self.pairs = processor, device, pairs
+        self.files = stages.RecentFiles()
         self.name: str | None = None
         self.codec: Any = None
 
@@ -108,71 +104,48 @@ class CodecStage:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         jobs = _unpack(batch)
         for job in jobs:
-            t = time.perf_counter()
-            codec = self._load(job.codec)
-            job.info = codec.info
-            loaded, failed = stages.load(job.items, *self.durations)
-            t1 = time.perf_counter()
-            rec, codec_failed = stages.reconstruct(codec, codec.info, loaded) if loaded else ([], [])
-            job.seconds = {"load": t1 - t, "reconstruct": time.perf_counter() - t1}
-            job.rows = [stages.failed_row(self.run_id, w, reason, self.outputs, job.n)
-                        for w, reason in failed + codec_failed]
-            job.items = rec
-            job.base = []
-            for w in rec:
-                row = stages.base_row(self.run_id, w, job.n)
-                stages.save_artifacts(self.store, w, w.utt.id in self.keep_audio and w.row is None, row)
+            codec = None if self.pairs else self._load(job.codec)
+            if codec is not None:
+                job.info = codec.info
+            job.items, job.rows = self.processor.codec_stage(codec, job.info, job.items, self.files, job.seconds)
+            for w in job.items:
                 w.wave = None  # the reference travels on in w.x
-                job.base.append(row)
         return _pack(jobs)
 
 
 class ModelStage:
     """Actor: the model metrics (ASR, speaker, DNSMOS), set up once per actor, one batch at a time."""
 
-    def __init__(self, metrics: list[Metric], device: str, run_dir: str):
+    def __init__(self, processor: BatchProcessor, metrics: list[Metric], device: str):
         for m in metrics:
-            m.setup(device, run_dir)
-        self.metrics = metrics
+            m.setup(device, processor.run_dir)
+        self.processor, self.metrics = processor, metrics
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         jobs = _unpack(batch)
         for job in jobs:
-            if not job.items:
-                continue
-            t = time.perf_counter()
-            model = [m for m in self.metrics if m.name in job.items[0].metrics]
-            for w, values in zip(job.items, evaluate(model, [w.x for w in job.items]), strict=True):
-                w.values = values
-            job.seconds["model_metrics"] = time.perf_counter() - t
+            self.processor.model_stage(self.metrics, job.items, job.seconds)
         return _pack(jobs)
 
 
-_SIGNAL_METRICS: dict[tuple[str, str], list[Metric]] = {}  # per worker process: set-up metrics per run
-
-
-def signal_stage(batch: dict[str, np.ndarray], metrics: list[Metric], run_dir: str, key: str) -> dict[str, np.ndarray]:
-    """Task: the signal metrics of each item (as the local engine's worker pool computes them); the
-    audio is dropped before the job returns to the driver."""
-    ready = _SIGNAL_METRICS.get((run_dir, key))
-    if ready is None:
-        for m in metrics:
-            m.setup("cpu", run_dir)
-        ready = _SIGNAL_METRICS[(run_dir, key)] = metrics
+def signal_stage(batch: dict[str, np.ndarray], processor: BatchProcessor, metrics: list[Metric]) -> dict[str, np.ndarray]:
+    """Task: the signal metrics of each item (as the local engine's worker pool computes them), set up
+    once per worker process (``stages.signal_metrics``); the audio is dropped before the job returns."""
+    ready = stages.signal_metrics(metrics, processor.run_dir)
     jobs = _unpack(batch)
     for job in jobs:
-        t = time.perf_counter()
+        processor.signal_stage(ready, job.items, job.seconds)
         for w in job.items:
-            names = {m.name for m in ready if m.name in w.metrics}
-            (values,) = evaluate([m for m in ready if m.name in names], [w.x])
-            w.values = {**w.values, **values}
             w.x = None
-        job.seconds["signal_metrics"] = time.perf_counter() - t
     return _pack(jobs)
 
 
 # -- the run -------------------------------------------------------------------------------------
 class RayExecutor(Executor):
+    @classmethod
+    def preflight(cls, cfg) -> None:
+        require_ray()
+
     def run(self) -> None:
         from tqdm import tqdm
 
@@ -183,25 +156,24 @@ class RayExecutor(Executor):
         if not batches:
             self.finish("ray")
             return
-        started = _init(ray, self.cfg.ray_address)
-        bar = tqdm(total=total, initial=done, disable=not self.progress, unit="row", desc="codecbench (ray)",
-                   file=sys.stderr, dynamic_ncols=True)
-        try:
-            for block in self._dataset(ray, batches).iter_batches(batch_size=None, batch_format="numpy"):
-                for job in _unpack(block):
-                    rows = job.rows + [stages.fill(row, {**self.first_values(w, {}), **w.values}, self.outputs(w))
-                                       for row, w in zip(job.base, job.items, strict=True)]
-                    self.store.append(rows)
-                    self.rows_written += len(rows)
-                    bar.update(len(rows))
-                    if job.info is not None:
-                        self.codec_infos[job.codec] = job.info
-                    for stage, s in job.seconds.items():
-                        self.timed(stage, s)
-        finally:
-            bar.close()
-            if started:
-                ray.shutdown()
+        with ray_output_to_log(self.workdir):  # Ray's start-up notices: <run>/ray.log
+            started = _init(ray, self.cfg.ray_address)
+            bar = tqdm(total=total, initial=done, disable=not self.progress, unit="row", desc="codecbench (ray)",
+                       file=sys.stderr, dynamic_ncols=True)
+            try:
+                for block in self._dataset(ray, batches).iter_batches(batch_size=None, batch_format="numpy"):
+                    for job in _unpack(block):
+                        rows = job.rows + [self.processor.row(w) for w in job.items]
+                        self.store.append(rows)
+                        self.rows_written += len(rows)
+                        bar.update(len(rows))
+                        if job.info is not None:
+                            self.codec_infos[job.codec] = job.info
+                        self.timed_all(job.seconds)
+            finally:
+                bar.close()
+                if started:
+                    ray.shutdown()
         self.finish("ray")
 
     def _dataset(self, ray, batches: list[list[Work]]):
@@ -220,20 +192,16 @@ class RayExecutor(Executor):
         pool = max(1, gpus) if gpus else max(1, int(resources.get("CPU", 1)) // 4)
         actor = {"num_cpus": ACTOR_CPUS, "num_gpus": GPU_SHARE if gpus else 0,
                  "compute": ActorPoolStrategy(min_size=1, max_size=pool), "batch_size": 1}
-        jobs = [Job(b[0].codec, b, len(b)) for b in batches]
+        pairs = self.plan.pairs
+        jobs = [Job(b[0].codec, b, len(b), info=self.codec_infos[b[0].codec] if pairs else None) for b in batches]
         ds = ray.data.from_items([{"job": pickle.dumps(j, protocol=pickle.HIGHEST_PROTOCOL)} for j in jobs],
                                  override_num_blocks=len(jobs))
-        keep = stages.audio_keep(self.plan.utterances, str(cfg.save_audio))
-        ds = ds.map_batches(CodecStage, fn_constructor_args=(device, self.workdir, self.plan.run_id,
-                                                             self.all_outputs, keep, cfg.min_duration,
-                                                             cfg.max_duration), **actor)
+        ds = ds.map_batches(CodecStage, fn_constructor_args=(self.processor, device, pairs), **actor)
         if self.model_metrics:
-            ds = ds.map_batches(ModelStage, fn_constructor_args=(self.model_metrics, device, self.workdir),
-                                **actor)
+            ds = ds.map_batches(ModelStage, fn_constructor_args=(self.processor, self.model_metrics, device), **actor)
         if self.signal_metrics:
-            key = ",".join(f"{m.name}:{sorted(m.opts.items())}" for m in self.signal_metrics)
-            ds = ds.map_batches(signal_stage, fn_kwargs={"metrics": self.signal_metrics, "run_dir": self.workdir,
-                                                         "key": key}, batch_size=1, num_cpus=1)
+            ds = ds.map_batches(signal_stage, fn_kwargs={"processor": self.processor, "metrics": self.signal_metrics},
+                                batch_size=1, num_cpus=1)
         return ds
 
 

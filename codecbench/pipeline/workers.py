@@ -7,7 +7,8 @@ resolved, so that happens while the run is planned) instead of each worker impor
 workers start when the pool is made, not at the first item. A forked worker takes the parent's
 current environment (``_init_worker``) and working directory (multiprocessing) at start, as a
 spawned one would.
-Where there is no forkserver, workers are spawned.
+Where there is no forkserver, workers are spawned. Workers and the forkserver die with the run,
+kill -9 included, and leave SIGINT/SIGTERM to it (``lifeline``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from codecbench.metrics.base import Metric, MetricInput, Values
-from codecbench.pipeline.evaluate import evaluate
+from codecbench.pipeline import lifeline, stages
 
-_WORKER_METRICS: list[Metric] = []  # set by the pool initializer in each worker process of one run
+_WORKER_METRICS: list[Metric] = []  # this worker's run: its signal metrics, set up (``stages.signal_metrics``)
+_PRELOAD: dict[str, None] = {}  # metric modules the forkserver imports, in order
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -32,13 +34,19 @@ def _context() -> multiprocessing.context.BaseContext:
 
 def start_server(modules: Iterable[str] = ()) -> None:
     """Start the forkserver now (it runs alongside this process), importing this module and the
-    metric ``modules`` once for every worker. Only the first call in a process sets what is imported."""
+    metric ``modules`` once for every worker (a server already running keeps what it imported). The
+    server dies with this process (``lifeline_server``)."""
     ctx = _context()
     if ctx.get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
-        ctx.set_forkserver_preload([__name__, *modules])
-        forkserver.ensure_running()
+        _PRELOAD.update(dict.fromkeys(modules))  # kept for a server restarted later in this process
+        ctx.set_forkserver_preload(["codecbench.pipeline.lifeline_server", __name__, *_PRELOAD])
+        os.environ[lifeline.ENV_PARENT] = str(os.getpid())  # read by lifeline_server in the new server
+        try:
+            forkserver.ensure_running()
+        finally:
+            os.environ.pop(lifeline.ENV_PARENT, None)
 
 
 def server_cpu_seconds() -> float:
@@ -56,12 +64,16 @@ def server_cpu_seconds() -> float:
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
 
 
-def _init_worker(metrics: list[Metric], workdir: str, quiet: bool = True, env: dict[str, str] | None = None) -> None:
+def _init_worker(metrics: list[Metric], workdir: str, quiet: bool = True, env: dict[str, str] | None = None,
+                 run_pid: int | None = None) -> None:
     """Set up a worker's metrics. ``quiet``: native libraries' log lines (e.g. TFLite's "Created
     TensorFlow Lite XNNPACK delegate") go to ``<run>/workers.log`` instead of over the progress bar.
     ``env``: the parent's, applied in a worker forked from a server started earlier (multiprocessing
-    itself gives every new worker the parent's current working directory)."""
+    itself gives every new worker the parent's current working directory). ``run_pid``: the run's
+    process, in a worker process (not inline): the worker dies with it (``lifeline``)."""
     global _WORKER_METRICS
+    if run_pid is not None:
+        lifeline.worker_setup(run_pid)
     if env is not None and env != os.environ:
         os.environ.clear()
         os.environ.update(env)
@@ -69,14 +81,11 @@ def _init_worker(metrics: list[Metric], workdir: str, quiet: bool = True, env: d
         log = os.open(os.path.join(workdir, "workers.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
         os.dup2(log, 2)
         os.close(log)
-    for m in metrics:
-        m.setup("cpu", workdir)
-    _WORKER_METRICS = metrics
+    _WORKER_METRICS = stages.signal_metrics(metrics, workdir, fresh=True)
 
 
 def _signal_values(names: tuple[str, ...], x: MetricInput) -> Values:
-    (values,) = evaluate([m for m in _WORKER_METRICS if m.name in names], [x])
-    return values
+    return stages.signal_values(_WORKER_METRICS, names, x)
 
 
 def timed_signal_values(names: tuple[str, ...], x: MetricInput) -> tuple[Values, float]:
@@ -85,8 +94,9 @@ def timed_signal_values(names: tuple[str, ...], x: MetricInput) -> tuple[Values,
     return values, time.perf_counter() - t
 
 
-def _isolated_main(conn, metrics: list[Metric], workdir: str, names: tuple[str, ...], x: MetricInput) -> None:
-    _init_worker(metrics, workdir)
+def _isolated_main(conn, metrics: list[Metric], workdir: str, names: tuple[str, ...], x: MetricInput,
+                   run_pid: int) -> None:
+    _init_worker(metrics, workdir, run_pid=run_pid)
     conn.send(_signal_values(names, x))
     conn.close()
 
@@ -95,7 +105,7 @@ def run_isolated(metrics: list[Metric], workdir: str, names: tuple[str, ...], x:
     """Signal metrics of one item in a process of its own: the values, or why the process died."""
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=_isolated_main, args=(child, metrics, workdir, names, x), daemon=True)
+    p = ctx.Process(target=_isolated_main, args=(child, metrics, workdir, names, x, os.getpid()), daemon=True)
     p.start()
     child.close()
     try:
@@ -142,8 +152,9 @@ def make_pool(workers: int, metrics: list[Metric], workdir: str):
     overlaps model set-up and the first batch's loading and reconstruction."""
     if workers <= 0:
         return _Inline(metrics, workdir)
+    start_server()  # no-op when the run started it; else the server gets its lifeline now
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker,
-                               initargs=(metrics, workdir, True, dict(os.environ)))
+                               initargs=(metrics, workdir, True, dict(os.environ), os.getpid()))
     for _ in range(workers):
         pool.submit(_ready)
     return pool

@@ -3,10 +3,11 @@
 One formatter serves summary.md, the end-of-run table, the report's markdown/LaTeX/HTML and compare.
 Measurement decisions recorded here:
 
-* bit rates are shown in kbps; seconds per audio second (RTF) as "× real time" (1 / mean RTF, the
-  CI bounds transformed the same way, so the interval stays the interval of the same mean); values in
-  seconds as ms;
-* digits follow the magnitude (3 significant-ish digits: 0.912, 3.21, 12.3, 123);
+* bit rates are shown in kbps; values in seconds as ms; real-time factors as stored everywhere (rows,
+  summary.csv, summary.md, reports, docs): ``s/s``, processing seconds per second of audio, lower is
+  better (one convention: no "× real time" reciprocal anywhere);
+* digits follow the magnitude (3 significant-ish digits: 0.912, 3.21, 12.3, 123; below 0.01 two
+  significant digits, 0.0021, so a small RTF is never shown as 0.000);
 * no CI is shown for fewer than ``MIN_N_FOR_CI`` values (a bootstrap of 2-4 values is not an interval
   worth printing) nor when it has zero width (a constant such as a nominal bitrate);
 * a cell without a value says its status and points at a footnote holding the reason, so a reason
@@ -16,32 +17,32 @@ Measurement decisions recorded here:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 MIN_N_FOR_CI = 5
-SHOWN_UNITS = ("kbps", "ms", "× real time", "dB", "bit")  # others (MOS-LQO, cosine, ratio) go in the metrics table
+# The metrics shown first (end-of-run table, the report's headline tables), in this order, when a run has them.
+KEY_METRICS = ("pesq_wb", "stoi", "visqol_speech", "spk_sim_ecapa", "wer", "cer", "wer_corpus")
+BITRATE_COLUMNS = ("bitrate_measured", "bitrate_kbps", "bitrate")  # the bitrate of a codec: first present wins
+SHOWN_UNITS = ("kbps", "ms", "s/s", "dB", "bit")  # others (MOS-LQO, cosine, ratio) go in the metrics table
 STATUSES = ("ok", "unreliable", "unavailable", "n/a", "failed", "missing")
 
 
 @dataclass(frozen=True)
 class Unit:
-    """How values of one output are displayed: ``shown = scale * value`` (or ``scale / value``)."""
+    """How values of one output are displayed: ``shown = scale * value``."""
 
     label: str
     scale: float = 1.0
-    reciprocal: bool = False
 
     def convert(self, v: float | None) -> float | None:
         if v is None or not math.isfinite(v):
             return None
-        if self.reciprocal:
-            return self.scale / v if v > 0 else None
         return self.scale * v
 
 
-_UNITS = {"bit/s": Unit("kbps", 1e-3), "bps": Unit("kbps", 1e-3), "b/s": Unit("kbps", 1e-3),
-          "s/s": Unit("× real time", 1.0, reciprocal=True), "s": Unit("ms", 1e3)}
+_UNITS = {"bit/s": Unit("kbps", 1e-3), "bps": Unit("kbps", 1e-3), "b/s": Unit("kbps", 1e-3), "s": Unit("ms", 1e3)}
 
 
 def display_unit(unit: Any) -> Unit:
@@ -55,7 +56,8 @@ def fmt_number(v: float | None, ref: float | None = None) -> str:
     if v is None or not math.isfinite(v):
         return "–"
     a = abs(ref if ref is not None and math.isfinite(ref) else v)
-    digits = 0 if a >= 100 else 1 if a >= 10 else 2 if a >= 1 else 3
+    digits = 0 if a >= 100 else 1 if a >= 10 else 2 if a >= 1 else 3 if a >= 0.01 or a == 0 else \
+        min(8, 1 - math.floor(math.log10(a)))
     return f"{v:.{digits}f}"
 
 
@@ -63,7 +65,7 @@ def value_text(mean: float | None, lo: float | None, hi: float | None, n: int, u
     """'3.21 [3.05, 3.36]' in display units; the CI only for n >= MIN_N_FOR_CI and a non-zero width."""
     u = display_unit(unit)
     m = u.convert(mean)
-    text = fmt_number(m) + ("×" if u.reciprocal and m is not None else "")
+    text = fmt_number(m)
     a, b = u.convert(lo), u.convert(hi)
     if n >= MIN_N_FOR_CI and a is not None and b is not None and a != b:
         a, b = min(a, b), max(a, b)
@@ -72,10 +74,9 @@ def value_text(mean: float | None, lo: float | None, hi: float | None, n: int, u
 
 
 def header_text(name: str, unit: Any = "", higher_is_better: bool | None = None) -> str:
-    """'bitrate_measured (kbps)', 'pesq_wb ↑'; an RTF's arrow follows its display (higher = faster)."""
+    """'bitrate_measured (kbps)', 'pesq_wb ↑', 'rtf_encode (s/s) ↓'."""
     u = display_unit(unit)
-    hib = (not higher_is_better if higher_is_better is not None else None) if u.reciprocal else higher_is_better
-    arrow = " ↑" if hib is True else " ↓" if hib is False else ""
+    arrow = " ↑" if higher_is_better is True else " ↓" if higher_is_better is False else ""
     shown = u.label if u.label in SHOWN_UNITS else ""
     return f"{name}{f' ({shown})' if shown else ''}{arrow}"
 
@@ -100,22 +101,35 @@ class Footnotes:
 
     def markdown(self) -> list[str]:
         """GitHub-style footnote definitions (``[^3]: unavailable: reason``)."""
-        return [f"[^{k}]: {kind + ': ' if kind else ''}{_one_line(r).replace('<', '&lt;').replace('>', '&gt;')}"
-                for k, kind, r in self.items()]
+        return [f"[^{k}]: {kind + ': ' if kind else ''}{md_text(r)}" for k, kind, r in self.items()]
 
 
 def status_text(status: str, note: str, notes: Footnotes | None, marker: str = "md") -> str:
     """A cell without a value: the status, and a footnote mark for its reason (n/a keeps no mark)."""
+    shown = md_text(status) if marker == "md" else status
     if status == "n/a" or not note or notes is None:
-        return status
+        return shown
     k = notes.ref(note, status)
-    return f"{status}[^{k}]" if marker == "md" else f"{status} ({k})"
+    return f"{shown}[^{k}]" if marker == "md" else f"{shown} ({k})"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+_MD_ESCAPE = re.compile(r"[\\*\[\]|~]")
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _underscore(m: re.Match) -> str:
+    s, i = m.string, m.start()
+    inside = 0 < i < len(s) - 1 and s[i - 1].isalnum() and s[i + 1].isalnum()
+    return "_" if inside else "\\_"  # intraword underscores (pesq_wb) never start emphasis
 
 
 def md_text(text: Any) -> str:
-    """Plain text for a markdown (table) cell: pipes escaped, HTML not interpreted, one line."""
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+    """Plain text anywhere in markdown (a cell, a heading, a footnote): one line; HTML shown, not
+    interpreted (``& < >`` as entities); markdown syntax shown, not interpreted (``\\ * [ ] | ~`` and
+    underscores at word edges backslash-escaped), so a run id or language cannot add links, images,
+    emphasis or table cells. Backticks stay: a code span shows its text literally (reasons quote
+    commands in them). Names such as ``opus-6kbps`` or ``pesq_wb (ra)`` stay as they read."""
+    t = " ".join(str(text).splitlines())
+    t = re.sub(r"[&<>]", lambda m: _ENTITIES[m.group()], t)
+    t = _MD_ESCAPE.sub(lambda m: "\\" + m.group(), t)
+    return re.sub(r"_", _underscore, t)

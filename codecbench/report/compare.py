@@ -1,8 +1,8 @@
 """``codecbench compare BASELINE CANDIDATE``: a paired, per-utterance regression gate for CI.
 
-For each paired codec, language (and "all", pooling every language) and metric output, the
-difference candidate - baseline is taken per utterance over the utterances both runs scored, with a
-bootstrap CI of its mean and a two-sided sign-flip permutation p-value (codecbench.stats.paired_difference).
+For each paired codec, language (and "all", pooling the languages, when there are several) and
+metric output, the difference candidate - baseline is taken per utterance over the utterances both
+runs scored, with a bootstrap CI of its mean (``1 - --alpha``; stratified by language for "all").
 
 Gated metrics: those named in ``--max-drop``/``--max-rise``; when neither is given, every quality
 metric of the baseline with a direction, tolerance 0 (bitrates, real-time factors and codebook usage
@@ -11,33 +11,44 @@ are reported, not gated). For each gated (pair, language, metric), in this order
 * unavailable or absent in the baseline: skipped, with the reason;
 * values in the baseline but none in the candidate (column gone, or unavailable there): a
   regression ("a metric that disappears cannot pass the gate"), skipped with ``--allow-missing``;
-* unreliable in either run's summary (e.g. ASR that cannot read the language): reported, not gated;
+* unreliable in either run's summary (e.g. ASR that cannot read the language): skipped, not gated;
 * candidate failures on utterances the baseline scored: a regression (a lost score is never accepted);
 * n = 0 (no utterance with a value in both runs) or n < ``--min-n``: skipped, with the reason;
-* worse by MORE than the tolerance with p < ``--alpha``: a regression; worse without significance:
-  a warning ("⚠️", only for a tolerance above 0), not a regression.
+* otherwise *tested*: a regression when the candidate is worse by MORE than the tolerance, decided
+  by a one-sided paired sign-flip test of "mean difference beyond -tolerance" (H0: worse by at most
+  the tolerance; codecbench.stats.margin_p) with p < ``--alpha``. The decision is the test, not the
+  CI: the CI shown is descriptive. Worse beyond the tolerance without significance is a warning
+  ("⚠️", only for a tolerance above 0), not a regression. With ``--holm`` the p-values of all tested
+  pairs are Holm-adjusted first (family-wise error <= alpha over the gate).
 
-Skipped pairs are JUnit ``<skipped>``, never passes. No multiple-comparison correction is applied;
-lower ``--alpha`` when gating many pairs. The markdown (PR comment) shows the verdict, what regressed
-or was skipped and the key rows within ~40 lines; every row is in folded sections.
-Exit status: 0 no regression, 1 regression (the pairs are named), 2 error (mismatched utterance
-sets, missing run files, unknown metric, no codec to pair).
+The gate cannot pass by skipping: when no per-language pair of a metric named in ``--max-drop``/
+``--max-rise`` was tested (or, for the default gate, no per-language pair at all), the gate fails
+unless ``--allow-skipped``; the pooled "all" row does not count, as it cannot see a regression
+confined to one language. Skipped pairs are JUnit ``<skipped>``, never passes.
+
+``--power`` prints, instead of a verdict, the smallest worsening each gated pair would detect with
+``--power-level`` (default 0.8) at the runs' n and the spread of their paired differences, and with
+``--detect METRIC=CHANGE`` the n per language needed to detect that change (codecbench.stats).
+
+The markdown (PR comment) shows the verdict, how many pairs were tested, what regressed or was
+skipped and the key rows within ~40 lines; every row is in folded sections.
+Exit status: 0 no regression, 1 regression or a gate that tested nothing (the pairs are named),
+2 error (mismatched utterance sets, missing run files, unknown metric, no codec to pair).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from codecbench.errors import CodecbenchError
-from codecbench.report.runs import ALL_LANGS, COST_FAMILIES, Run, RunError, parse_labels
+from codecbench.report.runs import ALL_LANGS, COST_FAMILIES, Run
 from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX
 from codecbench.types import FailureKind
+
+ALLOWED_MISSING = " (--allow-missing)"  # the end of a skip the user accepted by name
 
 
 class CompareError(CodecbenchError):
@@ -57,13 +68,18 @@ class Comparison:
     mean_diff: float
     ci_low: float
     ci_high: float
-    p_value: float
+    p_value: float  # gated and tested: one-sided p of "worse by more than the tolerance"; else two-sided vs 0
     new_failures: int
     tolerance: float | None  # None: reported, not gated
     regressed: bool
     reason: str
     warning: str = ""  # worse beyond the tolerance but not significant: not a regression, but said
     skipped: str = ""  # why the pair has no verdict (n = 0, unavailable, --min-n, unreliable summary)
+    tested: bool = False  # the verdict is the test's (a gated pair with enough values)
+    failure: str = ""  # a regression whatever the test says (new failures, a metric gone, lost triplets)
+    p_adjusted: float = math.nan  # Holm-adjusted p (--holm), else equal to p_value for tested pairs
+    sd_diff: float = math.nan  # standard deviation of the per-utterance differences (for --power)
+    quantity: str = ""  # what the metric measures, when the reason should say it (e.g. "contrast loss")
 
     @property
     def gated(self) -> bool:
@@ -136,10 +152,20 @@ class _Gate:
     resamples: int
 
 
+def languages(langs: list[str]) -> list[str]:
+    """The languages a comparison reports: each, then the pooled "all" only when there are several
+    (with one language it would be the same pair counted twice)."""
+    return [*langs, ALL_LANGS] if len(langs) > 1 else list(langs)
+
+
 def compare_runs(base: Run, cand: Run, pairs: list[tuple[str, str]], max_drop: dict[str, float],
                  max_rise: dict[str, float], alpha: float = 0.05, metrics: list[str] | None = None,
-                 resamples: int = 2000, min_n: int = 1, allow_missing: bool = False) -> list[Comparison]:
-    """Every (pair, language, metric) comparison; raises CompareError when the runs do not match."""
+                 resamples: int = 2000, min_n: int = 1, allow_missing: bool = False,
+                 holm: bool = False) -> list[Comparison]:
+    """Every (pair, language, metric) comparison with its verdict; raises CompareError when the runs
+    do not match. ``holm``: tested pairs' p-values are Holm-adjusted over the gate."""
+    from codecbench.report.compare_verdict import finalize
+
     outputs = {**cand.outputs(), **base.outputs()}
     for name in [*max_drop, *max_rise, *(metrics or [])]:
         if name not in outputs:
@@ -155,6 +181,8 @@ def compare_runs(base: Run, cand: Run, pairs: list[tuple[str, str]], max_drop: d
             raise CompareError(f"{name} is higher-is-better: use --max-drop {name}=... instead of --max-rise")
     if min_n < 1:
         raise CompareError("--min-n must be at least 1")
+    if not 0 < alpha < 1:
+        raise CompareError("--alpha must be between 0 and 1")
     brows, crows = base.rows(), cand.rows()
     directional = [k for k, o in outputs.items() if o.higher_is_better is not None]
     in_base = [k for k in directional if k in brows.columns or base.outputs().get(k)]
@@ -177,27 +205,31 @@ def compare_runs(base: Run, cand: Run, pairs: list[tuple[str, str]], max_drop: d
             raise CompareError(f"utterance languages differ between the runs for {bcodec} vs {ccodec}")
         langs = sorted(b["lang"].astype(str).unique())
         for name in names:
-            for lang in [*langs, ALL_LANGS]:
+            for lang in languages(langs):
                 sel = np.ones(len(b), bool) if lang == ALL_LANGS else (b["lang"].astype(str) == lang).values
                 results.append(_compare_one(base, cand, b[sel], c[sel], (bcodec, ccodec), lang, name,
                                             bool(outputs[name].higher_is_better), gate))
-    return results
+    return finalize(results, alpha, holm)
 
 
 def _compare_one(base: Run, cand: Run, b, c, pair: tuple[str, str], lang: str, name: str, hib: bool,
                  gate: _Gate) -> Comparison:
-    """One (pair, language, metric) comparison and its verdict (see the module docstring)."""
-    from codecbench.stats import paired_difference
+    """One (pair, language, metric) comparison: its figures and, for a gated pair, whether it is
+    skipped, a regression regardless of the test, or tested (the verdict: compare_verdict.finalize)."""
+    from codecbench.stats import margin_p, paired_difference
 
     bv, bk = _values(b, name), _kinds(b, name)
     cv, ck = _values(c, name), _kinds(c, name)
     new_fail = int(np.sum(np.isfinite(bv) & (ck == FailureKind.FAILED.value)))
-    d = paired_difference(bv, cv, level=1.0 - gate.alpha, resamples=gate.resamples)
+    strata = b["lang"].astype(str).to_numpy() if lang == ALL_LANGS else None
+    d = paired_difference(bv, cv, level=1.0 - gate.alpha, resamples=gate.resamples, strata=strata)
     ok = np.isfinite(bv) & np.isfinite(cv)
     tol = gate.tolerances.get(name)
+    diffs = cv[ok] - bv[ok]
     comp = Comparison(pair[0], pair[1], lang, name, hib, int(d["n"]),
                       float(np.mean(bv[ok])) if ok.any() else math.nan, float(np.mean(cv[ok])) if ok.any() else math.nan,
-                      d["mean_diff"], d["ci_low"], d["ci_high"], d["p_value"], new_fail, tol, False, "")
+                      d["mean_diff"], d["ci_low"], d["ci_high"], d["p_value"], new_fail, tol, False, "",
+                      sd_diff=float(np.std(diffs, ddof=1)) if len(diffs) > 1 else math.nan)
     b_gone = _gone(base, b, name, bk)
     c_gone = _gone(cand, c, name, ck)
     unreliable = _unreliable(base, pair[0], lang, name, "baseline") or _unreliable(cand, pair[1], lang, name, "candidate")
@@ -205,26 +237,20 @@ def _compare_one(base: Run, cand: Run, b, c, pair: tuple[str, str], lang: str, n
         comp.skipped = f"baseline: {b_gone}"
     elif c_gone and np.isfinite(bv).any():
         if tol is not None and not gate.allow_missing:
-            comp.regressed, comp.reason = True, f"missing from the candidate ({c_gone}); --allow-missing accepts this"
+            comp.failure = f"missing from the candidate ({c_gone}); --allow-missing accepts this"
         else:
-            comp.skipped = f"candidate: {c_gone}" + (" (--allow-missing)" if tol is not None else "")
+            comp.skipped = f"candidate: {c_gone}" + (ALLOWED_MISSING if tol is not None else "")
     elif unreliable:
-        comp.tolerance, comp.skipped = None, f"not gated: {unreliable}"
+        comp.skipped = f"not gated: {unreliable}"
     elif new_fail and tol is not None:
-        comp.regressed, comp.reason = True, f"{new_fail} utterance(s) failed in the candidate only"
+        comp.failure = f"{new_fail} utterance(s) failed in the candidate only"
     elif d["n"] == 0:
         comp.skipped = "n = 0: no utterance has a value in both runs"
     elif d["n"] < gate.min_n:
         comp.skipped = f"n = {d['n']} < --min-n {gate.min_n}"
-    elif tol is not None and comp.worsening > tol:
-        if d["p_value"] < gate.alpha:
-            word = "drop" if hib else "rise"
-            comp.regressed = True
-            comp.reason = f"{word} {abs(comp.mean_diff):.4g} > {tol:g} (p={d['p_value']:.3g})"
-        elif tol > 0:  # with tolerance 0 (the default gate) a non-significant change is noise, not news
-            small = d["n"] <= 16 and 2.0 / 2 ** d["n"] >= gate.alpha
-            comp.warning = (f"worse by {comp.worsening:.4g} > {tol:g} but not significant (p={d['p_value']:.3g}"
-                            + (f"; n={d['n']} is too few to reach p < {gate.alpha:g})" if small else ")"))
+    elif tol is not None:
+        comp.tested = True
+        comp.p_value = margin_p(diffs if hib else -diffs, tol)
     return comp
 
 
@@ -243,9 +269,13 @@ def _gone(run: Run, rows, name: str, kinds: np.ndarray) -> str:
 
 def _unreliable(run: Run, codec: str, lang: str, name: str, which: str) -> str:
     """The summary's reason when it calls (codec, lang, name) unreliable, else ''."""
-    s = run.summary()
-    hit = s[(s["codec"] == codec) & (s["lang"] == lang) & (s["metric"] == name) & (s["status"] == "unreliable")]
-    return f"unreliable in the {which} summary ({hit['note'].iloc[0]})" if len(hit) else ""
+    if "compare_unreliable" not in run._cache:  # indexed once per run: compare asks for every pair
+        s = run.summary()
+        hit = s[s["status"] == "unreliable"]
+        run._cache["compare_unreliable"] = {
+            (str(r.codec), str(r.lang), str(r.metric)): str(r.note) for r in hit.itertuples(index=False)}
+    note = run._cache["compare_unreliable"].get((codec, lang, name))
+    return f"unreliable in the {which} summary ({note})" if note is not None else ""
 
 
 def _values(rows, name: str) -> np.ndarray:
@@ -271,75 +301,8 @@ def _kinds(rows, name: str) -> np.ndarray:
     return out.astype(object)
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    try:
-        base, cand = Run.open(args.baseline), Run.open(args.candidate)
-        parse_labels(args.label, [base, cand])
-        pairs = pair_codecs(base, cand, args.codec, args.baseline_codec, args.candidate_codec)
-        max_drop, max_rise = parse_thresholds(args.max_drop), parse_thresholds(args.max_rise)
-        contrast_rise = {k: v for k, v in max_rise.items() if k.startswith("abx_loss:")}  # minimal-pair ABX gate
-        max_rise = {k: v for k, v in max_rise.items() if k not in contrast_rise}
-        results = compare_runs(base, cand, pairs, max_drop, max_rise, alpha=args.alpha, metrics=args.metrics,
-                               resamples=args.resamples, min_n=args.min_n, allow_missing=args.allow_missing)
-        if contrast_rise:
-            from codecbench.report.contrast_gate import gate_contrast_loss
-
-            results = gate_contrast_loss(base, cand, pairs, contrast_rise, results, not (max_drop or max_rise),
-                                         alpha=args.alpha, resamples=args.resamples)
-    except (CompareError, RunError, FileNotFoundError, ValueError, KeyError) as exc:
-        print(f"codecbench compare: error: {exc}", file=sys.stderr)
-        return 2
-    from codecbench.report.compare_render import junit_xml, markdown_summary
-
-    md = markdown_summary(results, base, cand, args.alpha)
-    print(md)
-    if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(md, encoding="utf-8")
-    if args.junit:
-        Path(args.junit).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.junit).write_text(junit_xml(results), encoding="utf-8")
-    warnings = [r for r in results if r.warning]
-    for r in warnings[:10]:
-        print(f"warning: {r.label}: {r.warning}", file=sys.stderr)
-    if len(warnings) > 10:
-        print(f"warning: {len(warnings) - 10} more pairs worse beyond their tolerance without significance", file=sys.stderr)
-    skipped = [r for r in results if r.gated and r.skipped]
-    if skipped:
-        print(f"skipped {len(skipped)} gated pair(s), e.g. {skipped[0].label}: {skipped[0].skipped}", file=sys.stderr)
-    regressed = [r for r in results if r.regressed]
-    if regressed:
-        print("regression in: " + ", ".join(f"{r.label} ({r.reason})" for r in regressed), file=sys.stderr)
-        return 1
-    return 0
-
-
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
 def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "compare", help="paired per-utterance comparison of two runs; exit 1 on a regression (CI gate)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("baseline", help="baseline run folder")
-    p.add_argument("candidate", help="candidate run folder")
-    p.add_argument("--codec", type=_csv, default=None, help="comma-separated codec names present in both runs "
-                   "(default: every codec name the runs share, or the only codec of each)")
-    p.add_argument("--baseline-codec", default=None, help="codec of the baseline run to compare ...")
-    p.add_argument("--candidate-codec", default=None, help="... with this codec of the candidate run")
-    p.add_argument("--metrics", type=_csv, default=None, help="metric outputs to report (default: all with a direction)")
-    p.add_argument("--max-drop", default=None, help="tolerated drops of higher-is-better metrics, e.g. pesq_wb=0.05,stoi=0.01")
-    p.add_argument("--max-rise", default=None, help="tolerated rises of lower-is-better metrics, e.g. wer=0.02; "
-                   "abx_loss:CONTRAST=0.05 (or abx_loss:all) gates minimal-pair contrast loss (docs/abx.md)")
-    p.add_argument("--min-n", type=int, default=1,
-                   help="pairs with fewer utterances scored in both runs are skipped, not gated (default 1)")
-    p.add_argument("--allow-missing", action="store_true",
-                   help="a gated metric missing from the candidate is skipped instead of failing the gate")
-    p.add_argument("--label", action="append", default=None, metavar="RUN=NAME",
-                   help="name a run in the output (RUN: its folder or run id); repeatable")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the permutation test (default 0.05)")
-    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples for the CI (default 2000)")
-    p.add_argument("--markdown", default=None, help="also write the markdown summary (PR comment) here")
-    p.add_argument("--junit", default=None, help="write JUnit XML here (one test case per gated pair)")
-    p.set_defaults(func=cmd_compare)
+    """Add ``compare`` (its options and command: codecbench/report/compare_cli.py)."""
+    from codecbench.report.compare_cli import register as add
+
+    add(subparsers)

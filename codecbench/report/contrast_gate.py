@@ -5,7 +5,9 @@ Both runs' ``abx_triplets.parquet`` (codecbench.metrics.abx_corpus) are paired t
 gated contrast class (``all`` pools every class), the per-triplet contrast loss (codec error − error on
 the original) is compared: candidate − baseline, with its bootstrap CI and sign-flip p-value
 (codecbench.stats.paired_difference). Regression, as for every compare gate: the loss rose by more
-than the tolerance with p < alpha, or triplets the baseline scored are missing from the candidate.
+than the tolerance by the one-sided test against the tolerance (p < alpha; codecbench.stats.margin_p,
+verdict in compare_verdict.finalize), or triplets the baseline scored are missing from the candidate.
+The pooled "all" language row is reported only when there are several languages.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from codecbench.report.compare import CompareError, Comparison
+from codecbench.report.compare import CompareError, Comparison, languages
 from codecbench.report.runs import ALL_LANGS, Run
 
 TRIPLET_KEY = ["lang", "contrast", "pair", "a", "b", "x"]
@@ -32,21 +34,20 @@ def _triplets(run: Run) -> pd.DataFrame:
 
 
 def _comparison(bcodec: str, ccodec: str, lang: str, name: str, tol: float, lb: np.ndarray, lc: np.ndarray,
-                lost: int, alpha: float, resamples: int) -> Comparison:
-    from codecbench.stats import paired_difference
+                lost: int, alpha: float, resamples: int, strata: np.ndarray | None = None) -> Comparison:
+    from codecbench.stats import margin_p, paired_difference
 
-    d = paired_difference(lb, lc, level=1.0 - alpha, resamples=resamples)
+    d = paired_difference(lb, lc, level=1.0 - alpha, resamples=resamples, strata=strata)
+    diffs = lc - lb
     comp = Comparison(bcodec, ccodec, lang, name, False, int(d["n"]), float(lb.mean()) if len(lb) else math.nan,
                       float(lc.mean()) if len(lc) else math.nan, d["mean_diff"], d["ci_low"], d["ci_high"],
-                      d["p_value"], lost, tol, False, "")
-    reasons = []
-    if d["n"] > 0 and comp.worsening > tol and d["p_value"] < alpha:
-        reasons.append(f"contrast loss rose {comp.mean_diff:.4g} > {tol:g} (p={d['p_value']:.3g})")
-    elif d["n"] > 0 and comp.worsening > tol:
-        comp.warning = f"contrast loss rose {comp.worsening:.4g} > {tol:g} but not significantly (p={d['p_value']:.3g})"
+                      d["p_value"], lost, tol, False, "", quantity="contrast loss", sd_diff=float(np.std(diffs, ddof=1)) if len(diffs) > 1 else math.nan)
+    if d["n"] > 0:
+        comp.tested, comp.p_value = True, margin_p(-diffs, tol)  # a rise of the loss is worse
+    else:
+        comp.skipped = "n = 0: no triplet scored in both runs"
     if lost:
-        reasons.append(f"{lost} triplet(s) of the baseline missing in the candidate")
-    comp.regressed, comp.reason = bool(reasons), "; ".join(reasons)
+        comp.failure = f"{lost} triplet(s) of the baseline missing in the candidate"
     return comp
 
 
@@ -58,7 +59,8 @@ def gate_contrast_loss(base: Run, cand: Run, pairs: list[tuple[str, str]], toler
     ``only_these``: no other threshold was given, so compare's other metrics are reported, not gated.
     """
     if only_these:
-        results = [replace(r, tolerance=None, regressed=False, reason="", warning="") for r in results]
+        results = [replace(r, tolerance=None, regressed=False, reason="", warning="", failure="", tested=False)
+                   for r in results]
     bt, ct = _triplets(base), _triplets(cand)
     out = list(results)
     for bcodec, ccodec in pairs:
@@ -70,11 +72,12 @@ def gate_contrast_loss(base: Run, cand: Run, pairs: list[tuple[str, str]], toler
                 known = ", ".join(sorted(set(b["contrast"]))) or "none"
                 raise CompareError(f"no contrast class {contrast!r} in the baseline's ABX triplets (has: {known})")
             sel = merged if contrast == "all" else merged[merged["contrast"] == contrast]
-            for lang in [*sorted(sel["lang"].unique()), ALL_LANGS]:
+            for lang in languages(sorted(sel["lang"].unique())):
                 g = sel if lang == ALL_LANGS else sel[sel["lang"] == lang]
                 both = g[g["_merge"] == "both"]
                 lb = (both["err_codec_b"] - both["err_original_b"]).to_numpy(dtype=float)
                 lc = (both["err_codec_c"] - both["err_original_c"]).to_numpy(dtype=float)
+                strata = both["lang"].astype(str).to_numpy() if lang == ALL_LANGS else None
                 out.append(_comparison(bcodec, ccodec, lang, name, tol, lb, lc, int((g["_merge"] != "both").sum()),
-                                       alpha, resamples))
+                                       alpha, resamples, strata))
     return out

@@ -2,9 +2,9 @@
 
 The corpus-level rows ``abx_floor|abx_error|abx_loss:<contrast>`` of summary.csv
 (codecbench.metrics.abx_corpus) are taken out of the main leaderboard (they are not per-utterance
-metrics) and shown here: per language, one row per contrast class (and ``all``), the floor (error
-on the original audio) and, per codec, its error with the contrast loss (error - floor, paired 95%
-CI) beneath. Each codec's loss is against the floor on its own triplets (the same triplets unless
+metrics) and shown here: per language, one row per contrast class (and ``all`` when there are
+several), the floor (error on the original audio) and, per codec, its error with the contrast loss
+(error - floor, paired 95% CI) beneath. Each codec's loss is against the floor on its own triplets (the same triplets unless
 the codec failed items); the floor column shows the first codec's. Token codecs also show
 ``abx_token_error`` (the same triplets on the codec's tokens).
 """
@@ -15,7 +15,7 @@ import html
 from dataclasses import replace
 from pathlib import Path
 
-from codecbench.report.cells import value_text
+from codecbench.report.cells import md_text, value_text
 from codecbench.report.plots import Plot, _color, _pyplot, _save
 from codecbench.report.runs import ALL_LANGS
 from codecbench.report.tables import Board, Cell
@@ -44,9 +44,11 @@ def split_board(board: Board) -> tuple[Board, list[str]]:
 
 
 def _classes(board: Board, abx: list[str], lang: str) -> list[str]:
+    """The contrast classes of a language, then "all" where it pools more than one class."""
     found = {split_metric(m)[1] for m in abx
              if any(board.cell(c, lang, m).status != "missing" for c in board.codecs)}
-    return sorted(found - {"all"}) + (["all"] if "all" in found else [])
+    classes = sorted(found - {"all"})
+    return classes + (["all"] if "all" in found and len(classes) != 1 else [])
 
 
 def _codecs(board: Board, abx: list[str]) -> list[str]:
@@ -110,7 +112,7 @@ def markdown_section(board: Board, abx: list[str]) -> str:
         classes = _classes(board, abx, lang)
         if not classes:
             continue
-        out += [f"### {lang}", "", "| contrast | original (floor) | " + " | ".join(codecs) + " |",
+        out += [f"### {md_text(lang)}", "", "| contrast | original (floor) | " + " | ".join(map(md_text, codecs)) + " |",
                 "|---" * (len(codecs) + 2) + "|"]
         for contrast in classes:
             cells = [_text(_floor(board, codecs, lang, contrast))]
@@ -119,7 +121,7 @@ def markdown_section(board: Board, abx: list[str]) -> str:
                 tok = board.cell(codec, lang, f"abx_token_error:{contrast}")
                 cells.append(f"{_text(err)}; {_loss_text(board.cell(codec, lang, f'abx_loss:{contrast}'))}"
                              + (f"; tokens {_text(tok)}" if tok.has_value else ""))
-            out.append("| " + " | ".join([contrast, *cells]).replace("\n", " ") + " |")
+            out.append("| " + " | ".join([md_text(contrast), *map(md_text, cells)]) + " |")
         out.append("")
     return "\n".join(out)
 
@@ -137,7 +139,7 @@ def contrast_plots(board: Board, abx: list[str], out: Path) -> list[Plot]:
         series += [(codec, [board.cell(codec, lang, f"abx_error:{c}") for c in classes], _color(board, codec))
                    for codec in codecs]
         width = 0.8 / len(series)
-        fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(classes) + 0.2 * len(series) * len(classes)), 3.6))
+        fig, ax = plt.subplots(figsize=(max(3.8, 1.2 + 1.1 * len(classes) + 0.2 * len(series) * len(classes)), 3.6))
         for k, (label, cells, color) in enumerate(series):
             pts = [(i, c) for i, c in enumerate(cells) if c.has_value]
             if not pts:

@@ -37,12 +37,13 @@ def latex_table(board: Board, metrics: list[str] | None = None) -> str:
     lines = ["% codecbench leaderboard; needs \\usepackage{booktabs}",
              r"\begin{table}[t]", r"\centering", r"\small",
              r"\caption{Codec comparison per language: mean $\pm$ half-width of the 95\% bootstrap CI "
-             rf"(no interval for $n<{MIN_N_FOR_CI}$); bold: best per language.}}",
+             rf"(no interval for $n<{MIN_N_FOR_CI}$); bold: best per language, significantly better than the runner-up "
+             r"(paired sign-flip test, $p<0.05$).}",
              r"\label{tab:codecbench}",
              r"\begin{tabular}{l r " + "c " * len(metrics) + "}", r"\toprule",
              " & ".join(["Codec", "kbps", *[latex_escape(metric_header(board, m)) for m in metrics]]) + r" \\"]
     counts = board.n_utterances()
-    for lang in board.langs:
+    for lang in board.shown_langs():
         n = sum(counts.values()) if lang == ALL_LANGS else counts.get(lang, 0)
         title = ("all languages (pooled)" if lang == ALL_LANGS else f"language: {lang}") + f", {n} utterances"
         lines += [r"\midrule", rf"\multicolumn{{{len(metrics) + 2}}}{{l}}{{\emph{{{latex_escape(title)}}}}} \\"]

@@ -20,13 +20,23 @@ from __future__ import annotations
 import argparse
 import base64
 import html
+import struct
 from pathlib import Path
 
 from codecbench.report.cells import Footnotes, value_text
 from codecbench.report.examples import choose_examples, examples_section
 from codecbench.report.latex import latex_table
 from codecbench.report.runs import ALL_LANGS, Run, RunError, check_utterance_sets, parse_labels
-from codecbench.report.tables import Board, build_board, markdown_tables, metric_header, rate_text
+from codecbench.report.standings import short_text
+from codecbench.report.tables import (
+    Board,
+    build_board,
+    markdown_tables,
+    metric_header,
+    rate_text,
+    standing_lines,
+)
+from codecbench.safe_io import make_folder
 
 _ERROR_HOOK = """
 window.__cbErrors = [];
@@ -94,8 +104,10 @@ def _td(board: Board, codec: str, lang: str, m: str, group_n: int, notes: Footno
         if c.n < group_n:
             k = notes.ref(c.note, "failed") if c.note and c.n_failed else None
             extra = f' <span class="nsmall">n={c.n}' + (f'<a href="#note-{k}">{k}</a>' if k else "") + "</span>"
-        cls = "num best" if board.best(lang, m) == codec else "num"
-        return f'<td class="{cls}" data-sort="{c.mean:.9g}">{e(main)}{ci_html}{extra}</td>'
+        best = board.best(lang, m) == codec
+        cls = "num best" if best else "num"
+        tip = f' title="{e(short_text(board.standing(lang, m)))}"' if best else ""
+        return f'<td class="{cls}"{tip} data-sort="{c.mean:.9g}">{e(main)}{ci_html}{extra}</td>'
     status = "missing" if c.status == "missing" else c.status
     cls = {"n/a": "na", "missing": "na", "unreliable": "unrel", "unavailable": "unavail"}.get(status, "bad")
     link = ""
@@ -132,12 +144,15 @@ def render_html(board: Board, plots, examples, contrast_html: str = "") -> str:
     notes = Footnotes()
     runs_txt = ", ".join(e(r.name) + (f" <code>{e(r.revision)}</code>" if r.revision else "") for r in board.runs)
     nav = " ".join(f'<a href="#lang-{e(lang)}">{e("all languages" if lang == ALL_LANGS else lang)}</a>'
-                   for lang in board.langs)
+                   for lang in board.shown_langs())
     headline = board.headline()
     rest = [m for m in board.metrics if m not in headline]
-    pre = []
+    pre = [f'<p class="warn partial">⚠ {e(why)}</p>' for why in board.partial]
     if board.mixed:
         pre.append(f'<p class="warn" id="mixed">⚠ {e(board.mixed)}</p>')
+    if board.data_warnings:
+        items = "".join(f"<li>⚠ {e(w)}</li>" for w in board.data_warnings)
+        pre.append(f'<div class="warn" id="data-checks">Data checks:<ul>{items}</ul></div>')
     if board.not_computed:
         items = []
         for m, (status, why) in board.not_computed.items():
@@ -145,19 +160,24 @@ def render_html(board: Board, plots, examples, contrast_html: str = "") -> str:
             items.append(f"{e(m)} ({e(status)}" + (f'<sup><a href="#note-{k}">{k}</a></sup>' if k else "") + ")")
         pre.append(f'<p class="meta" id="not-computed">Not computed: {", ".join(items)}.</p>')
     sections = []
-    for lang in board.langs:
+    for lang in board.shown_langs():
         title = "All languages (pooled)" if lang == ALL_LANGS else f"Language: {lang}"
         full = ""
         if rest:
             full = (f'<details><summary>{len(rest)} more metric{"s" if len(rest) > 1 else ""}</summary>'
                     f'{leaderboard_table(board, lang, rest, notes, "full")}</details>')
+        lines = standing_lines(board, lang, headline)
+        evidence = (f'<p class="meta">Leader against runner-up (mean paired difference [95% CI], two-sided sign-flip '
+                    f'p):</p><ul class="standings">{"".join(f"<li>{e(t)}</li>" for t in lines)}</ul>' if lines else "")
         sections.append(f'<section id="lang-{e(lang)}"><h2>{e(title)}</h2>'
-                        f'{leaderboard_table(board, lang, headline, notes, "headline")}{full}</section>')
+                        f'{leaderboard_table(board, lang, headline, notes, "headline")}{evidence}{full}</section>')
     figs = []
     for p in plots:
-        uri = "data:image/png;base64," + base64.b64encode(p.png.read_bytes()).decode("ascii")
+        png = p.png.read_bytes()
+        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        w, h = (v // 2 for v in struct.unpack(">II", png[16:24]))  # the IHDR size; the PNGs are drawn at 2×
         cap = e(p.title) + (f" — {e(p.caption)}" if p.caption else "")
-        figs.append(f'<figure><img alt="{e(p.title)}" src="{uri}"><figcaption>{cap} '
+        figs.append(f'<figure><img alt="{e(p.title)}" src="{uri}" width="{w}" height="{h}"><figcaption>{cap} '
                     f'(files: plots/{e(p.png.name)}, plots/{e(p.svg.name)})</figcaption></figure>')
     utts = ", ".join(f"{e(k)}: {v}" for k, v in board.n_utterances().items())
     return f"""<!DOCTYPE html>
@@ -171,7 +191,8 @@ def render_html(board: Board, plots, examples, contrast_html: str = "") -> str:
 <h1>codecbench leaderboard</h1>
 <p class="meta">Runs: {runs_txt}. Unique utterances per language: {utts}. {len(board.codecs)} codecs.
 Cells: mean with 95% bootstrap CI in brackets (none for n &lt; 5); n = utterances of the codec in the language;
-bold = best; ↑ higher is better, ↓ lower is better. Cells without a value give their status and a note number.
+bold = best, significantly better than the runner-up (paired sign-flip p &lt; 0.05; evidence under each table);
+↑ higher is better, ↓ lower is better. Cells without a value give their status and a note number.
 Click a column header to sort.</p>
 {''.join(pre)}
 <nav>{nav} <a href="#plots">plots</a> <a href="#examples">audio examples</a> <a href="#provenance">metrics</a></nav>
@@ -201,8 +222,7 @@ def build_report(run_dirs: list[str], out: str | Path, examples: int = 2, metric
         _keep_langs(runs, langs)
     mixed = check_utterance_sets(runs, common_only=common_only, allow_mixed=allow_mixed)
     board, abx = contrasts.split_board(build_board(runs, select=metrics, mixed=mixed))  # ABX: own tables
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(out)  # a file in the path or a read-only place: one line naming it
     figures = (all_plots(board, out / "plots", all_metrics=all_metrics_plots)
                + contrasts.contrast_plots(board, abx, out / "plots")) if plots else []
     (out / "leaderboard.md").write_text(markdown_tables(board) + contrasts.markdown_section(board, abx),
@@ -226,9 +246,13 @@ def _keep_langs(runs: list[Run], langs: list[str]) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    page = build_report(args.runs, args.out, examples=args.examples, metrics=args.metrics, langs=args.langs,
-                        labels=args.label, common_only=args.common_only, allow_mixed=args.allow_mixed,
-                        latex_metrics=args.latex_metrics, all_metrics_plots=args.plot_all, plots=not args.no_plots)
+    from codecbench.safe_io import writing
+
+    with writing(args.out):  # a full disk or a size limit while writing the page, tables or plots
+        page = build_report(args.runs, args.out, examples=args.examples, metrics=args.metrics, langs=args.langs,
+                            labels=args.label, common_only=args.common_only, allow_mixed=args.allow_mixed,
+                            latex_metrics=args.latex_metrics, all_metrics_plots=args.plot_all,
+                            plots=not args.no_plots)
     print(page)
     return 0
 

@@ -20,10 +20,12 @@ the analysis of the ratings is in mushra_analysis.py.
 
 DIR receives ``stimuli/<item>/{reference,anchor35,anchor70,<codec>}.wav``, ``mushra.yaml`` (webMUSHRA
 config: copy DIR into webMUSHRA's ``configs/resources/`` as ``--resource-dir`` says, the YAML into
-``configs/``) and ``mushra_items.json`` (item -> utterance, language, stimulus -> codec, loudness).
+``configs/``) and ``mushra_items.json`` (item -> utterance, language, stimulus -> codec, loudness, the
+test id); with ``--html`` also ``index.html``, a listening page that runs from the file system
+(codecbench/report/mushra_page.py).
 
-``codecbench mushra-analyze RATINGS [--items mushra_items.json] [--out DIR]`` reads webMUSHRA's
-``results/<testId>/mushra.csv``; see codecbench/report/mushra_analysis.py.
+``codecbench mushra-analyze RATINGS... [--items mushra_items.json] [--out DIR]`` reads webMUSHRA's
+``results/<testId>/mushra.csv`` and the page's CSV downloads; see codecbench/report/mushra_analysis.py.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from codecbench import audio
+from codecbench.datachecks import anchor_check, anchor_warnings
 from codecbench.errors import CodecbenchError
 from codecbench.report.runs import Run, RunError
 from codecbench.store import safe_name
@@ -151,6 +154,7 @@ class Item:
     loudness_after: dict[str, float] = field(default_factory=dict)
     clip_gain_db: float = 0.0
     reencoded: list[str] = field(default_factory=list)
+    anchor_check: dict[str, Any] = field(default_factory=dict)  # codecbench.datachecks.anchor_check
 
 
 def _reconstruction(run: Run, codec: str, utt_id: str, ref: np.ndarray, sr: int, reencode: bool,
@@ -176,7 +180,7 @@ def _reconstruction(run: Run, codec: str, utt_id: str, ref: np.ndarray, sr: int,
 def make_stimuli(run_dir: str | Path, codecs: list[str], n_items: int, out: str | Path, seed: int = 0,
                  sample_rate: int = 48000, target_lufs: float = -23.0, max_peak_dbfs: float = -1.0,
                  max_seconds: float | None = 12.0, reencode: bool = True,
-                 resource_dir: str = "configs/resources/codecbench") -> list[Item]:
+                 resource_dir: str = "configs/resources/codecbench", html: bool = False) -> list[Item]:
     run = Run.open(run_dir)
     known = set(run.rows()["codec"].unique())
     missing = [c for c in codecs if c not in known]
@@ -200,11 +204,16 @@ def make_stimuli(run_dir: str | Path, codecs: list[str], n_items: int, out: str 
         for codec in loaded.values():
             codec.close()
     from codecbench.report.mushra_config import write_config
+    from codecbench.report.mushra_page import test_id, write_page
 
     write_config(items, out, codecs, keys, resource_dir, training)
+    tid = test_id(run.name, items, training, sample_rate, seed)
+    if html:
+        write_page(out, items, training, tid, codecs, keys)
     (out / "mushra_items.json").write_text(json.dumps({
-        "run": run.name, "sample_rate": sample_rate, "target_lufs": target_lufs, "max_peak_dbfs": max_peak_dbfs,
+        "run": run.name, "test_id": tid, "sample_rate": sample_rate, "target_lufs": target_lufs, "max_peak_dbfs": max_peak_dbfs,
         "seed": seed, "codecs": codecs, "anchors_hz": ANCHORS, "items": [vars(i) for i in items],
+        "warnings": anchor_warnings([vars(i) for i in items]),
         "training": {**vars(training), "also_a_test_item": not rest}}, indent=1, ensure_ascii=False), encoding="utf-8")
     return items
 
@@ -221,6 +230,7 @@ def _make_item(run: Run, u: dict[str, Any], item_id: str, codecs: list[str], key
     waves = {REFERENCE: audio.resample(ref, sr, sample_rate)}
     for key, cutoff in ANCHORS.items():
         waves[key] = lowpass(waves[REFERENCE], sample_rate, cutoff)
+    item.anchor_check = anchor_check(waves[REFERENCE], sample_rate, {k: waves[k] for k in ANCHORS}, ANCHORS)
     for c in codecs:
         rec, again = _reconstruction(run, c, u["id"], ref, sr, reencode, loaded)
         if again:
@@ -255,7 +265,7 @@ def cmd_mushra(args: argparse.Namespace) -> int:
     try:
         items = make_stimuli(args.run, args.codecs, args.items, args.out, seed=args.seed, sample_rate=args.sample_rate,
                              target_lufs=args.lufs, max_peak_dbfs=args.max_peak, max_seconds=args.max_seconds or None,
-                             reencode=args.reencode, resource_dir=args.resource_dir)
+                             reencode=args.reencode, resource_dir=args.resource_dir, html=args.html)
     except (MushraError, RunError) as exc:
         print(f"codecbench mushra: error: {exc}", file=sys.stderr)
         return 2
@@ -265,7 +275,10 @@ def cmd_mushra(args: argparse.Namespace) -> int:
     again = sum(bool(it.reencoded) for it in items)
     print(f"{len(items)} items ({', '.join(f'{k}: {v}' for k, v in langs.items())}) + a training page at "
           f"{args.sample_rate} Hz, {args.lufs:g} LUFS" + (f"; {again} items re-encoded (reconstruction not saved)"
-                                                          if again else "") + f" -> {Path(args.out) / 'mushra.yaml'}")
+                                                          if again else "") + f" -> {Path(args.out) / 'mushra.yaml'}"
+          + (f"; listening page: {Path(args.out) / 'index.html'}" if args.html else ""))
+    for w in anchor_warnings([vars(i) for i in items]):
+        print(f"codecbench mushra: warning: {w}", file=sys.stderr)
     return 0
 
 
@@ -286,11 +299,16 @@ def register(subparsers) -> None:
                         "item's reconstruction")
     p.add_argument("--resource-dir", default="configs/resources/codecbench",
                    help="where the stimuli folder will live inside webMUSHRA (paths in the YAML)")
+    p.add_argument("--html", action="store_true",
+                   help="also write DIR/index.html: a self-contained listening page (no server; open it from the "
+                        "file system) that saves the ratings as a CSV for mushra-analyze")
     p.set_defaults(func=cmd_mushra)
 
-    a = subparsers.add_parser("mushra-analyze", help="post-screen webMUSHRA ratings and report scores with 95%% CIs",
+    a = subparsers.add_parser("mushra-analyze", help="post-screen MUSHRA ratings (webMUSHRA or the --html page) and report "
+                              "scores with 95%% CIs",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    a.add_argument("ratings", help="webMUSHRA results CSV (results/<testId>/mushra.csv)")
+    a.add_argument("ratings", nargs="+", help="webMUSHRA results CSV (results/<testId>/mushra.csv) and/or the "
+                   "listening page's CSV downloads (files, or a folder of *.csv)")
     a.add_argument("--items", default=None, help="mushra_items.json written by `codecbench mushra` (languages, codecs)")
     a.add_argument("--out", default=None, help="output folder (default: beside RATINGS)")
     a.add_argument("--listener-column", default=None, help="column naming the listener (default: the first of "

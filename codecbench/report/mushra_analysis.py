@@ -1,4 +1,7 @@
-"""``codecbench mushra-analyze``: post-screen webMUSHRA ratings and report scores with 95% t-intervals.
+"""``codecbench mushra-analyze``: post-screen MUSHRA ratings and report scores with 95% t-intervals.
+
+The ratings are webMUSHRA's ``mushra.csv`` and/or the CSV files the listening page of
+``codecbench mushra --html`` downloads (one per session; give the files or a folder of them).
 
 Listeners who rated the hidden reference below ``--threshold`` (90) for more than ``--max-share``
 (15%) of the items they rated are excluded (ITU-R BS.1534-3 post-screening). The training page
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,16 +64,56 @@ def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, f
     return m, m - half, m + half
 
 
-def read_ratings(path: str | Path, listener_col: str | None):
+def rating_files(paths: str | Path | list[str | Path]) -> list[Path]:
+    """The CSV files given: files as they are, a folder as its ``*.csv`` (sorted)."""
+    out: list[Path] = []
+    for path in paths if isinstance(paths, list) else [paths]:
+        p = Path(path)
+        if p.is_dir():
+            found = sorted(p.glob("*.csv"))
+            if not found:
+                raise MushraError(f"no ratings (*.csv) in the folder {p}")
+            out += found
+        elif p.exists():
+            out.append(p)
+        else:
+            raise MushraError(f"no ratings file at {p}")
+    return out
+
+
+def read_ratings(paths: str | Path | list[str | Path], listener_col: str | None):
+    """One table of ratings from webMUSHRA's mushra.csv and/or the listening page's CSV downloads
+    (``format`` codecbench-mushra-1, one file per session); ``source`` names each row's file. A listener
+    who rated a stimulus of a page twice (the same file given twice, two sessions under one id) is refused."""
     import pandas as pd
 
-    p = Path(path)
-    if not p.exists():
-        raise MushraError(f"no ratings file at {p}")
-    df = pd.read_csv(p)
+    df = pd.concat([_read_one(p, listener_col) for p in rating_files(paths)], ignore_index=True)
+    twice = df.duplicated(["listener", "trial_id", "rating_stimulus"], keep=False)
+    if twice.any():
+        r = df[twice].iloc[0]
+        where = sorted(set(df[twice & (df["listener"] == r["listener"])]["source"]))
+        raise MushraError(f"listener {r['listener']} rated {r['rating_stimulus']} of page {r['trial_id']} more than "
+                          f"once (in {', '.join(where)}): give each session's ratings once; two sessions of one "
+                          "listener id need one of them removed or the listener renamed")
+    return df
+
+
+def _read_one(p: Path, listener_col: str | None):
+    import pandas as pd
+
+    from codecbench.report.mushra_page import PAGE_FORMAT
+
+    try:
+        df = pd.read_csv(p, dtype={"trial_id": str, "rating_stimulus": str})
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MushraError(f"{p} is not a ratings CSV: {exc}") from exc
     need = {"trial_id", "rating_stimulus", "rating_score"}
     if not need <= set(df.columns):
-        raise MushraError(f"{p} is not a webMUSHRA mushra.csv (needs columns {', '.join(sorted(need))})")
+        raise MushraError(f"{p} is not a webMUSHRA mushra.csv nor a listening-page CSV (needs columns "
+                          f"{', '.join(sorted(need))})")
+    if "format" in df.columns and set(df["format"].astype(str)) != {PAGE_FORMAT}:
+        raise MushraError(f"{p}: unknown ratings format {sorted(set(df['format'].astype(str)))} (this codecbench "
+                          f"reads {PAGE_FORMAT} and webMUSHRA's mushra.csv)")
     col = listener_col or next((c for c in LISTENER_COLUMNS if c in df.columns), None)
     if col is None or col not in df.columns:
         raise MushraError(f"no listener column in {p} (looked for {', '.join(LISTENER_COLUMNS)}); name it with "
@@ -79,7 +123,21 @@ def read_ratings(path: str | Path, listener_col: str | None):
     df["rating_score"] = pd.to_numeric(df["rating_score"], errors="coerce")
     df["trial_id"] = df["trial_id"].astype(str)
     df["rating_stimulus"] = df["rating_stimulus"].astype(str)
+    df["source"] = p.name
     return df
+
+
+def check_test_id(ratings, items_meta: dict[str, Any] | None) -> None:
+    """Listening-page ratings carry the test id of their stimulus set; refuse those of another set."""
+    tid = (items_meta or {}).get("test_id")
+    if not tid or "format" not in ratings.columns:
+        return
+    page = ratings[ratings["format"].notna()]
+    other = page[page["session_test_id"].astype(str) != tid]
+    if len(other):
+        raise MushraError(f"{', '.join(sorted(set(other['source'])))} rated another stimulus set (test id "
+                          f"{other['session_test_id'].iloc[0]}; --items says {tid}): give the mushra_items.json "
+                          "written with that listening page")
 
 
 def analyze(ratings, items_meta: dict[str, Any] | None, threshold: float = 90.0, max_share: float = 0.15):
@@ -129,6 +187,17 @@ def scores_markdown(screening: list[Screening], scores, threshold: float, max_sh
 
 
 
+def plotted_langs(scores) -> list[str]:
+    """The languages of the plot: the pooled "all" only when it pools more than one language's ratings."""
+    langs = list(dict.fromkeys(scores["lang"]))
+    real = [x for x in langs if x != ALL_LANGS]
+    if len(real) == 1:
+        n = scores.set_index(["condition", "lang"])["n"]
+        if all(n.get((c, real[0])) == n.get((c, ALL_LANGS)) for c in scores["condition"].unique()):
+            return real
+    return langs
+
+
 def scores_plot(scores, out: Path) -> list[Path]:
     import matplotlib
 
@@ -136,7 +205,7 @@ def scores_plot(scores, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     conds = list(dict.fromkeys(scores["condition"]))
-    langs = list(dict.fromkeys(scores["lang"]))
+    langs = plotted_langs(scores)
     width = 0.8 / max(1, len(langs))
     fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(conds) * max(1, len(langs)) ** 0.5), 3.8))
     for j, lang in enumerate(langs):
@@ -148,10 +217,14 @@ def scores_plot(scores, out: Path) -> list[Path]:
         ax.bar(xs, m, width=width, yerr=[lo, hi], capsize=2, label=lang)
     ax.set_xticks(range(len(conds)))
     ax.set_xticklabels(conds, rotation=20, ha="right")
-    ax.set_ylim(0, 100)
+    top = scores.loc[scores["lang"].isin(langs), "ci_high"].max()
+    ax.set_ylim(0, max(100.0, float(top) if np.isfinite(top) else 100.0) + 3)  # CI bounds are not clipped to 100
     ax.set_ylabel("MUSHRA score")
-    ax.set_title("MUSHRA: mean and 95% CI per condition and language")
-    ax.legend(fontsize=7)
+    if len(langs) > 1:
+        ax.set_title("MUSHRA: mean and 95% CI per condition and language")
+        ax.legend(fontsize=7)
+    else:
+        ax.set_title(f"MUSHRA: mean and 95% CI per condition ({'all items' if langs[0] == ALL_LANGS else langs[0]})")
     ax.grid(True, axis="y", alpha=0.3)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "mushra_scores.png", out / "mushra_scores.svg"]
@@ -167,8 +240,18 @@ def run_analysis(args: argparse.Namespace) -> int:
         meta = json.loads(Path(args.items).read_text(encoding="utf-8")) if args.items else None
     except (OSError, ValueError) as exc:
         raise MushraError(f"cannot read the ratings or items: {exc}") from exc
+    check_test_id(ratings, meta)
     screening, scores = analyze(ratings, meta, args.threshold, args.max_share)
-    out = Path(args.out) if args.out else Path(args.ratings).parent
+    if not any(not s.excluded for s in screening):
+        why = (f"all {len(screening)} listener(s) were excluded by post-screening (ITU-R BS.1534-3: hidden reference "
+               f"rated below {args.threshold:g} for more than {100 * args.max_share:g}% of their items: "
+               + ", ".join(f"{s.listener} {s.items_ref_below}/{s.items}" for s in screening[:8])
+               + ("..." if len(screening) > 8 else "") + ")") if screening else "the ratings hold no listener's test items"
+        print(f"codecbench mushra-analyze: error: no listener kept: {why}; no scores computed (--threshold and "
+              "--max-share set the screening)", file=sys.stderr)
+        return 1
+    first = Path(args.ratings[0] if isinstance(args.ratings, list) else args.ratings)
+    out = Path(args.out) if args.out else first if first.is_dir() else first.parent
     out.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out / "mushra_scores.csv", index=False)
     md = scores_markdown(screening, scores, args.threshold, args.max_share)

@@ -1,11 +1,15 @@
 """Leaderboard plots (matplotlib, Agg backend), each written as PNG (at 2×, 200 dpi) and SVG.
 
-* rate–quality: one panel per language (and pooled), bitrate on a log axis against the mean with its
-  95% CI; the operating points of one codec family (opus-6/12/24kbps, ours-rvq-1q…16q, encodec-24k-*)
-  are joined by a line, in bitrate order;
+* rate–quality: one panel per language (and pooled, when there is more than one language), bitrate
+  against the mean with its 95% CI. The x ticks are the operating points themselves (a label is left
+  out where it would overlap the previous one); the axis is logarithmic when the rates span 3× or
+  more, else linear. The operating points of one codec family (opus-6/12/24kbps, ours-rvq-1q…16q,
+  encodec-24k-*) are joined by a line in bitrate order, across runs; a family with the same codec in
+  several runs is drawn once per run (same colour, its own line style and marker);
 * codec × language heatmap per metric: the mean in each cell; cells without a value are hatched and
-  say their status, the reasons are in the caption;
-* codebook usage per codec, level and language.
+  say their status, the reasons are in the caption; no pooled column for a single language;
+* codebook utilization: per language, the share of each level's entries used against the level
+  (1 = first codebook), one line per codec.
 
 By default only quality metrics of the headline set are plotted (bitrate, real-time factors and codebook
 usage are cost, not quality); ``all_metrics`` plots every metric with a direction. Only cells with
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codecbench.report.cells import fmt_number
-from codecbench.report.runs import ALL_LANGS, COST_FAMILIES, Run
+from codecbench.report.runs import ALL_LANGS, COST_FAMILIES
 from codecbench.report.tables import Board, metric_header
 from codecbench.store import safe_name
 
@@ -65,10 +69,55 @@ def operating_family(codec: str) -> str:
     return _POINT.sub("", name) + (sep + run if sep else "")
 
 
-def _color(board: Board, key: str) -> str:
-    """The same colour for a family in every plot."""
-    fams = list(dict.fromkeys(operating_family(c) for c in board.codecs))
-    return f"C{fams.index(operating_family(key)) % 10}" if operating_family(key) in fams else "C0"
+def _base_family(board: Board, label: str) -> str:
+    """A codec label's family without its run: 'opus-6kbps (run-a)' -> 'opus'."""
+    codec = board.codec_info.get(label, {}).get("codec") or label
+    return operating_family(str(codec))
+
+
+def _color_index(board: Board, label: str) -> int:
+    fams = list(dict.fromkeys(_base_family(board, c) for c in board.codecs))
+    fam = _base_family(board, label)
+    return fams.index(fam) if fam in fams else 0
+
+
+def _color(board: Board, label: str) -> str:
+    """The same colour for a family in every plot (and in every run)."""
+    return f"C{_color_index(board, label) % 10}"
+
+
+def legend_entries(axes) -> tuple[list, list[str]]:
+    """The legend handles and labels of several panels, each label once, in the order first seen."""
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    return handles, labels
+
+
+def families(board: Board) -> dict[str, tuple[str, int]]:
+    """label -> (the line its point joins, its style index). A family's points are joined across runs;
+    when one codec of the family is in several runs (two points at one operating point), the family is
+    drawn once per run: 'opus (run-a)', 'opus (run-b)', style index = the run's place."""
+    runs_of: dict[str, set[str]] = {}
+    for label in board.codecs:
+        info = board.codec_info.get(label, {})
+        runs_of.setdefault(str(info.get("codec") or label), set()).add(str(info.get("run", "")))
+    split = {operating_family(c) for c, runs in runs_of.items() if len(runs) > 1}
+    run_names = [r.name for r in board.runs]
+    out = {}
+    for label in board.codecs:
+        fam, run = _base_family(board, label), str(board.codec_info.get(label, {}).get("run", ""))
+        if fam in split:
+            out[label] = (f"{fam} ({run})", run_names.index(run) if run in run_names else 0)
+        else:
+            out[label] = (fam, 0)
+    return out
+
+
+STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
 
 
 def plotted_metrics(board: Board, all_metrics: bool = False) -> list[str]:
@@ -81,9 +130,10 @@ def plotted_metrics(board: Board, all_metrics: bool = False) -> list[str]:
 
 
 def rate_quality(board: Board, metric: str, out: Path) -> Plot | None:
-    """Per language: bitrate (log) against the mean with its CI, a codec family's points joined."""
+    """Per language: bitrate against the mean with its CI, a codec family's points joined."""
     plt = _pyplot()
-    langs = board.langs
+    langs = board.shown_langs()
+    fam_of = families(board)
     left_out: list[str] = []
     panels: dict[str, dict[str, list]] = {}
     for lang in langs:
@@ -98,13 +148,13 @@ def rate_quality(board: Board, metric: str, out: Path) -> Plot | None:
                 if c.status not in ("missing", "n/a"):
                     left_out.append(f"{codec}/{lang} ({c.status})")
             else:
-                fams.setdefault(operating_family(codec), []).append((kbps, c, codec, source))
+                fams.setdefault(fam_of[codec][0], []).append((kbps, c, codec, source))
         panels[lang] = fams
     if not any(panels.values()):
         return None
     ncol = min(2 if len(langs) <= 4 else 3, len(langs))
     nrow = math.ceil(len(langs) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol, 2.5 * nrow), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 2.6 * nrow), squeeze=False, sharey=True)
     for ax, lang in zip(axes.flat, langs, strict=False):
         for fam, pts in panels[lang].items():
             pts.sort(key=lambda p: p[0])
@@ -112,42 +162,65 @@ def rate_quality(board: Board, metric: str, out: Path) -> Plot | None:
             ys = [p[1].mean for p in pts]
             lo = [p[1].mean - p[1].ci_low if p[1].ci_low is not None else 0.0 for p in pts]
             hi = [p[1].ci_high - p[1].mean if p[1].ci_high is not None else 0.0 for p in pts]
-            ax.errorbar(xs, ys, yerr=[lo, hi], fmt="-o" if len(pts) > 1 else "o", capsize=2.5, ms=4, lw=1.2,
-                        color=_color(board, fam), label=fam)
-        ax.set_xscale("log")
-        ticks = sorted({round(p[0], 1) for pts in panels[lang].values() for p in pts})
-        ax.set_xticks(_spread(ticks))
+            line, marker = STYLES[fam_of[pts[0][2]][1] % len(STYLES)]
+            ax.errorbar(xs, ys, yerr=[lo, hi], fmt=marker, ls=line if len(pts) > 1 else "none", capsize=2.5, ms=4,
+                        lw=1.2, color=_color(board, pts[0][2]), label=fam)
+        rate_axis(ax, [p[0] for pts in panels[lang].values() for p in pts])
         ax.set_title("all languages (pooled)" if lang == ALL_LANGS else lang, fontsize=9)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.set_xlabel("kbps (log)")
-        from matplotlib.ticker import FuncFormatter, NullFormatter
-
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.grid(True, alpha=0.3)
     for ax in axes.flat[len(langs):]:
         ax.set_visible(False)
     axes[0][0].set_ylabel(metric_header(board, metric))
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    for ax in axes.flat[1:len(langs)]:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(5, len(labels)), fontsize=7,
-               frameon=False)
+    handles, labels = legend_entries(axes.flat[:len(langs)])
+    order = list(dict.fromkeys(fam_of[c][0] for c in sorted(board.codecs, key=lambda c: _color_index(board, c))))
+    ranked = sorted(zip(handles, labels, strict=True), key=lambda hl: order.index(hl[1]) if hl[1] in order else 0)
+    fig.legend([h for h, _ in ranked], [lab for _, lab in ranked], loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               ncol=min(5, len(labels)), fontsize=7, frameon=False)
     fig.suptitle(f"Rate–quality: {metric} (mean, 95% CI; a family's operating points joined)", fontsize=10)
     fig.tight_layout()
     caption = "Left out: " + ", ".join(left_out) if left_out else ""
     return _save(fig, out, f"rate_quality_{safe_name(metric)}", f"Rate–quality: {metric}", caption)
 
 
-def _spread(ticks: list[float], min_ratio: float = 1.25) -> list[float]:
-    """Tick positions on a log axis, dropping any closer than ``min_ratio`` to the previous one."""
-    out: list[float] = []
-    for t in ticks:
-        if t > 0 and (not out or t / out[-1] >= min_ratio):
-            out.append(t)
-    return out
+LOG_SPAN = 3.0  # rates spanning this ratio or more get a log axis
+MIN_LABEL_GAP = 0.075  # of the axis width between two tick labels on one row
+
+
+def rate_axis(ax, rates: list[float]) -> list[float]:
+    """Ticks at the operating points (log axis when they span LOG_SPAN× or more, else linear, no minor
+    ticks). A label that would crowd the previous one goes on a second row, and is left out (the tick
+    and its grid line stay) where that row is crowded too. Returns the labelled rates."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    pts = sorted({float(f"{r:.3g}") for r in rates if r > 0})
+    if not pts:
+        return []
+    lo, hi = pts[0], pts[-1]
+    log = hi / lo >= LOG_SPAN
+    if log:
+        ax.set_xscale("log")
+        limits = (lo / 1.2, hi * 1.2)
+        where = [math.log(p) for p in pts]
+        width = math.log(limits[1] / limits[0])
+    else:
+        pad = max(0.1 * (hi - lo), 0.06 * hi)
+        limits = (lo - pad, hi + pad)
+        where, width = pts, limits[1] - limits[0]
+    ax.set_xlim(*limits)
+    text: dict[float, str] = {}
+    last = [-math.inf, -math.inf]  # the last label's place on each row
+    for p, w in zip(pts, where, strict=True):
+        row = next((r for r in (0, 1) if (w - last[r]) / width >= MIN_LABEL_GAP), None)
+        if row is not None:
+            text[p] = ("\n" * row) + f"{p:g}"
+            last[row] = w
+    ax.xaxis.set_major_locator(FixedLocator(pts))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda v, _: next((t for p, t in text.items() if abs(v - p) <= 1e-9 * p), "")))
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlabel("kbps (log scale)" if log else "kbps")
+    return list(text)
 
 
 def heatmap(board: Board, metric: str, out: Path) -> Plot | None:
@@ -155,7 +228,7 @@ def heatmap(board: Board, metric: str, out: Path) -> Plot | None:
     import numpy as np
 
     plt = _pyplot()
-    langs = board.langs
+    langs = board.shown_langs()
     grid = np.full((len(board.codecs), len(langs)), np.nan)
     status: dict[tuple[int, int], str] = {}
     reasons: dict[str, str] = {}
@@ -195,54 +268,11 @@ def heatmap(board: Board, metric: str, out: Path) -> Plot | None:
     return _save(fig, out, f"heatmap_{safe_name(metric)}", f"{metric}: codec × language", caption)
 
 
-def codebook_heatmap(board: Board, runs: list[Run], out: Path) -> Plot | None:
-    """Share of codebook entries used, per (codec, level) and language (from codebook.csv)."""
-    import numpy as np
-
-    plt = _pyplot()
-    rows, values = [], {}
-    langs: list[str] = []
-    for run in runs:
-        df = run.codebook()
-        if df is None:
-            continue
-        for rec in df.to_dict("records"):
-            label = next((lab for lab, ci in board.codec_info.items()
-                          if ci.get("codec") == rec["codec"] and ci.get("run") == run.name), None)
-            if label is None or str(rec["lang"]) not in board.langs:
-                continue
-            if run.keep is not None and str(rec["lang"]) == ALL_LANGS:  # codebook.csv pools every utterance
-                continue
-            key = f"{label} · L{int(rec['level'])} ({int(rec['size'])})"
-            if key not in rows:
-                rows.append(key)
-            lang = str(rec["lang"])
-            if lang not in langs:
-                langs.append(lang)
-            values[(key, lang)] = float(rec["used_share"])
-    if not rows:
-        return None
-    langs = sorted(x for x in langs if x != ALL_LANGS) + ([ALL_LANGS] if ALL_LANGS in langs else [])
-    grid = np.array([[values.get((r, lang), math.nan) for lang in langs] for r in rows])
-    fig, ax = plt.subplots(figsize=(1.6 + 0.9 * len(langs), 0.9 + 0.3 * len(rows)))
-    im = ax.imshow(np.ma.masked_invalid(grid), vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(len(langs)))
-    ax.set_xticklabels(langs)
-    ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels(rows, fontsize=7)
-    for i in range(len(rows)):
-        for j in range(len(langs)):
-            if math.isfinite(grid[i, j]):
-                ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                        color="white" if grid[i, j] < 0.6 else "black")
-    fig.colorbar(im, ax=ax, label="share of entries used", fraction=0.05)
-    ax.set_title("Codebook usage per level and language", fontsize=10)
-    return _save(fig, out, "codebook_usage", "Codebook usage", "Share of each codebook's entries used at least once.")
-
-
 def all_plots(board: Board, out: Path, all_metrics: bool = False) -> list[Plot]:
     metrics = plotted_metrics(board, all_metrics)
     plots = [p for m in metrics if (p := rate_quality(board, m, out))]
     plots += [p for m in metrics if (p := heatmap(board, m, out))]
-    p = codebook_heatmap(board, board.runs, out)
+    from codecbench.report.codebook_plot import codebook_usage
+
+    p = codebook_usage(board, board.runs, out)
     return plots + ([p] if p else [])

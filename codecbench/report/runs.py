@@ -1,4 +1,5 @@
-"""Read a finished run folder for reports, compare and MUSHRA (layout: codecbench/store.py)."""
+"""Read a run folder for reports, compare and MUSHRA (layout: codecbench/store.py); ``Run.partial``
+says when it is not finished (still being written, or stopped)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,32 @@ from pathlib import Path
 from typing import Any
 
 from codecbench.errors import CodecbenchError
-from codecbench.store import read_json_file
+from codecbench.store import (
+    CODECS,
+    CONFIG,
+    DATASET,
+    ENVIRONMENT,
+    METRICS,
+    SUMMARY_CSV,
+    NotARunFolder,
+    RunFolder,
+)
 
 ALL_LANGS = "all"
-# Metric families that describe cost, not quality: left out of quality plots and of compare's default gate.
-# Codebook usage describes the code, not the sound: it is reported, not gated or plotted as quality.
-COST_FAMILIES = ("bitrate", "rtf", "throughput", "codebook")
+
+
+def cost_metrics() -> tuple[str, ...]:
+    """Metrics that describe cost, not quality (``MetricInfo.cost``: bitrate, real-time factor, codebook
+    usage): left out of quality plots and of compare's default gate."""
+    from codecbench.metrics.registry import all_metrics
+
+    return tuple(n for n, m in all_metrics().items() if m.info().cost)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "COST_FAMILIES":  # the former constant: the metrics that declare themselves cost
+        return cost_metrics()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class RunError(CodecbenchError):
@@ -43,43 +64,44 @@ class Run:
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> Run:
-        d = Path(path)
-        if not d.is_dir():
-            raise RunError(f"no run folder at {d}")
-        if not ((d / "rows.jsonl").exists() or (d / "utterances.parquet").exists()):
-            raise RunError(f"{d} is not a codecbench run folder (no rows.jsonl or utterances.parquet)")
-        return cls(d)
+        try:
+            return cls(RunFolder(path).check().dir)
+        except NotARunFolder as exc:
+            raise RunError(str(exc)) from None
+
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.dir)
 
     @property
     def name(self) -> str:
         """The label given on the command line, else the run id."""
-        cfg = self._json("config.json", {})
+        cfg = self._json(CONFIG, {})
         return self.label or str(cfg.get("run_id") or self.dir.name)
 
     @property
     def revision(self) -> str:
         """The git revision the run was made with ('abc123def0', '+dirty' when uncommitted), or ''."""
-        git = self._json("environment.json", {}).get("git") or {}
+        git = self._json(ENVIRONMENT, {}).get("git") or {}
         rev = str(git.get("revision") or "")[:10]
         return rev + ("+dirty" if rev and git.get("dirty") else "")
 
     def _json(self, name: str, default: Any) -> Any:
         if name not in self._cache:
-            p = self.dir / name
-            self._cache[name] = read_json_file(p) if p.exists() else default  # damage: one-line error
+            self._cache[name] = self.folder.read_json(name, default)  # damage: one-line error
         return self._cache[name]
 
     @property
     def codecs(self) -> dict[str, dict[str, Any]]:
-        return self._json("codecs.json", {})
+        return self._json(CODECS, {})
 
     @property
     def metrics(self) -> dict[str, dict[str, Any]]:
-        return self._json("metrics.json", {})
+        return self._json(METRICS, {})
 
     @property
     def dataset(self) -> list[dict[str, Any]]:
-        return self._json("dataset.json", [])
+        return self._json(DATASET, [])
 
     @property
     def utterances(self) -> dict[str, dict[str, Any]]:
@@ -95,11 +117,9 @@ class Run:
         return out
 
     def rows(self):
-        """Per-utterance rows (DataFrame; see codecbench.store.load_rows)."""
+        """Per-utterance rows (DataFrame; see codecbench.store.RunFolder.frame)."""
         if "rows" not in self._cache:
-            from codecbench.store import load_rows
-
-            rows = load_rows(self.dir)
+            rows = self.folder.frame()
             if self.keep is not None:
                 rows = rows[rows["utt_id"].astype(str).isin(self.keep)].reset_index(drop=True)
             self._cache["rows"] = rows
@@ -118,35 +138,70 @@ class Run:
 
     def summary(self):
         """summary.csv as a DataFrame; computed from the rows (not written) when a run stopped before it or
-        is restricted to some utterances."""
+        is restricted to some utterances (per-output and corpus-level rows alike: ``summary.build``)."""
         if "summary" not in self._cache:
             import pandas as pd
 
-            p = self.dir / "summary.csv"
+            p = self.dir / SUMMARY_CSV
             if p.exists() and self.keep is None:
                 df = pd.read_csv(p, keep_default_na=False, na_values=[""])
             else:  # a run that stopped before its summary, or restricted to common utterances
-                from codecbench.summary import SUMMARY_COLUMNS, corpus_asr_rows, summarize
+                from codecbench.summary import build
 
-                df = summarize(self.rows(), self.metrics, self.codecs)
-                corpus = corpus_asr_rows(self.dir, self.rows(), self.metrics, self.codecs)
-                if corpus:
-                    df = pd.concat([df, pd.DataFrame(corpus, columns=SUMMARY_COLUMNS)], ignore_index=True)
+                df, _ = build(self.folder, self.rows(), self.metrics, self.codecs)
             for c in ("codec", "lang", "metric", "status", "note"):
                 if c in df.columns:
                     df[c] = df[c].astype(object).where(df[c].notna(), "").astype(str)
             self._cache["summary"] = df
         return self._cache["summary"]
 
-    def codebook(self):
-        """codebook.csv as a DataFrame, or None when the run has no token codecs."""
+    def table(self, name: str):
+        """A CSV file of the run folder (e.g. a metric aggregate's) as a DataFrame, or None when it is
+        absent or empty."""
         import pandas as pd
 
-        p = self.dir / "codebook.csv"
+        p = self.dir / name
         if not p.exists():
             return None
         df = pd.read_csv(p, keep_default_na=False, na_values=[""])
         return df if not df.empty else None
+
+    def codebook(self):
+        """codebook.csv (pooled codebook utilization), or None when the run has none."""
+        return self.table("codebook.csv")
+
+    def expected_rows(self) -> int | None:
+        """Rows the run writes when complete (its codecs x utterances, in its shard), or None when the
+        folder does not say (an older codecbench)."""
+        cfg = self._json(CONFIG, {})
+        codecs = (cfg.get("identity") or {}).get("codecs") if isinstance(cfg, dict) else None
+        if not isinstance(codecs, list) or not isinstance(self.dataset, list):
+            return None
+        from codecbench.pipeline.shards import part
+
+        utts = [(str(u.get("id")), u.get("duration")) for u in self.dataset if isinstance(u, dict)]
+        mine = part(cfg.get("shard"), [str(c) for c in codecs], utts, cfg.get("shard_costs"))
+        return len(codecs) * len(utts) if mine is None else len(mine)
+
+    def partial(self) -> list[str]:
+        """Why this run's figures are partial, one sentence each (none for a finished run): a run
+        still writing the folder (its lock is held), rows missing (a run stopped before its end), or
+        no summary (stopped after its rows)."""
+        from codecbench.lock import holder
+
+        out = []
+        pid = holder(self.dir)
+        if pid is not None:
+            out.append(f"run {self.name} is still being written (process {pid} holds its folder): its figures are "
+                       "partial and will change")
+        expected = self.expected_rows()
+        have = len(self.folder.rows()) if self.folder.rows_path.exists() else len(self.rows())
+        if expected is not None and have < expected:
+            out.append(f"run {self.name} is incomplete: {have} of {expected} rows ({expected - have} missing); run "
+                       "the same command again to finish it")
+        elif pid is None and not (self.dir / SUMMARY_CSV).exists():
+            out.append(f"run {self.name} stopped before writing its summary; run the same command again to finish it")
+        return out
 
     def audio_file(self, rel: str) -> Path | None:
         """A saved reconstruction's path, or None when it was not saved or is gone."""

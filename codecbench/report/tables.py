@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from codecbench.report.cells import (
+    BITRATE_COLUMNS,
+    KEY_METRICS,
     MIN_N_FOR_CI,
     Footnotes,
     fmt_number,
@@ -19,8 +22,6 @@ from codecbench.report.runs import ALL_LANGS, Run, RunError, is_number
 # Metrics shown first when present (the rest follow in the runs' order).
 PREFERRED_ORDER = ("pesq_wb", "pesq_nb", "stoi", "estoi", "visqol", "visqol_speech", "si_sdr", "mel_distance",
                    "speaker_sim", "spk_sim", "wer", "cer", "dnsmos_ovrl")
-KEY_METRICS = ("pesq_wb", "stoi", "visqol_speech", "spk_sim_ecapa", "wer", "cer", "wer_corpus")
-BITRATE_COLUMNS = ("bitrate_measured", "bitrate_kbps", "bitrate")  # first present wins
 _TO_KBPS = {"bit/s": 1e-3, "bps": 1e-3, "b/s": 1e-3, "kbit/s": 1.0, "kbps": 1.0}
 
 
@@ -54,6 +55,9 @@ class Board:
     cells: dict[tuple[str, str, str], Cell]  # (label, lang, metric)
     not_computed: dict[str, tuple[str, str]] = field(default_factory=dict)  # metric -> (status, reason): no value anywhere
     mixed: str = ""  # set when runs over different utterance sets are reported together (--allow-mixed)
+    partial: list[str] = field(default_factory=list)  # runs still being written or stopped early (Run.partial)
+    data_warnings: list[str] = field(default_factory=list)  # the runs' data checks (codecbench.datachecks)
+    _standings: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
     def n_utterances(self) -> dict[str, int]:
         """Unique utterances per language over every run (an utterance in two runs counts once)."""
@@ -72,18 +76,30 @@ class Board:
         """The key metrics shown first (the rest is folded), in KEY_METRICS order."""
         return [m for m in KEY_METRICS if m in self.metrics] or self.metrics[:6]
 
+    def shown_langs(self) -> list[str]:
+        """The languages a page, a table set or a plot shows: each language, and the pooled "all" only
+        when it pools something (with one language and no row outside it, it repeats that language)."""
+        real = [x for x in self.langs if x != ALL_LANGS]
+        if len(real) == 1 and all(self.group_n(c, ALL_LANGS) == self.group_n(c, real[0]) for c in self.codecs):
+            return real
+        return self.langs
+
     def cell(self, codec: str, lang: str, metric: str) -> Cell:
         return self.cells.get((codec, lang, metric)) or Cell(None, None, None, 0, 0, "missing", "not in the run")
 
+    def standing(self, lang: str, metric: str):
+        """The column leader against the runner-up with its paired evidence (report/standings.py), or None."""
+        if (lang, metric) not in self._standings:
+            from codecbench.report.standings import leader_standing
+
+            self._standings[(lang, metric)] = leader_standing(self, lang, metric)
+        return self._standings[(lang, metric)]
+
     def best(self, lang: str, metric: str) -> str | None:
-        """The codec with the best reliable mean (None when the metric has no direction)."""
-        hib = self.metric_info[metric].get("higher_is_better")
-        if hib is None:
-            return None
-        vals = [(self.cell(c, lang, metric).mean, c) for c in self.codecs if self.cell(c, lang, metric).has_value]
-        if len(vals) < 2 or self.mixed:
-            return None
-        return (max(vals) if hib else min(vals))[1]
+        """The codec marked best: the leader, only when significantly better than the runner-up (paired
+        sign-flip p < 0.05 over the utterances both scored). None otherwise, or without a direction."""
+        s = self.standing(lang, metric)
+        return s.candidate if s is not None and s.differences[0].outcome(s.alpha) == "better" else None
 
     def rate_kbps(self, codec: str, lang: str = ALL_LANGS) -> tuple[float | None, str]:
         """(kbps, source): measured bitrate in ``lang`` (default: pooled) when the run has it, else nominal."""
@@ -109,77 +125,107 @@ def _num(v: Any) -> float | None:
     return float(v) if is_number(v) else None
 
 
+def _cell(rec: dict[str, Any]) -> Cell:
+    """A summary.csv record as a cell (an "ok" record without a mean is a failure, never a blank)."""
+    status = str(rec.get("status") or "ok")
+    mean = _num(rec.get("mean"))
+    return Cell(mean, _num(rec.get("ci_low")), _num(rec.get("ci_high")), int(_num(rec.get("n")) or 0),
+                int(_num(rec.get("n_failed")) or 0), "failed" if status == "ok" and mean is None else status,
+                str(rec.get("note") or ""))
+
+
+@dataclass
+class _Join:
+    """What ``build_board`` gathers over the runs, in their order."""
+
+    codecs: list[str] = field(default_factory=list)
+    codec_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cells: dict[tuple[str, str, str], Cell] = field(default_factory=dict)
+    metric_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metric_order: list[str] = field(default_factory=list)
+    langs: list[str] = field(default_factory=list)
+
+    def add_metric(self, name: str) -> None:
+        if name not in self.metric_order:
+            self.metric_order.append(name)
+
+    def add_run(self, r: Run, label) -> None:
+        for name, o in r.outputs().items():
+            self.metric_info.setdefault(name, {"higher_is_better": o.higher_is_better, "unit": o.unit,
+                                               "metric": o.metric, "unavailable": o.unavailable,
+                                               **_provenance(r.metrics.get(o.metric, {}))})
+            self.add_metric(name)
+        df = r.summary()
+        for codec in df["codec"].unique():
+            if label(codec) not in self.codec_info:
+                self.codecs.append(label(codec))
+                self.codec_info[label(codec)] = {**r.codecs.get(codec, {}), "run": r.name, "codec": codec}
+        for rec in df.to_dict("records"):
+            lang, metric = str(rec["lang"]), rec["metric"]
+            if lang != ALL_LANGS and lang not in self.langs:
+                self.langs.append(lang)
+            self.add_metric(metric)
+            info = self.metric_info.setdefault(metric, {})
+            info.setdefault("higher_is_better", _bool_or_none(rec.get("higher_is_better")))
+            info.setdefault("unit", rec["unit"] if isinstance(rec.get("unit"), str) else "")
+            self.cells[(label(rec["codec"]), lang, metric)] = _cell(rec)
+
+    def add_unavailable(self, r: Run) -> None:
+        """Metrics unavailable in a run have no summary rows: say why in every cell of its codecs."""
+        for name, o in r.outputs().items():
+            if not o.unavailable:
+                continue
+            for label in [lb for lb, ci in self.codec_info.items() if ci["run"] == r.name]:
+                for lang in [*self.langs, ALL_LANGS]:
+                    self.cells.setdefault((label, lang, name), Cell(None, None, None, 0, 0, "unavailable", o.unavailable))
+
+    def not_computed(self, present: set[str]) -> dict[str, tuple[str, str]]:
+        """Metrics without a value anywhere but unavailable or failed somewhere: (status, reason) of the first."""
+        out = {}
+        for m in self.metric_order:
+            bad = [c for (_, _, mm), c in self.cells.items() if mm == m and c.status in ("unavailable", "failed")]
+            if m not in present and bad:
+                out[m] = (bad[0].status, bad[0].note)
+        return out
+
+
 def build_board(runs: list[Run], select: list[str] | None = None, mixed: str = "") -> Board:
     """Join the summaries of the runs; codec names seen in several runs get ' (run)' appended.
 
     ``select``: output or metric names to keep (default: every metric with a value somewhere)."""
-    seen: dict[str, int] = {}
+    seen = Counter(c for r in runs for c in r.summary()["codec"].unique())
+    join = _Join()
     for r in runs:
-        for c in r.summary()["codec"].unique():
-            seen[c] = seen.get(c, 0) + 1
-    codecs: list[str] = []
-    codec_info: dict[str, dict[str, Any]] = {}
-    cells: dict[tuple[str, str, str], Cell] = {}
-    metric_info: dict[str, dict[str, Any]] = {}
-    metric_order: list[str] = []
-    langs: list[str] = []
+        join.add_run(r, lambda codec, r=r: codec if seen[codec] == 1 else f"{codec} ({r.name})")
     for r in runs:
-        outputs = r.outputs()
-        for name, o in outputs.items():
-            metric_info.setdefault(name, {"higher_is_better": o.higher_is_better, "unit": o.unit, "metric": o.metric,
-                                          "unavailable": o.unavailable, **_provenance(r.metrics.get(o.metric, {}))})
-            if name not in metric_order:
-                metric_order.append(name)
-        df = r.summary()
-        for codec in df["codec"].unique():
-            label = codec if seen[codec] == 1 else f"{codec} ({r.name})"
-            if label in codec_info:
-                continue
-            codecs.append(label)
-            codec_info[label] = {**r.codecs.get(codec, {}), "run": r.name, "codec": codec}
-        for rec in df.to_dict("records"):
-            codec, lang, metric = rec["codec"], str(rec["lang"]), rec["metric"]
-            label = codec if seen[codec] == 1 else f"{codec} ({r.name})"
-            if lang != ALL_LANGS and lang not in langs:
-                langs.append(lang)
-            if metric not in metric_order:
-                metric_order.append(metric)
-            info = metric_info.setdefault(metric, {})
-            info.setdefault("higher_is_better", _bool_or_none(rec.get("higher_is_better")))
-            info.setdefault("unit", rec["unit"] if isinstance(rec.get("unit"), str) else "")
-            status = str(rec.get("status") or "ok")
-            cells[(label, lang, metric)] = Cell(_num(rec.get("mean")), _num(rec.get("ci_low")), _num(rec.get("ci_high")),
-                                                int(_num(rec.get("n")) or 0), int(_num(rec.get("n_failed")) or 0),
-                                                status, str(rec.get("note") or ""))
-            if status == "ok" and _num(rec.get("mean")) is None:
-                cells[(label, lang, metric)].status = "failed"
-    # metrics unavailable in a run have no summary rows: say why in every cell
-    for r in runs:
-        for name, o in r.outputs().items():
-            if o.unavailable:
-                for label, ci in codec_info.items():
-                    if ci["run"] != r.name:
-                        continue
-                    for lang in [*langs, ALL_LANGS]:
-                        cells.setdefault((label, lang, name), Cell(None, None, None, 0, 0, "unavailable", o.unavailable))
-    # a column needs a value somewhere: all-n/a metrics are dropped, all-unavailable/failed ones listed once
-    present = {m for (_, _, m), c in cells.items() if c.status in ("ok", "unreliable")}
-    not_computed = {}
-    for m in metric_order:
-        bad = [c for (_, _, mm), c in cells.items() if mm == m and c.status in ("unavailable", "failed")]
-        if m not in present and bad:
-            not_computed[m] = (bad[0].status, bad[0].note)
+        join.add_unavailable(r)
+    # a column needs a value somewhere: all-n/a metrics are dropped, all-unavailable/failed ones listed once;
+    # data checks describe the references, not the codecs: warnings instead of columns
+    checks = {name for r in runs for name, o in r.outputs().items() if r.metrics.get(o.metric, {}).get("data_check")}
+    present = {m for (_, _, m), c in join.cells.items() if c.status in ("ok", "unreliable") and m not in checks}
+    not_computed = join.not_computed(present)
+    order, info = join.metric_order, join.metric_info
     if select:
-        unknown = [m for m in select if m not in metric_order and not any(i.get("metric") == m for i in metric_info.values())]
+        unknown = [m for m in select if m not in order and not any(i.get("metric") == m for i in info.values())]
         if unknown:
-            raise RunError(f"unknown metric(s) {', '.join(unknown)} (known: {', '.join(metric_order)})")
-        chosen = [m for m in metric_order if m in select or metric_info.get(m, {}).get("metric") in select]
+            raise RunError(f"unknown metric(s) {', '.join(unknown)} (known: {', '.join(order)})")
+        chosen = [m for m in order if m in select or info.get(m, {}).get("metric") in select]
         present &= set(chosen)
         not_computed = {m: r for m, r in not_computed.items() if m in chosen}
-    metrics = [m for m in PREFERRED_ORDER if m in present] + [m for m in metric_order if m in present
+    metrics = [m for m in PREFERRED_ORDER if m in present] + [m for m in order if m in present
                                                                and m not in PREFERRED_ORDER]
-    langs = sorted(langs) + [ALL_LANGS]
-    return Board(runs, codecs, codec_info, langs, metrics, metric_info, cells, not_computed, mixed)
+    partial = [why for r in runs for why in r.partial()]
+    return Board(runs, join.codecs, join.codec_info, sorted(join.langs) + [ALL_LANGS], metrics, info, join.cells,
+                 not_computed, mixed, partial, data_warnings=_data_warnings(runs))
+
+
+def _data_warnings(runs: list[Run]) -> list[str]:
+    from codecbench.datachecks import messages, read
+
+    out = []
+    for r in runs:
+        out += [(f"{r.name}: " if len(runs) > 1 else "") + m for m in messages(read(r.dir))]
+    return list(dict.fromkeys(out))
 
 
 def _provenance(m: dict[str, Any]) -> dict[str, Any]:
@@ -220,11 +266,18 @@ def _md_table(board: Board, lang: str, metrics: list[str], notes: Footnotes) -> 
     for codec in board.codecs:
         cells = []
         for m in metrics:
-            t = md_text(cell_text(board, board.cell(codec, lang, m), m, notes))
+            t = cell_text(board, board.cell(codec, lang, m), m, notes)  # numbers, or a status and its footnote mark
             cells.append(f"**{t}**" if board.best(lang, m) == codec else t)
         out.append("| " + " | ".join([md_text(codec), md_text(rate_text(board, codec)), str(board.group_n(codec, lang)), *cells])
                    + " |")
     return out
+
+
+def standing_lines(board: Board, lang: str, metrics: list[str]) -> list[str]:
+    """One line of evidence per metric with a leader (report/standings.py)."""
+    from codecbench.report.standings import short_text
+
+    return [short_text(s) for m in metrics if (s := board.standing(lang, m)) is not None]
 
 
 def markdown_tables(board: Board) -> str:
@@ -232,19 +285,29 @@ def markdown_tables(board: Board) -> str:
     notes = Footnotes()
     counts = ", ".join(f"{k}: {v}" for k, v in board.n_utterances().items())
     out = ["# codecbench leaderboard", "",
-           f"Runs: {', '.join(r.name for r in board.runs)}. Unique utterances per language: {counts}. Cells: mean "
-           f"[95% bootstrap CI] (no CI for n < {MIN_N_FOR_CI}); bold = best; ↑ higher is better, ↓ lower is better; "
+           f"Runs: {', '.join(md_text(r.name) for r in board.runs)}. Unique utterances per language: {md_text(counts)}. "
+           "Cells: mean "
+           f"[95% bootstrap CI] (no CI for n < {MIN_N_FOR_CI}); bold = best, significantly better than the runner-up "
+           "(paired sign-flip p < 0.05; the evidence is listed under each table); ↑ higher is better, ↓ lower is better; "
            "cells without a value give their status, the reason is a footnote.", ""]
+    for why in board.partial:
+        out += [f"> **Warning:** {md_text(why)}", ""]
     if board.mixed:
         out += [f"> **Warning:** {md_text(board.mixed)}", ""]
+    if board.data_warnings:
+        out += ["Data checks (each run's data_checks.json):", "", *[f"- ⚠️ {md_text(w)}" for w in board.data_warnings], ""]
     if board.not_computed:
-        out += ["Not computed: " + ", ".join(f"{m} ({status_text(st, why, notes)})"
+        out += ["Not computed: " + ", ".join(f"{md_text(m)} ({status_text(st, why, notes)})"
                                             for m, (st, why) in board.not_computed.items()) + ".", ""]
     head = board.headline()
     rest = [m for m in board.metrics if m not in head]
-    for lang in board.langs:
-        out += [f"## {'All languages (pooled)' if lang == ALL_LANGS else 'Language: ' + lang}", ""]
+    for lang in board.shown_langs():
+        out += [f"## {'All languages (pooled)' if lang == ALL_LANGS else 'Language: ' + md_text(lang)}", ""]
         out += _md_table(board, lang, head, notes) + [""]
+        standings = standing_lines(board, lang, head)
+        if standings:
+            out += ["Leader against runner-up (mean paired difference [95% CI], two-sided sign-flip p):", "",
+                    *[f"- {md_text(t)}" for t in standings], ""]
         if rest:
             out += [f"<details><summary>{len(rest)} more metric{'s' if len(rest) > 1 else ''}</summary>", ""]
             for k in range(0, len(rest), 6):

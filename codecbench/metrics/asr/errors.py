@@ -68,9 +68,9 @@ def corpus_wer_cer(references: Iterable[str], hypotheses: Iterable[str]) -> dict
 
 def load_transcripts(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """Transcript records of a run, the last per (codec, utt_id) (a resumed run appends again)."""
-    from codecbench.store import RunStore
+    from codecbench.store import RunFolder
 
-    return RunStore(run_dir).records(TRANSCRIPTS)
+    return RunFolder(run_dir).records(TRANSCRIPTS)
 
 
 def corpus_error_rates(source: str | os.PathLike | Iterable[dict[str, Any]],

@@ -9,14 +9,16 @@ reconstruction is transcribed once for all outputs).
   the reference, else 0.0, so its mean over utterances is the exact-match rate (a binary value per
   utterance, recorded like any other output, with the same reliability rule).
 
-Texts go through ``textnorm.normalize`` (script-preserving) and then jiwer; the language is forced
+Texts go through the ``normalizer`` (``normalizers.py``: script-preserving ``textnorm.normalize`` by
+default, Whisper's English normaliser for English utterances with ``whisper-english``) and then jiwer;
+the language is forced
 from the utterance's ``lang`` where the model supports it (the record says whether it was). When the *reference* transcript fails a reliability check
 (``checks.py``), the utterance's four values are ``unreliable`` with the reason: the ASR model cannot
 read this language, so its errors would look like codec damage. A reconstruction whose transcript
 fails a check while the reference's passed keeps its number (the codec broke recognition: that *is*
 codec damage). Every scored item appends a transcript record (texts, checks, error counts) to the run
-store's ``asr_transcripts`` stream; corpus-level rates and ``asr_reliability.json`` are computed from
-those records by the summary.
+folder's ``asr_transcripts`` stream (``streams``); corpus-level rates and ``asr_reliability.json`` are
+computed from those records by its aggregate (``corpus.py``).
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codecbench.metrics import textnorm
-from codecbench.metrics.asr.backends import BACKENDS, backend_unavailable, make_backend
 from codecbench.metrics.asr.checks import check_transcript
 from codecbench.metrics.asr.errors import TRANSCRIPTS, error_counts
-from codecbench.metrics.asr.routing import DEFAULT, AsrModel, model_for, routes
+from codecbench.metrics.asr.factory import backend_unavailable, make_backend
+from codecbench.metrics.asr.normalizers import NORMALIZERS, SPELLING_SOURCE, make_normalizer, spelling_file
+from codecbench.metrics.asr.routing import BACKENDS, DEFAULT, AsrModel, model_for, routes
 from codecbench.metrics.asr.transcriber import SR, Transcriber
 from codecbench.metrics.base import (
     Failure,
@@ -63,6 +65,12 @@ OPTIONS = {
     "beam": Option(5, "beam size (Whisper; CTC models decode greedily)", kind=int, env="CODECBENCH_ASR_BEAM"),
     "threads": Option(1, "CPU threads of faster-whisper (quantized kernels may round differently with more)",
                       kind=int, env="CODECBENCH_ASR_THREADS"),
+    "normalizer": Option("script", "text normalisation before WER/CER: script (script-preserving, every language) or "
+                         "whisper-english (Whisper's English normaliser for English utterances, script for the others)",
+                         env="CODECBENCH_ASR_NORMALIZER", choices=NORMALIZERS),
+    "normalizer_source": Option(SPELLING_SOURCE, "whisper-english: where its normalizer.json (British->American "
+                                "spellings) comes from: hub id[@revision], Whisper tokenizer folder or file",
+                                env="CODECBENCH_ASR_NORMALIZER_SOURCE"),
 }
 OUTPUTS = (
     Output("wer", False, "ratio", "word error rate of ASR on the reconstruction vs the manifest text"),
@@ -90,17 +98,25 @@ def _short(spec: AsrModel) -> str:
 class AsrMetric(Metric):
     name = "wer"
     options = OPTIONS
+    streams = (TRANSCRIPTS,)
 
     def __init__(self) -> None:
         self._reason: str | None | bool = False  # False: not checked yet
         self._transcribers: dict[AsrModel, Transcriber] = {}
         self._device = "cpu"
         self._workdir: str | None = None
+        self._normalize: Any = None
 
     def configure(self, opts: dict[str, Any]) -> AsrMetric:
         new = super().configure(opts)
-        new._reason, new._transcribers = False, {}  # never inherit the prototype's checks or models
+        new._reason, new._transcribers, new._normalize = False, {}, None  # never inherit checks or models
         return new  # type: ignore[return-value]
+
+    def normalize(self, text: str | None, lang: str | None) -> str:
+        """The comparable form of a transcript under the configured ``normalizer``."""
+        if self._normalize is None:
+            self._normalize = make_normalizer(self._opt("normalizer"), self._opt("normalizer_source"))
+        return self._normalize(text, lang)
 
     def _opt(self, key: str) -> Any:
         return self.opts[key] if key in self.opts else OPTIONS[key].default_for(self._device)
@@ -118,6 +134,8 @@ class AsrMetric(Metric):
             mode += f", {self._opt('compute_type')}, {self._opt('threads')} thread(s)"
         if "transformers" in backends:
             mode += ", transformers float32 on CPU / float16 on GPU (CTC: greedy)"  # metadata precedes setup()
+        norm = self._opt("normalizer")
+        mode += f", normalizer {norm}" + (f" ({self._opt('normalizer_source')})" if norm != "script" else "")
         if len(specs) == 1 and set(table) == {DEFAULT}:
             model, revision = _short(specs[0]), specs[0].revision
         else:
@@ -128,7 +146,7 @@ class AsrMetric(Metric):
         return AsrInfo(
             name=self.name, outputs=OUTPUTS,
             description=("ASR WER/CER vs the transcript, dWER/dCER and exact-match rate vs ASR of the reference; "
-                         "a model per language; script-preserving normalisation; language forced where the model "
+                         f"a model per language; {self._opt('normalizer')} normalisation; language forced where the model "
                          "supports it; unreliable when reference ASR fails its checks"),
             needs_reference=True, needs_text=False, device="gpu", sample_rate=SR, library="+".join(backends),
             version=f"{versions} (jiwer {package_version('jiwer')})", model=model or None, revision=revision,
@@ -145,6 +163,11 @@ class AsrMetric(Metric):
                     langs = ", ".join("other languages" if k == DEFAULT else k for k, s in table.items() if s == spec)
                     self._reason = f"{reason} (ASR model for {langs})"
                     break
+            if self._reason is None and self._opt("normalizer") != "script":
+                try:
+                    self.normalize("", None)
+                except ModelMissing as exc:
+                    self._reason = str(exc)
         return self._reason  # type: ignore[return-value]
 
     def configured_models(self) -> dict[AsrModel, list[str]]:
@@ -168,11 +191,35 @@ class AsrMetric(Metric):
         """Download every configured model (``codecbench models download --config``)."""
         from codecbench.metrics.asr.model_specs import fetch
 
-        return [(spec.label, fetch(spec, langs, cache_dir)) for spec, langs in self.configured_models().items()]
+        jobs = [(spec.label, lambda s=spec, langs=langs: fetch(s, langs, cache_dir))
+                for spec, langs in self.configured_models().items()]
+        if self._opt("normalizer") != "script":
+            source = self._opt("normalizer_source")
+            jobs.append((f"{self._opt('normalizer')} normalizer ({source})", lambda: spelling_file(source, cache_dir)))
+        out, missing = [], []
+        for label, job in jobs:  # every one is attempted; what is missing is reported together
+            try:
+                out.append((label, job()))
+            except ModelMissing as exc:
+                missing.append(f"{label}: {exc}")
+        if missing:
+            raise ModelMissing("; ".join(missing))
+        return out
 
     def setup(self, device: str = "cpu", workdir: str | None = None) -> None:
         self._device, self._workdir = device, workdir
         self._transcribers = {}
+
+    def aggregate(self, corpus):
+        from codecbench.metrics.asr.corpus import aggregate
+
+        return aggregate(corpus, TRANSCRIPTS)
+
+    def numerics(self, device: str) -> dict[str, Any]:
+        """The resolved ASR options and what CTranslate2 offers here (``environment.asr_settings``)."""
+        from codecbench.environment import asr_settings
+
+        return {"asr": asr_settings(device, self.opts)}
 
     def transcriber(self, spec: AsrModel) -> Transcriber:
         """One transcriber (backend + caches) per configured model; its cache key holds every option
@@ -230,9 +277,9 @@ class AsrMetric(Metric):
                 out[i], rec = self._score(x, ref_asr, hyp, tr, spec)
                 records.append(rec)
         if self._workdir and records:
-            from codecbench.store import RunStore
+            from codecbench.store import RunFolder
 
-            RunStore(self._workdir).append_records(TRANSCRIPTS, records)
+            RunFolder(self._workdir).append_records(TRANSCRIPTS, records)
         return out
 
     def _score(self, x: MetricInput, ref_asr: str, hyp: str, tr: Transcriber,
@@ -240,7 +287,7 @@ class AsrMetric(Metric):
         lang = x.utterance.lang
         ref_check = check_transcript(ref_asr, lang)
         unreliable = ref_check.reason("reference", tr.label)
-        ref_norm, hyp_norm = textnorm.normalize(ref_asr), textnorm.normalize(hyp)
+        ref_norm, hyp_norm = self.normalize(ref_asr, lang), self.normalize(hyp, lang)
         rec: dict[str, Any] = {
             "codec": x.codec.name if x.codec else None, "utt_id": x.utterance.id, "lang": lang, "model": tr.label,
             "model_id": spec.model, "revision": spec.revision, "commit": tr.backend.commit, "backend": spec.backend,
@@ -248,6 +295,7 @@ class AsrMetric(Metric):
             "text": x.utterance.text, "reference_asr": ref_asr, "hypothesis": hyp,
             "reference_check": asdict(ref_check), "hypothesis_check": asdict(check_transcript(hyp, lang)),
             "reference_unreliable": unreliable, "exact_match": ref_norm == hyp_norm,
+            "normalizer": self._opt("normalizer"),
         }
         if unreliable:
             return fail_all(self, Failure.unreliable(unreliable)), rec
@@ -258,7 +306,7 @@ class AsrMetric(Metric):
                 values[w] = values[c] = Failure.not_applicable("no transcript for this utterance (the manifest has no text)")
                 continue
             try:
-                counts = error_counts(textnorm.normalize(truth), hyp_norm)
+                counts = error_counts(self.normalize(truth, lang), hyp_norm)
             except MetricFailure as exc:
                 values[w] = values[c] = exc.failure()
                 continue

@@ -10,6 +10,15 @@ from codecbench.metrics.asr.routing import AsrModel
 from codecbench.models import ModelMissing, ModelSpec, hub_snapshot
 
 WHISPER_SIZES = ("tiny", "base", "small", "medium", "large-v3", "turbo")
+# The ASR models codec papers report WER with, as transformers checkpoints (``wer`` option
+# ``model: <hub id>``, backend transformers): HuBERT-large CTC fine-tuned on LibriSpeech 960 h (greedy
+# CTC), and Whisper-large-v3 (beam search; English text normalised with ``normalizer: whisper-english``).
+PAPER_ASR = {
+    "hubert-large-ls960-ft": ("facebook/hubert-large-ls960-ft", "HuBERT-large CTC fine-tuned on LibriSpeech 960 h "
+                              "(transformers; the WER model of X-codec2, VALL-E and most codec papers)"),
+    "whisper-large-v3-hf": ("openai/whisper-large-v3", "Whisper large-v3, transformers checkpoint (with its "
+                            "normalizer.json, the English spelling list of normalizer: whisper-english)"),
+}
 
 
 def _openai_fetch(size: str):
@@ -36,7 +45,19 @@ def models() -> list[ModelSpec]:
         specs.append(ModelSpec(
             f"openai-whisper-{size}", f"Whisper {size}, PyTorch checkpoint for openai-whisper (checksummed URL)",
             ("wer",), fetch=_openai_fetch(size if size != "turbo" else "turbo")))
+    for name, (repo, desc) in PAPER_ASR.items():
+        specs.append(ModelSpec(name, f"{desc} (revision: hub main; no pinned commit known)", ("wer",), hub_id=repo,
+                               fetch=_transformers_fetch(repo)))
     return specs
+
+
+def _transformers_fetch(repo: str):
+    def fetch(cache_dir: Path | None) -> Path:
+        from codecbench.metrics.asr.hf_backend import hub_folder
+
+        return Path(hub_folder(repo, None, None, cache_dir))  # safetensors, else pytorch_model*.bin
+
+    return fetch
 
 
 def fetch(spec: AsrModel, langs: list[str], cache_dir: Path | None = None) -> Path:

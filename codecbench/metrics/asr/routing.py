@@ -20,10 +20,11 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from codecbench.config import ConfigError
+from codecbench.errors import ConfigError
 
 WHISPER_SIZES = ("tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en", "large-v1",
                  "large-v2", "large-v3", "large", "distil-large-v3", "large-v3-turbo", "turbo")
+BACKENDS = ("faster-whisper", "openai-whisper", "transformers")  # ASR implementations (asr/factory.py)
 WHISPER_BACKENDS = ("faster-whisper", "openai-whisper")
 NONE = ("none", "")
 DEFAULT = "*"  # the key of the default model in a route map
@@ -90,8 +91,6 @@ def _entry(lang: str, value: Any, default_backend: str) -> AsrModel:
 
 
 def make_model(model: str, backend: str, revision: Any) -> AsrModel:
-    from codecbench.metrics.asr.backends import BACKENDS
-
     backend = infer_backend(model, backend)
     if backend not in BACKENDS:
         raise ConfigError(f"unknown ASR backend {backend!r} for {model} (known: auto, {', '.join(BACKENDS)})")

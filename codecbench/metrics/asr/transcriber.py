@@ -8,7 +8,6 @@ cached transcript is reused only for the same model, the same options and the sa
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from codecbench.metrics.asr.backends import AsrBackend
 from codecbench.metrics.base import MetricInput
 
 SR = 16000
+CACHE = "asr_cache"  # the run folder's cache of reference transcripts
 MAX_RECENT = 4096  # reconstruction transcripts kept in memory
 
 
@@ -41,30 +41,25 @@ class Transcriber:
     def label(self) -> str:
         return self.backend.label
 
-    def _cache_file(self, key: str, lang: str | None) -> Path | None:
-        if self.workdir is None:
-            return None
+    def _cache_key(self, key: str, lang: str | None) -> tuple[str, str, str]:
         from codecbench.store import safe_name
 
-        folder = f"{safe_name(self.label)}-{self.options_key}"
-        return self.workdir / "asr_cache" / folder / safe_name(lang or "unknown") / f"{key}.json"
+        return f"{safe_name(self.label)}-{self.options_key}", safe_name(lang or "unknown"), key
 
     def reference_texts(self, xs: list[MetricInput]) -> list[str]:
         """ASR of each item's uncompressed reference (computed once per utterance and options)."""
-        from codecbench.store import atomic_write_json, safe_name
+        from codecbench.store import RunFolder, safe_name
 
+        cache = RunFolder(self.workdir).cache(CACHE) if self.workdir is not None else None
         keys = [f"{safe_name(x.utterance.id)}-{audio_digest(x.ref)}" for x in xs]
         todo = []
         for i, (x, key) in enumerate(zip(xs, keys, strict=True)):
             if key in self._ref:
                 continue
-            f = self._cache_file(key, x.utterance.lang)
-            if f is not None and f.exists():
-                try:
-                    self._ref[key] = json.loads(f.read_text(encoding="utf-8"))["text"]
-                    continue
-                except (OSError, ValueError, KeyError):
-                    pass
+            hit = cache.get(*self._cache_key(key, x.utterance.lang)) if cache is not None else None
+            if isinstance(hit, dict) and isinstance(hit.get("text"), str):
+                self._ref[key] = hit["text"]
+                continue
             todo.append(i)
         if todo:
             texts = self.backend.transcribe([to16k(xs[i].ref, xs[i].sample_rate) for i in todo],
@@ -72,10 +67,9 @@ class Transcriber:
             for i, text in zip(todo, texts, strict=True):
                 x, key = xs[i], keys[i]
                 self._ref[key] = text
-                f = self._cache_file(key, x.utterance.lang)
-                if f is not None:
-                    atomic_write_json(f, {"utt_id": x.utterance.id, "lang": x.utterance.lang, "model": self.label,
-                                          "text": text})
+                if cache is not None:
+                    cache.put(*self._cache_key(key, x.utterance.lang),
+                              value={"utt_id": x.utterance.id, "lang": x.utterance.lang, "model": self.label, "text": text})
         return [self._ref[k] for k in keys]
 
     def reconstruction_texts(self, xs: list[MetricInput]) -> list[str]:

@@ -51,14 +51,17 @@ class SbFbank:
 
 
 def sentence_mean_norm(feats, lengths, std_norm: bool = False):
-    """SpeechBrain ``InputNormalization(norm_type='sentence')`` with relative lengths."""
+    """SpeechBrain ``InputNormalization(norm_type='sentence')`` with relative lengths, as speechbrain 1.x
+    computes it: the valid frames are t < length x frames - 1e-6, the std is the biased one (clamped at
+    1e-10). (speechbrain 0.5 rounded length x frames instead: one frame more or fewer on some batch items.)"""
     import torch
 
     out = feats.clone()
+    frames = torch.arange(feats.shape[1], device=feats.device)
     for i in range(feats.shape[0]):
-        n = int(torch.round(lengths[i] * feats.shape[1]).item())
+        n = max(1, int((frames < lengths[i] * feats.shape[1] - 1e-6).sum()))  # in lengths' dtype, as SpeechBrain
         seg = feats[i, :n]
         mean = seg.mean(dim=0)
-        std = seg.std(dim=0).clamp(min=1e-10) if std_norm else 1.0
+        std = seg.std(dim=0, unbiased=False).clamp(min=1e-10) if std_norm else 1.0
         out[i] = (feats[i] - mean) / std
     return out

@@ -51,6 +51,7 @@ from codecbench.metrics.base import (
     Output,
     Values,
     fail_all,
+    failure_of,
     package_version,
 )
 from codecbench.metrics.speaker.ecapa import EcapaEncoder
@@ -212,8 +213,8 @@ class SpeakerSimilarity(Metric):
                 n = len(ok)
                 for j, i in enumerate(ok):
                     out[i] = {self.name: cosine(emb[j], emb[n + j])}
-            except MetricFailure as exc:
+            except (MetricFailure, MetricUnavailable) as exc:  # a model missing: unavailable, never a number
                 for i in ok:
-                    out[i] = fail_all(self, exc.failure())
+                    out[i] = fail_all(self, failure_of(exc))
         return [o if o is not None else fail_all(self, Failure.failed("not computed")) for o in out]
 

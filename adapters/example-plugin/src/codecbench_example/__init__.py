@@ -1,4 +1,8 @@
-"""An example codec plugin: G.711-style 8-bit mu-law at 8 kHz (a token codec with one codebook)."""
+"""An example codec plugin: G.711-style 8-bit mu-law at 8 kHz (a token codec with one codebook).
+
+Its entry points (pyproject.toml): ``specs`` in ``codecbench.codecs``, ``models`` in
+``codecbench.models`` (what ``codecbench models`` lists and ``models download`` fetches). A metric
+plugin would name a ``metrics()`` function in ``codecbench.metrics`` the same way."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import numpy as np
 
 from codecbench.codecs.base import Codec
 from codecbench.codecs.registry import CodecSpec
+from codecbench.models import ModelSpec
 from codecbench.types import CodebookLevel, CodecInfo, Encoded
 
 MU = 255.0
@@ -27,3 +32,10 @@ class MulawCodec(Codec):
 
 def specs() -> list[CodecSpec]:
     return [CodecSpec(info=INFO, load=lambda arg, device: MulawCodec(INFO, device))]
+
+
+def models() -> list[ModelSpec]:
+    """Mu-law has no trained weights: its "model" is the companding curve, which ships in this package.
+    A plugin codec or metric with weights lists them here (``hub_id`` and a pinned ``revision``)."""
+    return [ModelSpec(name="example-mulaw-curve", description="mu-law companding curve (ships in the plugin)",
+                      used_by=("example-mulaw-8k",), bundled_in="codecbench_example")]

@@ -1,0 +1,1 @@
+"""Stand-in for audiotools.core.util (unused by the parity tests)."""
