@@ -163,14 +163,14 @@ class Scores:
         """``label`` against ``other`` on the pooled shifted conditions, as a codecbench.claims Standing."""
         from codecbench.claims import Difference, EvalSet, Standing
 
-        what = {"hi": "../shared/testdata/hi", "en": "espeak-ng en", "ta": "espeak-ng ta"}
-        clips = " + ".join(f"{k} {what.get(s, s)}" for s, k in self.n.items())
+        what = {"hi": "hi clips (../shared/testdata/hi; only these come from the training corpus)",
+                "en": "en espeak-ng sentences", "ta": "ta espeak-ng sentences"}
+        clips = " + ".join(f"{k} {what.get(s, s + ' clips')}" for s, k in self.n.items())
         note = "per condition (TRAINING.md), paired over clips: " + "; ".join(
             f"{name} {self.per_condition(label, other, m)}" for m, name in (("pesq_wb", "PESQ-wb"), ("stoi", "STOI")))
         test_set = EvalSet(f"bench/inhouse_conditions.py: {len(self.shifted)} shifted conditions ("
                            f"{', '.join(self.shifted)}) of {clips}, per-clip means over the conditions",
-                           sum(self.n.values()), tuple(self.n), "hindi-news-1h (the hi clips)" if "hi" in self.n else "",
-                           True, note)
+                           sum(self.n.values()), tuple(self.n), "hindi-news-1h" if "hi" in self.n else "", True, note)
         diffs = tuple(Difference.from_scores(m, lab, True, self.values(other, "shifted", m),
                                              self.values(label, "shifted", m))
                       for m, lab in (("pesq_wb", "PESQ-wb"), ("stoi", "STOI")))
@@ -216,7 +216,8 @@ def report(labels: list[str], sc: Scores, baseline: str, rvq: str | None) -> str
                                  f"{ds['mean_diff']:+.3f}{'*' if ds['p_value'] < 0.05 else ' '}")
                 lines.append(f"{cond:<14}" + "".join(f" {c:>22}" for c in cells))
     names = {lb: lb for lb in labels}
-    lines += ["", "standings (codecbench.claims)"] + [f"- {sc.standing(lb, other, names).text()}" for lb, other in pairs]
+    lines += ["", "standings (codecbench.claims; none for a codec without a bitrate against Opus)"]
+    lines += [f"- {sc.standing(lb, o, names).text()}" for lb, o in pairs if not (lb in no_rate and o == baseline)]
     fails = [f"{lb} {k}: {f}" for lb in labels for k, r in sc.scores[lb].items() for f in r.get("failures", [])]
     if fails:
         lines.append(f"\n{len(fails)} metric failure(s), excluded from means and pairs: " + "; ".join(fails[:6]))
@@ -239,18 +240,20 @@ def write_cards(labels: dict[str, str], sc: Scores, text: str, command: str, bas
         if not base.startswith("ours-") or base.count("-") > 1:
             continue
         folder = Path(path) if path else bundled_checkpoint(base.split("-")[1])
+        others = [baseline] if base != "ours-vae" else []
+        others += [rvq] if rvq and rvq != label else []
+        standings = [sc.standing(label, o, names) for o in others]
         card = folder / "TRAINING.md"
         old = card.read_text() if card.is_file() else ""
         head, sep, rest = old.partition("\n## Evaluation by condition")
         tail = rest[rest.find("\n## ", 1):] if sep and rest.find("\n## ", 1) >= 0 else ""
-        card.write_text(head.rstrip() + f"\n\n## Evaluation by condition\n\n(`{label}` below is this checkpoint.)\n\n"
-                        f"`{command}`\n\n```\n{text}```\n" + tail)
-        others = [baseline] if base != "ours-vae" else []
-        others += [rvq] if rvq and rvq != label else []
+        listed = "".join(f"- {st.text()}\n" for st in standings)
+        card.write_text(head.rstrip() + f"\n\n## Evaluation by condition\n\n{listed}\n(`{label}` in the tables is "
+                        f"this checkpoint.)\n\n`{command}`\n\n```\n{text}```\n" + tail)
         meta = json.loads((folder / "config.json").read_text())
         ev = meta.setdefault("evaluation", {})
         kept = [s for s in ev.get("standings") or () if not (isinstance(s, dict) and s.get("written_by") == WRITER)]
-        ev["standings"] = kept + [{**sc.standing(label, o, names).to_dict(), "written_by": WRITER} for o in others]
+        ev["standings"] = kept + [{**st.to_dict(), "written_by": WRITER} for st in standings]
         (folder / "config.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
         print(f"wrote the condition tables into {card} and the standings into {folder / 'config.json'}")
 
