@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from codecbench.cli import main
-from codecbench.config import BenchConfig, ConfigError, MetricSpec, identity_diff, resolve
+from codecbench.config import BenchConfig, ConfigError, MetricSpec, identity_diff
 from codecbench.errors import CodecbenchError, UnknownName
+from codecbench.pipeline.resolve import resolve
 
 
 def test_yaml_schema_round_trips(tmp_path):
@@ -17,7 +18,7 @@ def test_yaml_schema_round_trips(tmp_path):
     p.write_text("codecs: [opus-6kbps, {name: ours-rvq, arg: /x}]\nmetrics: [pesq_wb, {name: wer, beam: 1}]\n"
                  "langs: [hi]\nlimit: 3\n")
     cfg = BenchConfig.load(p)
-    assert cfg.codecs == ["opus-6kbps", "ours-rvq:/x"]
+    assert [str(c) for c in cfg.codecs] == ["opus-6kbps", "ours-rvq:/x"]
     assert cfg.metrics == [MetricSpec("pesq_wb"), MetricSpec("wer", {"beam": 1})]
     again = tmp_path / "again.yaml"
     again.write_text(cfg.to_yaml())
@@ -86,7 +87,7 @@ def test_cli_flags_override_the_file_and_metric_opt(tmp_path):
     args = build_parser().parse_args(["run", "--config", str(p), "--limit", "1", "--metric-opt", "wer.beam=2",
                                       "--metric-opt", "wer.model=/models/x"])
     cfg = run_config(args)
-    assert cfg.limit == 1 and cfg.codecs == ["opus-6kbps"]
+    assert cfg.limit == 1 and [str(c) for c in cfg.codecs] == ["opus-6kbps"]
     assert cfg.metrics[1] == MetricSpec("wer", {"beam": 2, "model": "/models/x"})
     args = build_parser().parse_args(["run", "--config", str(p), "--metric-opt", "dnsmos.x=1"])
     with pytest.raises(CodecbenchError, match="not in this run's metrics"):
