@@ -25,6 +25,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from codecbench.device import DEVICE_PATTERN
 from codecbench.errors import ConfigError
 from codecbench.schema import (
     Assignments,
@@ -252,7 +253,7 @@ class BenchConfig:
     min_duration: float = setting(0.3, Number(0), "seconds below which utterances are failures", metavar="S")
     max_duration: float = setting(300.0, Number(0, above=True), "seconds above which utterances are failures, "
                                   "which bounds memory", commands=SCORE, metavar="S")
-    device: str = setting("auto", Text("auto, cpu, cuda or cuda:N", r"auto|cpu|cuda(:\d+)?"),
+    device: str = setting("auto", Text("auto, cpu, cuda or cuda:N", DEVICE_PATTERN),
                           "auto, cpu, cuda, cuda:1, ...", commands=SCORE)
     workers: int | None = setting(None, Whole(0), "CPU metric worker processes (default: the CPUs less one for the "
                                   "codec and model metrics; every CPU when only signal metrics score pairs)",

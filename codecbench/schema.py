@@ -211,6 +211,30 @@ class Names(Kind):
 
 
 @dataclass(frozen=True)
+class Numbers(Kind):
+    """A comma-separated list of ``count`` (or 1 to ``most``) values of kind ``item`` (e.g. ``0.8,0.99``)."""
+
+    item: Kind
+    count: int | None = None
+    most: int | None = None
+
+    @property
+    def describe(self) -> str:  # type: ignore[override]
+        n = str(self.count) if self.count else f"1 to {self.most}" if self.most else "one or more"
+        return f"{n} comma-separated values, each {self.item.describe}"
+
+    def check(self, value: Any) -> list[Any]:
+        items = split_csv(value) if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not items or (self.count and len(items) != self.count) or (
+                self.most and len(items) > self.most):
+            raise self.fail(value)
+        try:
+            return [self.item.parse(x) if isinstance(x, str) else self.item.check(x) for x in items]
+        except Invalid:
+            raise self.fail(value) from None
+
+
+@dataclass(frozen=True)
 class Assignments(Kind):
     """``KEY=VALUE[,KEY=VALUE...]`` on the command line, a mapping in YAML; values of ``value`` kind."""
 

@@ -155,7 +155,6 @@ CASES: list[tuple[str, Argv]] = [
     ("train-betas-above-1", _train("--betas", "1.5,0.9")),
     ("train-lr-decay-0", _train("--lr-decay", "0")),
     ("train-lr-decay-above-1", _train("--lr-decay", "1.5")),
-    ("train-warmup-0", _train("--warmup", "0")),
     ("train-warmup-negative", _train("--warmup", "-1")),
     ("train-grad-clip-0", _train("--grad-clip", "0")),
     ("train-threads-0", _train("--threads", "0")),
@@ -197,8 +196,8 @@ def make_folder(d: Path) -> Path:
     (d / "good.jsonl").write_text("\n".join(rows) + "\n")
     (d / "ref.scp").write_text("".join(f"u{i} {d / f'u{i}.wav'}\n" for i in range(2)))
     (d / "deg.scp").write_text("".join(f"u{i} {d / f'u{i}.wav'}\n" for i in range(2)))
-    build_run(d / "runA", codecs={"codec-a": 0.0, "codec-b": 0.5}, per_lang=3, save_audio=1)
-    build_run(d / "runB", codecs={"codec-a": 0.0, "codec-b": 0.5}, per_lang=3, save_audio=1, seed=1)
+    build_run(d / "runA", codecs={"codec-a": 0.0, "codec-b": 0.5}, per_lang=3, save_audio=3)
+    build_run(d / "runB", codecs={"codec-a": 0.0, "codec-b": 0.5}, per_lang=3, save_audio=3, seed=1)
     pd.DataFrame([{"session_test_id": "t", "name": "L1", "trial_id": f"en_{i:02d}", "rating_stimulus": stim,
                    "rating_score": score, "rating_time": 1000, "rating_comment": ""}
                   for i in range(3) for stim, score in (("reference", 100), ("anchor35", 20), ("codec-a", 70))]

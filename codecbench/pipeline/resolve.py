@@ -16,22 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from codecbench.config import BenchConfig, CodecEntry, MetricSpec, did_you_mean
+from codecbench.device import usable_device
 from codecbench.errors import ConfigError, UnknownName
 from codecbench.schema import Option
 
 
 def resolve(cfg: BenchConfig) -> BenchConfig:
     """Defaults, environment fallbacks, device and every option filled in; user errors raise here."""
-    from codecbench.codecs.base import resolve_device
     from codecbench.metrics.registry import default_names
 
     out = copy.deepcopy(cfg)
     if out.require_metrics is None:
         out.require_metrics = cfg.metrics is not None
-    device = resolve_device(cfg.device)
-    if device.startswith("cuda"):
-        _require_cuda(device)
-    out.device = device
+    device = out.device = usable_device(cfg.device)
     if out.dataset and ":" not in out.dataset and Path(out.dataset).exists():
         out.dataset = str(Path(out.dataset).resolve())  # config.yaml re-runs from any folder
     if out.degraded is not None:
@@ -185,15 +182,3 @@ def _coerce(value: Any, opt: Option, what: str) -> Any:
     if opt.choices is not None and value not in opt.choices:
         raise ConfigError(f"{what}: {value!r} is not one of {', '.join(map(str, opt.choices))}")
     return value
-
-
-def _require_cuda(device: str) -> None:
-    try:
-        import torch
-    except ImportError as exc:
-        raise ConfigError(f"device {device!r}: torch is not installed") from exc
-    if not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r}: no CUDA device is available here (use --device cpu or auto)")
-    index = int(device.split(":")[1]) if ":" in device else 0
-    if index >= torch.cuda.device_count():
-        raise ConfigError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
