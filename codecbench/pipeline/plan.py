@@ -27,7 +27,7 @@ from typing import Any
 
 from codecbench import __version__
 from codecbench.codecs.registry import DEFAULT_CODECS, default_codecs  # noqa: F401 (their former home)
-from codecbench.config import BenchConfig, ConfigError, extension_diff
+from codecbench.config import BenchConfig, ConfigError, extension_diff, upgrade_identity
 from codecbench.data import DatasetError, filter_langs, load_dataset
 from codecbench.data.loaders import Dataset, probe
 from codecbench.data.pairs import pair_label  # noqa: F401 (its former home)
@@ -214,7 +214,7 @@ def _open(store: RunFolder, meta: dict[str, Any], cfg: BenchConfig, planned: set
         store.close()
         raise ConfigMismatch(f"{store.dir} holds a run with a different configuration (differs in: "
                              f"{', '.join(diff)}); use another --out or remove the folder")
-    if old["identity"] != meta["identity"]:
+    if upgrade_identity(old["identity"]) != meta["identity"]:
         _extend(store, old, meta, planned)
     store.write_text(CONFIG_YAML, cfg.to_yaml())  # execution keys (workers, ...) may change
     return True
