@@ -60,7 +60,7 @@ def backend_unavailable(spec: AsrModel) -> str | None:
 
 
 def make_backend(spec: AsrModel, device: str, compute_type: str, threads: int, beam: int) -> AsrBackend:
-    """A backend for one configured model (options resolved by ``codecbench.config``)."""
+    """A backend for one configured model (options resolved by ``codecbench.pipeline.resolve``)."""
     if spec.backend == "transformers":
         from codecbench.metrics.asr.hf_backend import TransformersBackend
 
