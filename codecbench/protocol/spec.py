@@ -215,9 +215,9 @@ def dataset_note(config_path: str) -> None:
 
     from codecbench.safe_io import read_yaml
 
-    if not is_protocol(read_yaml(config_path, "config file")):
-        return
     data = read_yaml(config_path, "config file")
+    if not is_protocol(data):
+        return
     p = from_dict(data, config_path)
     path, d = p.dataset_path(), p.dataset
     present = bool(path) and Path(path).exists()
