@@ -64,15 +64,15 @@ class MetricSpec:
         return {"name": self.name, **self.options} if self.options else self.name
 
     @classmethod
-    def of(cls, m: Any, source: str = "metrics") -> MetricSpec:
-        """A name, a ``{name: ..., OPTION: VALUE}`` mapping or a MetricSpec."""
+    def of(cls, m: Any) -> MetricSpec:
+        """A name, a ``{name: ..., OPTION: VALUE}`` mapping or a MetricSpec (else ``Invalid``)."""
         if isinstance(m, MetricSpec):
             return m
         if isinstance(m, str) and m.strip():
             return cls(m.strip())
         if isinstance(m, dict) and isinstance(m.get("name"), str) and all(isinstance(k, str) for k in m):
             return cls(m["name"], {k: v for k, v in m.items() if k != "name"})
-        raise ConfigError(f"{source}: a metric is a name or {{name: ..., OPTION: VALUE}}, not {short(m)}")
+        raise Invalid(f"must list metrics: a metric is a name or {{name: ..., OPTION: VALUE}}, not {short(m)}")
 
 
 @dataclass
@@ -183,10 +183,6 @@ class MetricList(Kind):
             raise self.fail(value)
         if not items:
             raise Invalid("is empty (leave it out for the default set)")
-        bad = next((m for m in items if not (isinstance(m, (str, MetricSpec)) and str(m).strip() or isinstance(m, dict)
-                                            and isinstance(m.get("name"), str))), None)
-        if bad is not None:
-            raise Invalid(f"must list metrics: a metric is a name or {{name: ..., OPTION: VALUE}}, not {short(bad)}")
         return [MetricSpec.of(m) for m in items]
 
     def parse(self, text: str) -> list[MetricSpec]:
@@ -282,13 +278,13 @@ class BenchConfig:
 
     def __post_init__(self) -> None:
         # Python callers may write codecs and metrics as strings or mappings, as in YAML.
-        if self.metrics is not None and isinstance(self.metrics, list):
-            self.metrics = [MetricSpec.of(m) for m in self.metrics]
-        if self.codecs is not None and isinstance(self.codecs, list):
-            try:
-                self.codecs = [CodecEntry.of(c) for c in self.codecs]
-            except Invalid as exc:
-                raise ConfigError(f"codecs: {exc}") from None
+        for key, entry in (("metrics", MetricSpec.of), ("codecs", CodecEntry.of)):
+            value = getattr(self, key)
+            if isinstance(value, list):
+                try:
+                    setattr(self, key, [entry(x) for x in value])
+                except Invalid as exc:
+                    raise ConfigError(f"{key} {exc}") from None
 
     # -- reading -------------------------------------------------------------------------------
     @classmethod

@@ -138,8 +138,17 @@ def from_dict(data: dict[str, Any], source: str = "protocol") -> Protocol:
                         list(r.get("unverified") or []), dict(r.get("paper") or {}), str(r.get("checked") or "")))
     return Protocol(name=str(data["name"]), title=str(data.get("title") or data["name"]), source=data["source"],
                     dataset=data["dataset"], resampling=str(data.get("resampling") or ""),
-                    metrics=[MetricSpec.of(m, source) for m in data["metrics"]], columns=columns, rows=rows,
+                    metrics=_metrics(data["metrics"], source), columns=columns, rows=rows,
                     notes=str(data.get("notes") or ""), path=source)
+
+
+def _metrics(entries: Any, source: str) -> list[MetricSpec]:
+    from codecbench.schema import Invalid
+
+    try:
+        return [MetricSpec.of(m) for m in entries]
+    except Invalid as exc:
+        raise ConfigError(f"{source}: metrics {exc}") from None
 
 
 def validate(p: Protocol) -> list[str]:

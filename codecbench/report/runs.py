@@ -186,8 +186,9 @@ class Run:
         folder does not say (an older codecbench)."""
         cfg = self._json(CONFIG, {})
         codecs = (cfg.get("identity") or {}).get("codecs") if isinstance(cfg, dict) else None
-        if not isinstance(codecs, list) or not isinstance(self.dataset, list):
+        if not isinstance(codecs, (list, dict)) or not isinstance(self.dataset, list):  # dict: by label, in order
             return None
+        codecs = list(codecs)
         from codecbench.pipeline.shards import part
 
         utts = [(str(u.get("id")), u.get("duration")) for u in self.dataset if isinstance(u, dict)]
