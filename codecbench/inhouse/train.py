@@ -21,8 +21,8 @@ from typing import Any
 
 from codecbench.device import DEVICE_PATTERN
 from codecbench.errors import ConfigError
-from codecbench.inhouse.config import KINDS, CheckpointMismatch
-from codecbench.schema import Choice, Number, Numbers, Text, Whole
+from codecbench.inhouse.config import CheckpointMismatch
+from codecbench.schema import Number, Numbers, Text, Whole
 
 STATE_TENSORS = "trainer_state.safetensors"
 STATE_JSON = "trainer_state.json"
@@ -299,7 +299,7 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kind", type=Choice(KINDS), default="rvq")
+    p.add_argument("--kind", choices=["rvq", "fsq", "vae"], default="rvq")
     p.add_argument("--manifest", nargs="+", required=True,
                    help="JSONL manifest(s), paths relative to each; 'm.jsonl[16:-20]' picks utterances by position")
     p.add_argument("--espeak", default=None, help="also synthesize espeak-ng speech in these languages (e.g. en,ta)")
