@@ -30,14 +30,53 @@ class Dataset:
     name: str
     source: str
     utterances: list[Utterance]
+    # What exactly was read, for the run's identity: a hub dataset's commit, a save_to_disk fingerprint.
+    revision: str | None = None
+    # Every language of the set, where a reader skipped rows (--langs, --limit) before decoding them.
+    seen_langs: list[str] | None = None
 
     @property
     def langs(self) -> list[str]:
-        return sorted({u.lang for u in self.utterances if u.lang})
+        return sorted(set(self.seen_langs or ()) | {u.lang for u in self.utterances if u.lang})
+
+
+class Limiter:
+    """``--langs`` and ``--limit`` (per language) applied while a reader lists rows, before any audio
+    is decoded; the same rule as ``filter_langs``, which still runs on what the reader returns."""
+
+    def __init__(self, langs: list[str] | None, limit: int | None):
+        self.langs, self.limit = (set(langs) if langs else None), limit
+        self.counts: Counter = Counter()
+        self.seen: set[str] = set()
+
+    def take(self, lang: str | None) -> bool:
+        if lang:
+            self.seen.add(lang)
+        if self.langs is not None and lang not in self.langs:
+            return False
+        if self.limit is not None and self.counts[lang] >= self.limit:
+            return False
+        self.counts[lang] += 1
+        return True
+
+    @property
+    def done(self) -> bool:
+        """Every asked language has its ``limit`` rows: the rest of the set need not be read."""
+        return self.langs is not None and self.limit is not None and \
+            all(self.counts[lang] >= self.limit for lang in self.langs)
 
 
 def probe(u: Utterance) -> Utterance:
     """Fill source_sr and duration from the header; a broken file stays (the run records why)."""
+    if u.source is not None and (u.source_sr is None or u.duration is None):
+        from codecbench.data import sources
+
+        try:
+            u.source_sr, u.duration = sources.info(u)
+        except Exception as exc:
+            u.extra.setdefault("load_error", str(exc) if isinstance(exc, audio.AudioError) else
+                               f"cannot decode the audio of {u.id}: {exc}")
+        return u
     if u.path and (u.source_sr is None or u.duration is None):
         problem = path_problem(u.path)  # missing, a symlink loop, a FIFO (would hang the run), a device
         if problem:
@@ -178,24 +217,21 @@ def read_fleurs(root: str | Path, split: str = "test") -> list[Utterance]:
     return _unique(utts, root)
 
 
-def read_librispeech(root: str | Path) -> list[Utterance]:
-    """LibriSpeech: <root>/<speaker>/<chapter>/<spk>-<ch>.trans.txt with <id>.flac beside it."""
-    root = Path(root)
-    utts = []
-    for trans in sorted(root.rglob("*.trans.txt")):
-        for line in records.read_lines(trans, DatasetError, "transcript table"):
-            uid, _, text = line.partition(" ")
-            if uid:
-                utts.append(Utterance(id=uid, path=str(trans.parent / f"{uid}.flac"), lang="en", text=text.strip(),
-                                      speaker=uid.split("-")[0]))
-    return _unique(utts, root)
+FORMATS = ("manifest", "folder", "commonvoice", "fleurs", "librispeech", "hf", "lhotse")
 
 
-def detect_format(path: Path) -> str:
+def detect_format(spec: str | Path) -> str:
+    from codecbench.data import hf, lhotse_manifests
+
+    if str(spec).startswith("hf:"):
+        return "hf"
+    path = Path(spec)
     if path.is_file():
-        return "manifest"
+        return "lhotse" if lhotse_manifests.kind_of(path) else "manifest"
     if not path.is_dir():
         raise DatasetError(f"dataset not found: {path}")
+    if hf.is_disk_dataset(path):
+        return "hf"
     if (path / "clips").is_dir() and any(path.glob("*.tsv")):
         return "commonvoice"
     if any(path.glob("*/audio")) or (path / "audio").is_dir() and any(path.glob("*.tsv")):
@@ -205,26 +241,43 @@ def detect_format(path: Path) -> str:
     return "folder"
 
 
-def load_dataset(spec: str, fmt: str = "auto", lang: str | None = None) -> Dataset:
-    """Read a dataset from files (a manifest or a folder layout); the built-in sets are read by
-    ``codecbench.data.load_dataset``."""
+def load_dataset(spec: str, fmt: str = "auto", lang: str | None = None, *, columns: dict[str, str] | None = None,
+                 revision: str | None = None, langs: list[str] | None = None, limit: int | None = None) -> Dataset:
+    """Read a dataset (a manifest, a folder layout, a 🤗 dataset, a Lhotse manifest); the built-in sets
+    are read by ``codecbench.data.load_dataset``. ``lang``: every utterance's language (``dataset_lang``);
+    ``columns``: a 🤗 dataset's columns by role (``dataset_columns``); ``revision``: the pinned hub
+    commit or save_to_disk fingerprint; ``langs``/``limit``: applied before decoding where the reader
+    can (🤗 datasets, Lhotse), else by ``filter_langs`` afterwards."""
+    from codecbench.data import hf, lhotse_manifests
+
+    fmt = detect_format(spec) if fmt == "auto" else fmt
+    if columns and fmt != "hf":
+        raise DatasetError(f"dataset_columns name a 🤗 dataset's columns; {spec} is read as {fmt}")
+    if fmt == "hf":
+        return hf.read(spec, columns, lang, revision, langs, limit)
+    if revision is not None:
+        raise DatasetError(f"dataset_revision pins a 🤗 dataset; {spec} is read as {fmt}")
+    if fmt == "lhotse":
+        return lhotse_manifests.read(spec, lang, langs, limit)
     path = Path(spec)
-    fmt = detect_format(path) if fmt == "auto" else fmt
     readers = {
         "manifest": lambda: read_manifest(path),
         "folder": lambda: read_folder(path, lang),
         "commonvoice": lambda: read_commonvoice(path),
         "fleurs": lambda: read_fleurs(path),
-        "librispeech": lambda: read_librispeech(path),
+        "librispeech": lambda: lhotse_manifests.read_librispeech(path),
     }
     if fmt not in readers:
-        raise DatasetError(f"unknown dataset format {fmt!r}; choose from {', '.join(readers)}")
+        raise DatasetError(f"unknown dataset format {fmt!r}; choose from {', '.join(FORMATS)}")
     try:
         utts = readers[fmt]()
     except (OSError, KeyError, csv.Error) as exc:
         raise DatasetError(f"cannot read {path} as {fmt}: {exc}") from exc
     if not utts:
         raise DatasetError(f"{path}: no utterances found (format {fmt})")
+    if lang:
+        for u in utts:
+            u.lang = lang
     name = path.stem if path.is_file() else path.name
     return Dataset(name=name, source=str(path.resolve()), utterances=[probe(u) for u in utts])
 
