@@ -103,7 +103,7 @@ def _hub(spec: str, name: str, config: str | None, split: str | None, revision: 
     split = _split(spec, split, splits)
     label = "-".join(p for p in (name.rstrip("/").split("/")[-1], config, split) if p)
     prepared = Path(builder.cache_dir, datasets.config.DATASET_INFO_FILENAME).is_file()
-    if limiter.limit is not None and not prepared and not _offline():
+    if limiter.limit is not None and not prepared:
         stream = builder.as_streaming_dataset(split=split)
         return _streamed(stream, spec, label, rev, columns, lang, limiter), rev, label
     try:
