@@ -14,7 +14,8 @@ Everything comes from the run folder, nothing is recomputed:
 
 Where: W&B honours its own environment (``WANDB_MODE=offline`` writes ``./wandb/offline-run-*``,
 readable with ``wandb leet inspect``; ``WANDB_PROJECT``, ``WANDB_DIR``); MLflow logs to
-``MLFLOW_TRACKING_URI``, default a local file store ``./mlruns``. The project / experiment is
+``MLFLOW_TRACKING_URI``, default a local file store ``./mlruns`` (MLflow 3 opens a file store only
+with ``MLFLOW_ALLOW_FILE_STORE=true``, which is set for one unless already set). The project / experiment is
 ``log_project`` (default ``codecbench``). A tracker that is not installed or fails is a one-line
 warning on stderr: the run folder is complete either way. Each tracker's run id is kept in the run
 folder's ``trackers.json``.
@@ -150,6 +151,9 @@ def _mlflow(content: dict[str, Any], project: str) -> str:
     from mlflow.tracking import MlflowClient
 
     uri = os.environ.get("MLFLOW_TRACKING_URI") or Path("mlruns").absolute().as_uri()
+    if uri.startswith("file:") or "://" not in uri:
+        # MLflow 3 keeps its file store (the one that needs no server or database) only on request
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(project)
     exp_id = exp.experiment_id if exp is not None else client.create_experiment(project)
