@@ -151,3 +151,10 @@ def test_a_failing_or_missing_tracker_is_a_warning(manifest, tmp_path, monkeypat
     assert (out / "summary.csv").is_file() and not (out / "trackers.json").exists()
     identity = json.loads((out / "config.json").read_text())["identity"]
     assert "log_to" not in identity and "log_project" not in identity
+
+
+def test_the_readme_example_is_the_example_file():
+    readme = (ROOT / "adapters" / "README.md").read_text()
+    block = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert block == EXAMPLE.read_text().split('"""', 2)[2].lstrip("\n")
+    assert len(block.splitlines()) <= 30
