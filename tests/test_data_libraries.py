@@ -262,3 +262,29 @@ def test_lhotse_limit_and_refusals(clips, tmp_path):
     recs.to_file(tmp_path / "alone.jsonl.gz")
     with pytest.raises(DatasetError, match="does not say 'recordings'"):
         load_dataset(str(tmp_path / "alone.jsonl.gz"))
+
+
+def test_options_on_the_command_line_and_in_a_config(capsys):
+    from codecbench.cli import build_parser, main, run_config
+    from codecbench.config import ConfigError
+
+    args = build_parser("run").parse_args(["run", "--dataset", "hf:org/set:hi:test", "--dataset-columns",
+                                           "text=sentence, id=path", "--dataset-lang", "hi", "--dataset-revision",
+                                           "abc1234", "--log-to", "wandb,mlflow", "--log-project", "p"])
+    cfg = run_config(args)
+    assert (cfg.dataset_columns, cfg.dataset_lang, cfg.dataset_revision, cfg.log_to, cfg.log_project) == \
+        ({"text": "sentence", "id": "path"}, "hi", "abc1234", ["wandb", "mlflow"], "p")
+    ident = cfg.identity()
+    assert ident["dataset_columns"] == {"text": "sentence", "id": "path"} and "log_to" not in ident
+    assert BenchConfig.from_dict({"log_to": "wandb"}).log_to == ["wandb"]
+    for bad, match in (({"log_to": ["neptune"]}, "unknown tracker 'neptune'"),
+                       ({"dataset_columns": {"wav": "x"}}, "maps roles"),
+                       ({"dataset_lang": ""}, "dataset_lang must be a non-empty string")):
+        with pytest.raises(ConfigError, match=match):
+            BenchConfig.from_dict(bad)
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--dataset-columns", "text"])
+    assert exit_.value.code == 2
+    assert "--dataset-columns expects ROLE=COLUMN" in capsys.readouterr().err
+    with pytest.raises(DatasetError, match="dataset_columns name a 🤗 dataset's columns"):
+        load_dataset(str(Path(__file__).parent / "fixtures"), "folder", columns={"text": "x"})
