@@ -16,6 +16,7 @@ import importlib.util
 import inspect
 import sys
 from pathlib import Path
+from typing import Any
 
 from codecbench.errors import ConfigError
 
@@ -39,10 +40,9 @@ def revision(name: str) -> str:
     return "sha256:" + hashlib.sha256(_read(name.partition(":")[0].strip())).hexdigest()
 
 
-def spec(name: str):
-    """The ``CodecSpec`` of a one-file codec (the file is imported once per content)."""
+def codec_class(name: str) -> tuple[type, Any]:
+    """The ``Codec`` subclass ``FILE.py[:CLASS]`` names and its ``info`` (the file imported once per content)."""
     from codecbench.codecs.base import Codec
-    from codecbench.codecs.registry import CodecSpec
     from codecbench.types import CodecInfo
 
     file, _, cls_name = (p.strip() for p in name.partition(":"))
@@ -63,8 +63,7 @@ def spec(name: str):
     if not isinstance(info, CodecInfo):
         raise ConfigError(f"codec {name!r}: class {cls.__name__} needs a class attribute info = CodecInfo(name=..., "
                           "family=..., sample_rate=...)")
-    return CodecSpec(info=info, load=lambda arg, device: cls(info, device), accepts_arg=True,
-                     revision=lambda arg: revision(name))
+    return cls, info
 
 
 def _read(file: str) -> bytes:

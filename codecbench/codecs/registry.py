@@ -113,7 +113,9 @@ def get_spec(name: str) -> CodecSpec:
     from codecbench.codecs import from_file
 
     if from_file.is_file_codec(name):
-        return from_file.spec(name)
+        cls, info = from_file.codec_class(name)
+        return CodecSpec(info=info, load=lambda arg, device: cls(info, device), accepts_arg=True,
+                         revision=lambda arg: from_file.revision(name))
     base, arg = split_name(name)
     spec = CODECS.get(base)
     if arg is not None and not spec.accepts_arg:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from codecbench.data import records, sources
-from codecbench.data.loaders import Dataset, DatasetError, Limiter, probe
+from codecbench.data.dataset import Dataset, DatasetError, Limiter, probe, unique
 from codecbench.types import Utterance
 
 INSTALL_HINT = "pip install 'codecbench[datasets]'"
@@ -74,7 +74,7 @@ def read(spec: str, columns: dict[str, str] | None = None, lang: str | None = No
     if not utts:
         raise DatasetError(f"{spec}: no rows to run (after --langs/--limit)" if limiter.seen else f"{spec}: no rows")
     return Dataset(name=label, source=spec if spec.startswith("hf:") else str(Path(spec).resolve()),
-                   utterances=[probe(u) for u in utts], revision=rev, seen_langs=sorted(limiter.seen))
+                   utterances=[probe(u) for u in unique(utts, spec)], revision=rev, seen_langs=sorted(limiter.seen))
 
 
 # -- where the rows come from --------------------------------------------------------------------
@@ -223,18 +223,16 @@ def _arrow(ds, where: str, split: str, columns: dict[str, str], lang: str | None
     utts, i = [], 0
     for file, table in zip(files, tables, strict=True):
         cells = table.column(audio)
+        names = pa.chunked_array([c.field("path") for c in cells.chunks], pa.string())  # no bytes touched
         for start in range(0, table.num_rows, 1000):
             batch = table.slice(start, 1000).select(meta).to_pylist()
             for k, row in enumerate(batch):
                 local = start + k
-                cell = None
-                if "id" not in roles:
-                    cell = cells[local].as_py() or {}
-                u = _utterance(row, i, roles, ds.features, split, lang, where, (cell or {}).get("path"))
+                u = _utterance(row, i, roles, ds.features, split, lang, where, names[local].as_py())
                 i += 1
                 if not limiter.take(u.lang):
                     continue
-                cell = cell if cell is not None else (cells[local].as_py() or {})
+                cell = cells[local].as_py() or {}
                 if cell.get("bytes"):
                     u.source = sources.arrow_row(file, local, audio)
                 elif cell.get("path"):

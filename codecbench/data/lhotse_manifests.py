@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from codecbench.data import sources
-from codecbench.data.loaders import Dataset, DatasetError, Limiter, probe
+from codecbench.data.dataset import Dataset, DatasetError, Limiter, probe, unique
 from codecbench.types import Utterance
 
 INSTALL_HINT = "pip install 'codecbench[lhotse]'"
@@ -79,10 +79,8 @@ def read(path: str | Path, lang: str | None = None, langs: list[str] | None = No
                                     limiter)
     except (KeyError, TypeError, ValueError, AssertionError) as exc:
         raise DatasetError(f"{path}: not a valid Lhotse manifest ({type(exc).__name__}: {exc})") from None
-    from codecbench.data.loaders import _unique
-
     name = path.name.removesuffix(".gz").removesuffix(".jsonl")
-    return Dataset(name=name, source=str(path.resolve()), utterances=[probe(u) for u in _unique(utts, path)],
+    return Dataset(name=name, source=str(path.resolve()), utterances=[probe(u) for u in unique(utts, path)],
                    seen_langs=sorted(limiter.seen))
 
 
