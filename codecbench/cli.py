@@ -66,7 +66,9 @@ def run_config(args: argparse.Namespace):
         cfg = BenchConfig.load(args.config) if args.config else BenchConfig()
     flags = {k: getattr(args, k) for k in ("dataset", "dataset_format", "langs", "limit", "codecs", "batch_size",
                                            "max_batch_seconds", "max_duration", "workers", "device", "save_audio",
-                                           "engine", "ray_address", "shard", "run_id")}
+                                           "engine", "ray_address", "shard", "run_id",
+                                           "dataset_columns", "dataset_lang", "dataset_revision", "log_to",
+                                           "log_project")}
     if args.metrics is not None:
         flags["metrics"] = [MetricSpec(n) for n in args.metrics]
     if args.offline:
@@ -81,7 +83,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from codecbench.pipeline import run
     from codecbench.summary import results_table
 
-    run_dir = run(run_config(args), out=args.out, progress=not args.quiet)
+    cfg = run_config(args)
+    run_dir = run(cfg, out=args.out, progress=not args.quiet)
+    if cfg.log_to:  # the run is complete: a tracker that fails is a warning, never a lost run
+        from codecbench.report.trackers import log_run
+
+        log_run(run_dir, cfg.log_to, cfg.log_project)
     if not args.quiet:
         print(results_table(run_dir), file=sys.stderr)  # ends with the data checks' warnings
     else:  # quiet still says when the data makes a figure mean less than its name
@@ -177,6 +184,18 @@ def _describe_books(info) -> str:
     return "+".join(str(c.size) for c in info.codebooks)
 
 
+def _mapping(flag: str):
+    """``KEY=VALUE,KEY=VALUE`` as a dict (``--dataset-columns text=sentence,id=path``)."""
+
+    def parse(value: str) -> dict[str, str]:
+        pairs = [item.partition("=") for item in _csv(value)]
+        if not pairs or any(not k.strip() or not sep or not v.strip() for k, sep, v in pairs):
+            raise argparse.ArgumentTypeError(f"{flag} expects ROLE=COLUMN[,ROLE=COLUMN...], not {value!r}")
+        return {k.strip(): v.strip() for k, _, v in pairs}
+
+    return parse
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes are one line (exit 2), pointing at --help, like every other user error."""
 
@@ -205,9 +224,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                         "metrics and options; the run ends with ours vs the published values (protocol.md)")
     r.add_argument("--codecs", type=_csv_nonempty("--codecs"), default=None,
                    help="comma-separated codec names, NAME:ARG for a local checkpoint (default: the default set)")
-    r.add_argument("--dataset", default=None, help="manifest (.jsonl/.csv/.json) or dataset folder (default: embedded espeak-ng set)")
+    r.add_argument("--dataset", default=None,
+                   help="manifest (.jsonl/.csv/.json), dataset folder, hf:NAME[:CONFIG][:SPLIT], a save_to_disk folder "
+                        "or a Lhotse manifest (default: embedded espeak-ng set)")
     r.add_argument("--dataset-format", default=None,
-                   choices=["auto", "manifest", "folder", "commonvoice", "fleurs", "librispeech"])
+                   choices=["auto", "manifest", "folder", "commonvoice", "fleurs", "librispeech", "hf", "lhotse"])
+    # -- reading 🤗 datasets and Lhotse manifests (docs: datasets/README.md) --
+    r.add_argument("--dataset-columns", type=_mapping("--dataset-columns"), default=None, metavar="ROLE=COLUMN,...",
+                   help="a 🤗 dataset's columns by role: audio, id, lang, text, speaker (default: found by name)")
+    r.add_argument("--dataset-lang", default=None, metavar="CODE",
+                   help="every utterance's language (a set without one, or naming it otherwise, e.g. English)")
+    r.add_argument("--dataset-revision", default=None, metavar="REV",
+                   help="the 🤗 hub dataset's revision to read (default: the latest; the commit read is recorded)")
     r.add_argument("--langs", type=_csv_nonempty("--langs"), default=None, help="comma-separated language codes to keep")
     r.add_argument("--metrics", type=_csv_nonempty("--metrics"), default=None,
                    help="metric, column or family names (default: the default set)")
@@ -226,6 +254,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     r.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local instance)")
     r.add_argument("--shard", default=None, metavar="K/N", help="run shard K of N of the (codec, utterance) work")
     r.add_argument("--offline", action="store_true", help="never contact a model hub (HF_HUB_OFFLINE=1)")
+    # -- experiment trackers (not part of the run's identity) --
+    r.add_argument("--log-to", type=_csv_nonempty("--log-to"), default=None, metavar="wandb,mlflow",
+                   help="also log the finished run to these trackers (WANDB_MODE=offline and MLFLOW_TRACKING_URI work)")
+    r.add_argument("--log-project", default=None, help="the W&B project / MLflow experiment (default: codecbench)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 

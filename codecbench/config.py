@@ -25,7 +25,10 @@ from codecbench.errors import ConfigError, UnknownName
 
 ENGINES = ("local", "ray")
 # Keys that only change how a run is scheduled, never a value: not part of its identity.
-EXECUTION_KEYS = ("workers", "engine", "ray_address", "run_id", "offline", "save_audio", "shard", "require_metrics")
+EXECUTION_KEYS = ("workers", "engine", "ray_address", "run_id", "offline", "save_audio", "shard", "require_metrics",
+                  "log_to", "log_project")
+TRACKERS = ("wandb", "mlflow")
+DATASET_ROLES = ("audio", "id", "lang", "text", "speaker")
 
 
 @dataclass
@@ -71,6 +74,14 @@ class BenchConfig:
     # A named metric that cannot run here stops the run (exit 2); a default one is recorded as
     # unavailable. None: true when the config or command line names the metrics.
     require_metrics: bool | None = None
+    # -- reading 🤗 datasets and Lhotse manifests (codecbench/data/hf.py, lhotse_manifests.py) --------
+    dataset_columns: dict[str, str] | None = None  # a 🤗 dataset's columns by role: audio, id, lang, text, speaker
+    dataset_lang: str | None = None  # every utterance's language (sets without one, or naming it: 'English')
+    # Resolved: the 🤗 dataset read, a hub commit or a save_to_disk fingerprint; given, another is refused.
+    dataset_revision: str | None = None
+    # -- experiment trackers (codecbench/trackers.py): where the finished run is also logged ---------
+    log_to: list[str] | None = None  # "wandb", "mlflow"; a tracker that fails is a warning
+    log_project: str | None = None  # the W&B project / MLflow experiment (default: codecbench)
 
     def __post_init__(self) -> None:
         # Python callers may write metrics as names or {name: ..., OPTION: ...} mappings, as in YAML.
@@ -94,6 +105,8 @@ class BenchConfig:
             kw["metrics"] = [_metric_entry(m, source) for m in _as_list(kw["metrics"], "metrics", source)]
         if kw.get("langs") is not None:
             kw["langs"] = [str(x) for x in _as_list(kw["langs"], "langs", source)]
+        if kw.get("log_to") is not None:
+            kw["log_to"] = [str(x) for x in _as_list(kw["log_to"], "log_to", source)]
         if kw.get("save_audio") is not None:
             kw["save_audio"] = str(kw["save_audio"]).lower() if isinstance(kw["save_audio"], bool) else str(kw["save_audio"])
         cfg = cls(**kw)
@@ -185,8 +198,20 @@ class BenchConfig:
             m = re.fullmatch(r"(\d+)/(\d+)", str(self.shard))
             if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
                 raise bad("shard", f"must be K/N with 1 <= K <= N, not {self.shard!r}")
-        if self.dataset_format not in ("auto", "manifest", "folder", "commonvoice", "fleurs", "librispeech", "pairs"):
+        if self.dataset_format not in ("auto", "manifest", "folder", "commonvoice", "fleurs", "librispeech", "hf",
+                                       "lhotse", "pairs"):
             raise bad("dataset_format", f"unknown format {self.dataset_format!r}")
+        if self.dataset_columns is not None and not (isinstance(self.dataset_columns, dict) and all(
+                k in DATASET_ROLES and isinstance(v, str) and v for k, v in self.dataset_columns.items())):
+            raise bad("dataset_columns", f"maps roles ({', '.join(DATASET_ROLES)}) to column names, not "
+                                         f"{self.dataset_columns!r}")
+        for key in ("dataset_lang", "dataset_revision", "log_project"):
+            v = getattr(self, key)
+            if v is not None and not (isinstance(v, str) and v.strip()):
+                raise bad(key, f"must be a non-empty string, not {v!r}")
+        for name in self.log_to or []:
+            if name not in TRACKERS:
+                raise bad("log_to", f"unknown tracker {name!r}; choose from {', '.join(TRACKERS)}")
         if self.degraded is not None and self.dataset_format not in ("auto", "pairs"):
             raise bad("degraded", f"scores pairs: dataset_format must be auto or pairs, not {self.dataset_format!r}")
         if self.dataset_format == "pairs" or self.degraded is not None:
@@ -247,6 +272,9 @@ def resolve(cfg: BenchConfig) -> BenchConfig:
         from codecbench.codecs.registry import default_codecs
 
         out.codecs = default_codecs()
+    from codecbench.codecs.from_file import absolute
+
+    out.codecs = [absolute(c) for c in out.codecs]  # a one-file codec: config.yaml re-runs from any folder
     dupes = sorted({c for c in out.codecs if out.codecs.count(c) > 1})
     if dupes:
         raise ConfigError(f"codec listed twice: {', '.join(dupes)}")
@@ -388,7 +416,11 @@ def _codec_entry(c: Any, source: str) -> str:
         return c.strip()
     if isinstance(c, dict) and isinstance(c.get("name"), str) and set(c) <= {"name", "arg"}:
         return f"{c['name']}:{c['arg']}" if c.get("arg") is not None else c["name"]
-    raise ConfigError(f"{source}: a codec is a name (e.g. opus-6kbps, ours-rvq:PATH) or {{name, arg}}, not {c!r}")
+    if isinstance(c, dict) and isinstance(c.get("file"), str) and set(c) <= {"name", "file"}:
+        # a one-file codec (codecbench/codecs/from_file.py): {file: PATH.py, name: CLASS} is PATH.py:CLASS
+        return f"{c['file']}:{c['name']}" if c.get("name") else c["file"]
+    raise ConfigError(f"{source}: a codec is a name (e.g. opus-6kbps, ours-rvq:PATH, mycodec.py:MyCodec), "
+                      f"{{name, arg}} or {{name: CLASS, file: PATH.py}}, not {c!r}")
 
 
 def _metric_entry(m: Any, source: str) -> MetricSpec:
