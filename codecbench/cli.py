@@ -58,7 +58,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from codecbench.pipeline import run
     from codecbench.summary import results_table
 
-    run_dir = run(run_config(args), out=args.out, progress=not args.quiet)
+    cfg = run_config(args)
+    run_dir = run(cfg, out=args.out, progress=not args.quiet)
+    if cfg.log_to:  # the run is complete: a tracker that fails is a warning, never a lost run
+        from codecbench.report.trackers import log_run
+
+        log_run(run_dir, cfg.log_to, cfg.log_project)
     print(results_table(run_dir), file=sys.stderr)  # ends with the data checks' warnings
     if args.protocol:
         from codecbench.protocol.cli import finish_run

@@ -45,7 +45,9 @@ from codecbench.schema import (
 
 ENGINES = ("local", "ray")  # pipeline.EXECUTORS names their executors
 # dataset formats (data/loaders.load_dataset's readers); "pairs": a ref/deg pair list (pair scoring)
-DATASET_FORMATS = ("auto", "manifest", "folder", "commonvoice", "fleurs", "librispeech", "pairs")
+DATASET_FORMATS = ("auto", "manifest", "folder", "commonvoice", "fleurs", "librispeech", "hf", "lhotse", "pairs")
+DATASET_ROLES = ("audio", "id", "lang", "text", "speaker")  # a 🤗 dataset's columns by role
+TRACKERS = ("wandb", "mlflow")  # codecbench/report/trackers.py
 RUN_ID = r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}"  # a folder name, never a path
 LABEL = r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}"
 # identity keys that select which rows a run has, not how each is computed: a run folder may grow in them
@@ -81,7 +83,8 @@ class CodecEntry:
     its options and a display label. The label (default: ``NAME[:ARG]``) names the codec's rows: the
     codec column of every table, plot, LaTeX row, compare id and JUnit name.
 
-    Written ``LABEL=NAME[:ARG]`` on the command line, or ``{name, label, arg, options}`` in YAML."""
+    Written ``LABEL=NAME[:ARG]`` on the command line, or ``{name, label, arg, options}`` in YAML; a
+    one-file codec (``codecs/from_file.py``) is ``FILE.py[:CLASS]`` or ``{file: FILE.py, name: CLASS}``."""
 
     name: str
     arg: str | None = None
@@ -118,6 +121,8 @@ class CodecEntry:
             return c.checked()
         if isinstance(c, str):
             return cls.parse(c)
+        if isinstance(c, dict) and isinstance(c.get("file"), str) and set(c) <= {"file", "name", "label", "options"}:
+            c = {**{k: v for k, v in c.items() if k != "file"}, "name": c["file"], "arg": c.get("name")}
         if isinstance(c, dict) and isinstance(c.get("name"), str) and set(c) <= {"name", "label", "arg", "options"}:
             options = c.get("options") or {}
             if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
@@ -129,8 +134,8 @@ class CodecEntry:
             if label is not None and not isinstance(label, str):
                 raise Invalid(f"has a label of {c['name']!r} that is not a text: {short(label)}")
             return cls(c["name"].strip(), None if arg is None else str(arg), dict(options), label).checked()
-        raise Invalid("must list codecs: a codec is a name (e.g. opus-6kbps, ours-rvq:PATH, mine=ours-rvq:PATH) or "
-                      f"{{name, label, arg, options}}, not {short(c)}")
+        raise Invalid("must list codecs: a codec is a name (e.g. opus-6kbps, ours-rvq:PATH, mine=ours-rvq:PATH, "
+                      f"mycodec.py:MyCodec), {{name, label, arg, options}} or {{name: CLASS, file: PATH.py}}, not {short(c)}")
 
     def checked(self) -> CodecEntry:
         if not self.name:
@@ -223,7 +228,7 @@ class BenchConfig:
     the YAML keys; ``run`` and ``score`` options are generated from the fields that name them."""
 
     dataset: str | None = setting(
-        None, Text("a text: a manifest, folder or built-in set (quote names YAML reads as numbers)"),
+        None, Text("a string: a manifest, folder or built-in set (quote names YAML reads as numbers)"),
         "manifest (.jsonl/.csv/.json), dataset folder or built-in set (default: the embedded espeak-ng set)",
         commands=RUN)
     dataset_format: str = setting("auto", Choice(DATASET_FORMATS), "how to read --dataset; pairs: a ref/deg pair "
@@ -271,6 +276,21 @@ class BenchConfig:
     # A named metric that cannot run here stops the run (exit 2); a default one is recorded as
     # unavailable. None: true when the config or command line names the metrics.
     require_metrics: bool | None = setting(None, Flag(), "stop when a metric cannot run here", identity=False)
+    # -- reading 🤗 datasets and Lhotse manifests (codecbench/data/hf.py, lhotse_manifests.py) --------
+    dataset_columns: dict[str, str] | None = setting(
+        None, Assignments(Text(), "ROLE=COLUMN"), "a 🤗 dataset's columns by role: audio, id, lang, text, speaker "
+        "(default: found by name)", commands=RUN)
+    dataset_lang: str | None = setting(None, Text(), "every utterance's language (a set without one, or naming it "
+                                       "otherwise, e.g. English)", commands=RUN, metavar="CODE")
+    # Resolved: the 🤗 dataset read, a hub commit or a save_to_disk fingerprint; given, another is refused.
+    dataset_revision: str | None = setting(None, Text(), "the 🤗 hub dataset's revision to read (default: the "
+                                           "latest; the commit read is recorded)", commands=RUN, metavar="REV")
+    # -- experiment trackers (codecbench/report/trackers.py): where the finished run is also logged --------
+    log_to: list[str] | None = setting(None, Names("trackers", Choice(TRACKERS)), "also log the finished run to these "
+                                       "trackers (WANDB_MODE=offline and MLFLOW_TRACKING_URI work); a tracker that "
+                                       "fails is a warning", commands=RUN, identity=False, metavar="wandb,mlflow")
+    log_project: str | None = setting(None, Text(), "the W&B project / MLflow experiment (default: codecbench)",
+                                      commands=RUN, identity=False, metavar="NAME")
     # Pair scoring: the bitrate of the scored reconstructions (kbps), by codec label; a codec states its own.
     bitrate: dict[str, float] | None = setting(
         None, Assignments(Number(0, above=True, unit="kbps"), "CODEC=KBPS"),
@@ -422,7 +442,14 @@ def _pairs(c: BenchConfig) -> str | None:
     return None
 
 
-_RULES = (_durations, _degraded, _pairs)  # rules between fields: a problem, or None
+def _columns(c: BenchConfig) -> str | None:
+    unknown = sorted(set(c.dataset_columns or {}) - set(DATASET_ROLES))
+    if unknown:
+        return f"dataset_columns maps roles ({', '.join(DATASET_ROLES)}) to column names, not {', '.join(unknown)}"
+    return None
+
+
+_RULES = (_durations, _degraded, _pairs, _columns)  # rules between fields: a problem, or None
 
 
 # -- identities: resuming and extending a run folder -----------------------------------------------

@@ -151,7 +151,7 @@ class Choice(Kind):
 class Text(Kind):
     """A non-empty string, optionally matching ``pattern`` (a full match) described by ``what``."""
 
-    what: str = "a non-empty text"
+    what: str = "a non-empty string"
     pattern: str | None = None
 
     @property

@@ -89,6 +89,9 @@ CASES: list[tuple[str, Argv]] = [
     ("run-codec-label-twice", lambda d: [*_run()(d)[:4], "x=opus-6kbps,x=opus-12kbps", *_run()(d)[5:]]),
     ("run-metric-opt-no-value", _run("--metric-opt", "si_sdr")),
     ("run-langs-comma", _run("--langs", ",")),
+    ("run-log-to-unknown", _run("--log-to", "neptune")),
+    ("run-dataset-columns-no-column", _run("--dataset-columns", "text")),
+    ("run-dataset-lang-empty", _run("--dataset-lang", " ")),
     # score: the fields it shares with run, and its own
     ("score-max-duration-negative", _score("--max-duration", "-1")),
     ("score-max-duration-nan", _score("--max-duration", "nan")),

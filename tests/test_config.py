@@ -144,7 +144,7 @@ def _bomb(levels: int = 9, key: str = "langs") -> str:
     (_bomb(9, "run_id"), ["aliases expand to more than"]),
     ("run_id: &a [*a]\n", ["recursive"]),
     ("langs: " + "[" * 5000 + "]" * 5000 + "\n", ["not valid YAML"]),
-    ("dataset: 5\n", ["dataset must be a text", "not 5"]),
+    ("dataset: 5\n", ["dataset must be a string", "not 5"]),
     ("run_id: [a, b]\n", ["run_id must be", "not ['a', 'b']"]),
     ("run_id: ../../x\n", ["run_id must be", "never a path"]),
     ("offline: 'yes'\n", ["offline must be true or false", "'yes'"]),

@@ -6,9 +6,10 @@ imported inside ``CodecSpec.load``). A plugin's entry point names either such a 
 a list of specs, or a single ``CodecSpec``.
 
 Names carry variants (``opus-6kbps``, ``encodec-24k-6kbps``); ``NAME:ARG`` passes ARG to the
-loader (``ours-rvq:path/to/ckpt``) for specs with ``accepts_arg``; declared ``options`` are passed to
-the loader as keyword arguments. A run names each codec's rows by its label
-(``codecbench.config.CodecEntry``); the registry only sees ``NAME[:ARG]``.
+loader (``ours-rvq:path/to/ckpt``) for specs with ``accepts_arg``; ``FILE.py[:CLASS]`` is a one-file
+codec (``codecs/from_file.py``); declared ``options`` are passed to the loader as keyword arguments. A
+run names each codec's rows by its label (``codecbench.config.CodecEntry``); the registry only sees
+``NAME[:ARG]``.
 """
 
 from __future__ import annotations
@@ -115,7 +116,14 @@ def split_name(name: str) -> tuple[str, str | None]:
 
 
 def get_spec(name: str) -> CodecSpec:
-    """The spec for ``name`` (``NAME`` or ``NAME:ARG``); unknown names list close matches."""
+    """The spec for ``name`` (``NAME``, ``NAME:ARG`` or a one-file codec ``FILE.py[:CLASS]``); unknown
+    names list close matches."""
+    from codecbench.codecs import from_file
+
+    if from_file.is_file_codec(name):
+        cls, info = from_file.codec_class(name)
+        return CodecSpec(info=info, load=lambda arg, device: cls(info, device), accepts_arg=True,
+                         revision=lambda arg: from_file.revision(name))
     base, arg = split_name(name)
     spec = CODECS.get(base)
     if arg is not None and not spec.accepts_arg:

@@ -17,6 +17,7 @@ refused naming the differing keys, and so is a config that leaves out rows the f
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import sys
@@ -136,7 +137,11 @@ def make_plan(cfg: BenchConfig, out: str | Path | None = None, explicit_metrics:
     if cfg.dataset_format == "pairs":
         ds, unmatched = _pair_dataset(cfg)
     else:
-        ds = load_dataset(cfg.dataset, cfg.dataset_format)
+        ds = load_dataset(cfg.dataset, cfg.dataset_format, cfg.dataset_lang, columns=cfg.dataset_columns,
+                          revision=cfg.dataset_revision, langs=cfg.langs, limit=cfg.limit)
+        if ds.revision is not None and ds.revision != cfg.dataset_revision:  # pinned: part of the identity
+            cfg = copy.copy(cfg)
+            cfg.dataset_revision = ds.revision
     utts = filter_langs(ds, cfg.langs, cfg.limit)
     if not utts:
         raise DatasetError(f"dataset {ds.name!r} has no utterances to run")

@@ -55,6 +55,11 @@ def _codecs(cfg: BenchConfig, device: str) -> list[CodecEntry]:
         from codecbench.codecs.registry import default_codecs
 
         codecs = [CodecEntry.parse(n) for n in default_codecs()]
+    codecs = [c if pairs else _absolute(c) for c in codecs]  # a one-file codec: config.yaml re-runs from anywhere
+    keys = [c.key for c in codecs]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ConfigError(f"codec listed twice: {', '.join(twice)}")
     if pairs:
         unknown = sorted(set(cfg.bitrate or {}) - {c.key for c in codecs})
         if unknown:
@@ -69,6 +74,16 @@ def _codecs(cfg: BenchConfig, device: str) -> list[CodecEntry]:
     cfg.codec_revisions = _codec_revisions(codecs, cfg.codec_revisions)
     _warn_same_codec(codecs, cfg.codec_revisions or {})
     return codecs
+
+
+def _absolute(c: CodecEntry) -> CodecEntry:
+    """A one-file codec's path made absolute (``codecs/from_file.py``); other codecs unchanged."""
+    from codecbench.codecs.from_file import absolute, is_file_codec
+
+    if not is_file_codec(c.target):
+        return c
+    name, _, _ = absolute(c.target).partition(":")
+    return CodecEntry(name, c.arg, c.options, c.label)
 
 
 def _codec_revisions(codecs: list[CodecEntry], given: dict[str, str] | None) -> dict[str, str] | None:

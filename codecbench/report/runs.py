@@ -223,8 +223,10 @@ class Run:
         return p if p.is_relative_to(self.dir.resolve()) and p.is_file() else None
 
     def reference_file(self, utt_id: str) -> Path | None:
+        """The reference's audio file, or None: not found, or the reference is not a whole file (a
+        segment of a recording, a row of a 🤗 dataset's Arrow file: ``Utterance.source``)."""
         u = self.utterances.get(utt_id)
-        if not u or not u.get("path"):
+        if not u or not u.get("path") or u.get("source"):
             return None
         p = Path(u["path"])
         if not p.is_absolute():
