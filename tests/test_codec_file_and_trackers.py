@@ -56,9 +56,9 @@ def test_one_file_codec_runs_and_its_edit_changes_the_run_id(manifest, tmp_path,
     monkeypatch.chdir(tmp_path)
     again = BenchConfig.from_dict({"codecs": [{"name": "Quant6", "file": "mycodec.py"}], "dataset": str(manifest),
                                    "metrics": ["si_sdr", "bitrate", "codebook"], "workers": 0})
-    from codecbench.config import resolve
     from codecbench.data import load_dataset
     from codecbench.pipeline.plan import run_id_for
+    from codecbench.pipeline.resolve import resolve
 
     utts = load_dataset(str(manifest)).utterances
     assert run_id_for(resolve(again), "m", utts)[0] == first

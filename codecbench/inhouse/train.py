@@ -19,6 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from codecbench.device import DEVICE_PATTERN
+from codecbench.errors import ConfigError
+from codecbench.inhouse.config import CheckpointMismatch
+from codecbench.schema import Number, Numbers, Text, Whole
+
 STATE_TENSORS = "trainer_state.safetensors"
 STATE_JSON = "trainer_state.json"
 LOG_FILE = "log.jsonl"
@@ -81,7 +86,7 @@ def _model_config(args):
         if value is not None:
             setattr(cfg, name.replace("-", "_"), value)
     if args.fsq_levels:
-        cfg.fsq_levels = tuple(int(v) for v in args.fsq_levels.split(","))
+        cfg.fsq_levels = tuple(args.fsq_levels)
     cfg.__post_init__()
     return cfg
 
@@ -111,7 +116,7 @@ def train(args: argparse.Namespace) -> Path:
     if resume:
         cfg, _ = ckpt.read_config(out)
         if cfg.kind != args.kind:
-            raise ValueError(f"--resume: {out} holds a {cfg.kind!r} model, not {args.kind!r}")
+            raise CheckpointMismatch(f"--resume: {out} holds a {cfg.kind!r} model, not {args.kind!r}")
         meta = json.loads(state_json.read_text())
     else:
         cfg, meta = _model_config(args), {}
@@ -132,7 +137,7 @@ def train(args: argparse.Namespace) -> Path:
     model = model.to(device)
     amp = bool(args.amp) and device.startswith("cuda")
     loss_fn = ReconstructionLoss(cfg.sample_rate).to(device)
-    betas = tuple(float(b) for b in args.betas.split(","))
+    betas = tuple(args.betas)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=betas, weight_decay=0.0)
     disc = disc_opt = None
     if args.adversarial:
@@ -148,7 +153,7 @@ def train(args: argparse.Namespace) -> Path:
         unflatten_optimizer(opt, "opt", tensors, meta["opt"])
         if disc is not None:
             if "disc_opt" not in meta:
-                raise ValueError(f"{out}: trainer state has no discriminators; resume without --adversarial")
+                raise CheckpointMismatch(f"{out}: trainer state has no discriminators; resume without --adversarial")
             ckpt.load_state_strict(disc, {k[5:]: v for k, v in tensors.items() if k.startswith("disc.")}, str(out))
             unflatten_optimizer(disc_opt, "dopt", tensors, meta["disc_opt"])
         torch.set_rng_state(tensors["rng.torch"])
@@ -190,7 +195,7 @@ def train(args: argparse.Namespace) -> Path:
     model.train()
     while step < args.steps and time.monotonic() < deadline:
         t0 = time.perf_counter()
-        lr = args.lr * min(1.0, (step + 1) / args.warmup) * args.lr_decay ** step
+        lr = args.lr * min(1.0, (step + 1) / max(1, args.warmup)) * args.lr_decay ** step
         for g in opt.param_groups:
             g["lr"] = lr
         x = torch.from_numpy(data.batch(args.batch_size, segment, rng)).to(device)[:, None]
@@ -232,6 +237,67 @@ def train(args: argparse.Namespace) -> Path:
     return out
 
 
+# -- options: each value checked where it is parsed (codecbench.schema kinds as argparse types), the
+# rules between options and what must exist here in ``check_args``, before anything is loaded or written.
+# A new option plugs in the same way: ``type=Whole(1)``, ``Number(0, 1)``, ``Choice(...)``; a rule: a
+# function of the parsed args returning a problem (or None) in ``RULES``.
+WEIGHT = Number(0)  # a loss weight
+
+
+def model_kind(name: str):
+    """The option type of a model field: the checkpoint guard's type and bounds (``guard.BOUNDS``), so the
+    command line accepts exactly the architectures a checkpoint may declare."""
+    from codecbench.inhouse.guard import BOUNDS
+
+    typ, lo, hi, *most = BOUNDS[name.replace("-", "_")]
+    if typ is list:
+        return Numbers(Whole(lo, hi), most=most[0])
+    return Whole(lo, hi) if typ is int else Number(lo, hi)
+
+
+def _manifests(args: argparse.Namespace) -> str | None:
+    from codecbench.inhouse.data import parse_manifest_arg
+
+    missing = [str(path) for path in (parse_manifest_arg(m)[0] for m in args.manifest) if not path.is_file()]
+    return f"--manifest: not found: {', '.join(missing)}" if missing else None
+
+
+def _model(args: argparse.Namespace) -> str | None:
+    """The model the options describe (when not resuming): its derived sizes (guard.check_model_dict)."""
+    from dataclasses import asdict
+
+    from codecbench.inhouse.guard import check_model_dict
+
+    if not args.resume:
+        cfg = _model_config(args)
+        check_model_dict({**asdict(cfg), "fsq_levels": list(cfg.fsq_levels)}, "the model options")
+        segment = int(round(args.segment_seconds * cfg.sample_rate))
+        if segment < cfg.hop_length:
+            return (f"--segment-seconds {args.segment_seconds:g} is shorter than one code frame "
+                    f"({cfg.hop_length / cfg.sample_rate:g} s)")
+    return None
+
+
+def _init_from(args: argparse.Namespace) -> str | None:
+    if args.init_from and not Path(args.init_from).is_dir():
+        return f"--init-from: no checkpoint folder at {args.init_from}"
+    return None
+
+
+RULES = (_manifests, _model, _init_from)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Everything the options ask for that the parser cannot see: the device, the files, the model's
+    derived sizes. The first problem is a one-line ConfigError (exit 2) before any work."""
+    from codecbench.device import usable_device
+
+    usable_device(args.device)
+    problem = next((p for rule in RULES if (p := rule(args))), None)
+    if problem:
+        raise ConfigError(problem)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", choices=["rvq", "fsq", "vae"], default="rvq")
     p.add_argument("--manifest", nargs="+", required=True,
@@ -240,42 +306,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--espeak-dir", default=None, help="where to write it (default: OUT/espeak)")
     p.add_argument("--out", required=True, help="output folder: checkpoint, trainer state, log.jsonl")
     p.add_argument("--resume", action="store_true", help="continue from the trainer state in --out")
-    p.add_argument("--steps", type=int, default=100000)
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--segment-seconds", type=float, default=0.64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--betas", default="0.8,0.99", help="Adam betas")
-    p.add_argument("--lr-decay", type=float, default=0.99995, help="per-step exponential decay")
-    p.add_argument("--warmup", type=int, default=100)
-    p.add_argument("--grad-clip", type=float, default=10.0)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--steps", type=Whole(1), default=100000)
+    p.add_argument("--max-minutes", type=Number(0, above=True), default=None,
+                   help="stop (and save) after this much wall time")
+    p.add_argument("--batch-size", type=Whole(1), default=16)
+    p.add_argument("--segment-seconds", type=Number(0, above=True), default=0.64)
+    p.add_argument("--lr", type=Number(0, above=True), default=1e-3)
+    p.add_argument("--betas", type=Numbers(Number(0, 1, below=True), 2), default=[0.8, 0.99], help="Adam betas")
+    p.add_argument("--lr-decay", type=Number(0, 1, above=True), default=0.99995, help="per-step exponential decay")
+    p.add_argument("--warmup", type=Whole(0), default=100, help="steps of linear learning-rate warm-up (0: none)")
+    p.add_argument("--grad-clip", type=Number(0, above=True), default=10.0)
+    p.add_argument("--device", type=Text("auto, cpu, cuda or cuda:N", DEVICE_PATTERN), default="auto",
+                   help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--threads", type=Whole(1), default=None, help="torch CPU threads")
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA (ignored on CPU)")
     p.add_argument("--init-from", default=None,
                    help="start from a checkpoint folder's tensors where names and shapes match (e.g. FSQ from RVQ)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--log-every", type=int, default=10)
-    p.add_argument("--save-every", type=int, default=200)
+    p.add_argument("--seed", type=Whole(0), default=0)
+    p.add_argument("--log-every", type=Whole(1), default=10)
+    p.add_argument("--save-every", type=Whole(1), default=200)
     g = p.add_argument_group("model (ignored with --resume: the checkpoint's config wins)")
-    for name in MODEL_INTS:
-        g.add_argument(f"--{name}", type=int, default=None)
-    for name in MODEL_FLOATS:
-        g.add_argument(f"--{name}", type=float, default=None)
-    g.add_argument("--fsq-levels", default=None, help="comma-separated, e.g. 8,5,5,5")
+    for name in MODEL_INTS + MODEL_FLOATS:  # types and ranges: the checkpoint guard's bounds
+        g.add_argument(f"--{name}", type=model_kind(name), default=None)
+    g.add_argument("--fsq-levels", type=model_kind("fsq-levels"), default=None, help="comma-separated, e.g. 8,5,5,5")
     w = p.add_argument_group("loss weights")
-    w.add_argument("--w-wave", type=float, default=0.0, help="waveform L1 (0: the phase is generated)")
-    w.add_argument("--w-stft", type=float, default=1.0)
-    w.add_argument("--w-mel", type=float, default=5.0)
-    w.add_argument("--w-commit", type=float, default=0.25)
-    w.add_argument("--w-kl", type=float, default=1e-3)
-    w.add_argument("--w-adv", type=float, default=1.0)
-    w.add_argument("--w-fm", type=float, default=2.0)
+    w.add_argument("--w-wave", type=WEIGHT, default=0.0, help="waveform L1 (0: the phase is generated)")
+    w.add_argument("--w-stft", type=WEIGHT, default=1.0)
+    w.add_argument("--w-mel", type=WEIGHT, default=5.0)
+    w.add_argument("--w-commit", type=WEIGHT, default=0.25)
+    w.add_argument("--w-kl", type=WEIGHT, default=1e-3)
+    w.add_argument("--w-adv", type=WEIGHT, default=1.0)
+    w.add_argument("--w-fm", type=WEIGHT, default=2.0)
     p.add_argument("--adversarial", action="store_true", help="add multi-period + multi-scale STFT discriminators")
-    p.add_argument("--adv-start", type=int, default=0, help="first step with adversarial losses")
+    p.add_argument("--adv-start", type=Whole(0), default=0, help="first step with adversarial losses")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    check_args(args)
     train(args)
     return 0
 
