@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	./scripts/install-system-deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e '.[all,dev,ray]'
+	$(PIP) install -q -c constraints.txt -e '.[all,dev,ray,datasets,lhotse,trackers]'
 	touch $(STAMP)
 
 $(PARITY_REFS)/.installed: Makefile | $(STAMP)

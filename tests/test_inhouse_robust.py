@@ -14,6 +14,7 @@ import torch
 from codecbench import audio
 from codecbench.data import conditions as cond
 from codecbench.data import load_dataset
+from codecbench.errors import ConfigError
 from codecbench.inhouse.augment import Augmenter
 from codecbench.inhouse.config import AUGMENT_PRESETS, AugmentConfig
 from codecbench.inhouse.progress import TrainProgress
@@ -204,5 +205,5 @@ def test_cpu_smoke_preset_fills_what_was_not_given():
     assert args.espeak is None and args.steps == 250
     args = resolve(_parse("--out", "x", "--manifest", "m.jsonl"))
     assert args.steps == 100000 and args.dim is None and args.val_every == 500
-    with pytest.raises(ValueError, match="no training data"):
+    with pytest.raises(ConfigError, match="no training data"):
         resolve(_parse("--out", "x"))

@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from codecbench.inhouse.config import CheckpointMismatch
+
 STATE_TENSORS = "trainer_state.safetensors"
 STATE_JSON = "trainer_state.json"
 LOG_FILE = "log.jsonl"
@@ -55,7 +57,7 @@ def _model_config(args):
         if value is not None:
             setattr(cfg, name.replace("-", "_"), value)
     if args.fsq_levels:
-        cfg.fsq_levels = tuple(int(v) for v in args.fsq_levels.split(","))
+        cfg.fsq_levels = tuple(int(v) for v in args.fsq_levels)
     cfg.__post_init__()
     return cfg
 
@@ -112,7 +114,7 @@ def train(args: argparse.Namespace) -> Path:
     if resume:
         cfg, _ = ckpt.read_config(out)
         if cfg.kind != args.kind:
-            raise ValueError(f"--resume: {out} holds a {cfg.kind!r} model, not {args.kind!r}")
+            raise CheckpointMismatch(f"--resume: {out} holds a {cfg.kind!r} model, not {args.kind!r}")
         meta = json.loads(state_json.read_text())
     else:
         cfg, meta = _model_config(args), {}
@@ -141,7 +143,7 @@ def train(args: argparse.Namespace) -> Path:
     amp = bool(args.amp) and device.startswith("cuda")
     loss_fn = ReconstructionLoss(cfg.sample_rate).to(device)
     augmenter = Augmenter(aug_cfg, cfg.sample_rate)
-    betas = tuple(float(b) for b in args.betas.split(","))
+    betas = tuple(args.betas)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=betas, weight_decay=0.0)
     disc = disc_opt = None
     if args.adversarial:
@@ -222,7 +224,7 @@ def train(args: argparse.Namespace) -> Path:
     try:
         while step < args.steps and time.monotonic() < deadline:
             t0 = time.perf_counter()
-            lr = args.lr * min(1.0, (step + 1) / args.warmup) * args.lr_decay ** step
+            lr = args.lr * min(1.0, (step + 1) / max(1, args.warmup)) * args.lr_decay ** step
             for g in opt.param_groups:
                 g["lr"] = lr
             x = torch.from_numpy(data.batch(args.batch_size, segment, rng, aug_cfg.codec)).to(device)
@@ -280,6 +282,10 @@ def _device_name(device: str) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from codecbench.inhouse.train_args import check_args, resolve
+
+    resolve(args)
+    check_args(args)
     train(args)
     return 0
 
