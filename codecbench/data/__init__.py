@@ -17,7 +17,9 @@ __all__ = ["Dataset", "DatasetError", "filter_langs", "load_dataset"]
 
 def load_dataset(spec: str | None, fmt: str = "auto", lang: str | None = None, **options) -> Dataset:
     """Read a dataset; ``None`` is the embedded espeak-ng default set, ``contrasts:LANG`` the minimal
-    pairs. ``options``: ``columns``, ``revision``, ``langs``, ``limit`` (``loaders.load_dataset``)."""
+    pairs, ``conditions:PATH`` the clips of PATH under recording and channel conditions
+    (``data.conditions``). ``options``: ``columns``, ``revision``, ``langs``, ``limit``
+    (``loaders.load_dataset``)."""
     if spec is None:
         from codecbench.data.synthetic import default_dataset
 
@@ -26,4 +28,8 @@ def load_dataset(spec: str | None, fmt: str = "auto", lang: str | None = None, *
         from codecbench.data.contrasts import contrast_dataset
 
         return contrast_dataset(spec)
+    if spec.startswith("conditions:") or spec.startswith("conditions="):
+        from codecbench.data.conditions import conditions_dataset
+
+        return conditions_dataset(spec)
     return loaders.load_dataset(spec, fmt, lang, **options)
