@@ -61,6 +61,13 @@ class Executor:
         self._started = time.perf_counter()
         self._lock = threading.Lock()
 
+    def open_codec(self, key: str):
+        """The ready codec whose rows are labelled ``key`` (its name, argument and options from the config)."""
+        from codecbench.codecs.registry import load_codec
+
+        entry = self.cfg.codec(key)
+        return load_codec(entry.target, self.cfg.device, entry.options)
+
     def import_prefetch(self) -> None:
         import importlib
 
