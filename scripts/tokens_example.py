@@ -46,17 +46,21 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = {m: build_checkpoint(m, out / "random" / m, size="small", seed=0) for m in ("encodec-24k", "dac-16k")}
-    codecs = ["ours-rvq", "ours-fsq", f"encodec-24k-6kbps:{ckpt['encodec-24k']}", f"dac-16k:{ckpt['dac-16k']}"]
+    config = {"dataset": str(manifest(out)),
+              "codecs": ["ours-rvq", "ours-fsq",
+                         {"name": "encodec-24k-6kbps", "arg": str(ckpt["encodec-24k"]), "label": "encodec-24k-6kbps-random"},
+                         {"name": "dac-16k", "arg": str(ckpt["dac-16k"]), "label": "dac-16k-random"}],
+              "metrics": ["token_stability", {"name": "token_lm", "cross_language": True}]}
+    (out / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")  # YAML is a superset of JSON
     run = out / "run"
-    code = cli(["run", "--dataset", str(manifest(out)), "--codecs", ",".join(codecs), "--metrics",
-                "token_stability,token_lm", "--metric-opt", "token_lm.cross_language=true", "--workers", args.workers,
-                "--save-audio", "none", "--out", str(run), "-q", "--offline"])
+    code = cli(["run", "--config", str(out / "config.json"), "--workers", args.workers, "--save-audio", "none",
+                "--out", str(run), "-q", "--offline"])
     if code:
         raise SystemExit(code)
     import pandas as pd
 
     s = pd.read_csv(run / "summary.csv", keep_default_na=False, na_values=[""])
-    keep = s["metric"].str.match(r"(ued_|lm_|unigram_)") & s["codec"].str.startswith("ours-")
+    keep = s["metric"].str.match(r"(ued_|lm_|unigram_)")
     print(s.loc[keep, ["codec", "lang", "metric", "n", "mean", "ci_low", "ci_high"]].to_string(index=False))
 
 

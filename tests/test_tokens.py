@@ -49,9 +49,9 @@ def test_iid_uniform_tokens_cost_log2_k_bits(order):
     train = [rng.integers(0, k, 4000) for _ in range(30)]
     test = [rng.integers(0, k, 4000) for _ in range(5)]
     bits = _bits_per_token(KneserNey(order).fit(train, _ones(train), k), test)
-    # above the entropy by at most what the counts cannot pin down: (k - 1) free parameters per context,
-    # (k - 1) k^(order-1) / (2 N ln 2) bits for maximum-likelihood estimates (smoothing backs off below
-    # that), plus the test sample's own fluctuation (~ sqrt(k / N_test) / ln 2 / 10 here)
+    # above the entropy by at most what N training tokens cannot pin down: (k - 1) k^(order-1) free
+    # parameters cost (k - 1) k^(order-1) / (2 N ln 2) bits a token for maximum-likelihood estimates
+    # (smoothing backs off below that); +-0.01 and +0.02 for the 20 000 test tokens' own fluctuation
     n = sum(len(s) for s in train)
     assert -0.01 < bits - np.log2(k) < 0.02 + (k - 1) * k ** (order - 1) / (2 * n * np.log(2)), bits
 
