@@ -211,3 +211,21 @@ def test_pair_scoring_has_no_codec_to_re_encode_with(token_run, tmp_path):
     (row,) = RunFolder(tmp_path / "out").rows()
     assert row["ued_mean__kind"] == "not_applicable" and "no codec to re-encode" in row["ued_mean__failure"]
     assert row["stoi"] > 0.99
+
+
+def test_shards_merge_to_the_unsharded_token_figures(token_run, tmp_path):
+    manifest = token_run.parent / "manifest.jsonl"
+    args = ["--dataset", str(manifest), "--codecs", "test-argmax", "--metrics", "token_stability,token_lm",
+            "--workers", "0", "--save-audio", "none", "-q"]
+    for name, extra in (("full", []), ("s1", ["--shard", "1/2"]), ("s2", ["--shard", "2/2"])):
+        assert main(["run", *args, *extra, "--out", str(tmp_path / name)]) == 0, name
+    assert main(["merge", str(tmp_path / "s2"), str(tmp_path / "s1"), "--out", str(tmp_path / "merged")]) == 0
+
+    def figures(run):
+        s = pd.read_csv(run / "summary.csv")
+        s = s[s["metric"].str.match(r"(ued_|lm_|unigram_)")]
+        return s.sort_values(["codec", "lang", "metric"]).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(figures(tmp_path / "merged"), figures(tmp_path / "full"))
+    for name in ("token_stability.csv", "token_lm.csv", "token_lm_split.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "merged" / name), pd.read_csv(tmp_path / "full" / name))
