@@ -20,6 +20,8 @@ Layout of ``results/<run-id>/``::
     <folder>/<codec>/<utt>.npz  per-item arrays a metric declares (``Metric.folders``, e.g. abx_features)
     <file>               corpus-level files of metric aggregates (e.g. codebook.csv, abx_triplets.parquet,
                          asr_reliability.json), written with the summary
+    corpus_values/<metric>.csv  per-utterance values of a metric's corpus outputs (e.g. token_lm's bits on
+                         held-out utterances), written with the summary, paired by compare
     <cache>/...          caches a metric keeps across resumes (e.g. asr_cache)
     .lock                an exclusive flock held by the run writing the folder (its pid inside)
 
@@ -59,6 +61,7 @@ CODECS, METRICS, ROWS, PARQUET = "codecs.json", "metrics.json", "rows.jsonl", "u
 SUMMARY_CSV, SUMMARY_MD, TIMINGS, SHARDS, UNMATCHED = ("summary.csv", "summary.md", "timings.json", "shards.json",
                                                       "unmatched.json")
 CODES_DIR, AUDIO_DIR = "codes", "audio"  # per-item artefacts the pipeline itself saves
+CORPUS_VALUES_DIR = "corpus_values"  # per-utterance values of corpus outputs (Aggregate.values)
 
 
 def safe_name(name: str) -> str:
@@ -248,6 +251,19 @@ class RunFolder:
             self.write_text(name, content)
         else:
             self.write_json(name, content)
+
+    def write_corpus_values(self, metric: str, frame: Any) -> None:
+        """Per-utterance values of a metric's corpus outputs (``Aggregate.values``), replacing earlier ones."""
+        self.write_file(f"{CORPUS_VALUES_DIR}/{file_stem(metric)}.csv", frame)
+
+    def corpus_values(self, metric: str):
+        """The per-utterance values of a metric's corpus outputs (DataFrame), or None when there are none."""
+        import pandas as pd
+
+        path = self.dir / CORPUS_VALUES_DIR / f"{file_stem(metric)}.csv"
+        if not path.exists():
+            return None
+        return pd.read_csv(path, dtype={"codec": str, "utt_id": str}, keep_default_na=False, na_values=[""])
 
     def read_json(self, name: str, default: Any = ...) -> Any:
         """A JSON file of the folder; a missing one is ``default`` when given, else ``NotARunFolder``."""

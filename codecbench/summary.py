@@ -136,6 +136,7 @@ def aggregates(folder: RunFolder, rows: pd.DataFrame, metrics_meta: dict, codecs
         records = {s: _present(folder.records(s), rows) for s in metric.streams}
         agg = metric.aggregate(Corpus(folder, rows, meta, codecs_meta, dataset, records))
         if agg is not None:
+            agg.metric = name
             out.append(agg)
     return out
 
@@ -201,7 +202,7 @@ def markdown(summary: pd.DataFrame, tables: list[Table] | None, metrics_meta: di
              "codec in the language, a cell with fewer values says so. ↑ higher is better, ↓ lower is better; "
              "reasons are footnotes.", ""]
     if empty:
-        lines += ["Not computed in this run: " + ", ".join(_empty_text(summary, m, notes) for m in empty) + ".", ""]
+        lines += ["Not computed in this run: " + ", ".join(_empty_groups(summary, empty, metrics_meta, notes)) + ".", ""]
     lines += checks_markdown(checks or {})
     units = {m: g["unit"].iloc[0] for m, g in summary.groupby("metric", sort=False)}
     hib = {m: _hib(g["higher_is_better"].iloc[0]) for m, g in summary.groupby("metric", sort=False)}
@@ -244,6 +245,27 @@ def markdown(summary: pd.DataFrame, tables: list[Table] | None, metrics_meta: di
 
 def _hib(v) -> bool | None:
     return v if isinstance(v, bool) else {"true": True, "false": False}.get(str(v).strip().lower())
+
+
+def _empty_groups(summary: pd.DataFrame, empty: list[str], metrics_meta: dict, notes: Footnotes) -> list[str]:
+    """The "Not computed" entries: an output each, or one entry for a metric whose outputs (three or
+    more) all lack a value for the same reason ("token_stability's 8 outputs (n/a)")."""
+    owner = {o["name"]: name for name, m in metrics_meta.items()
+             for o in [*m.get("outputs", []), *(m.get("corpus_outputs") or [])]}
+    groups: dict[str, list[str]] = {}
+    for out in empty:
+        groups.setdefault(owner.get(out, out), []).append(out)
+    texts = []
+    for metric, outs in groups.items():
+        keys = {(tuple(summary.loc[summary["metric"] == o, "status"].unique()),
+                 next((x for x in summary.loc[summary["metric"] == o, "note"] if isinstance(x, str) and x), ""))
+                for o in outs}
+        if len(outs) >= 3 and len(keys) == 1:
+            texts.append(_empty_text(summary, outs[0], notes).replace(md_text(outs[0]),
+                                                                      f"{md_text(metric)}'s {len(outs)} outputs", 1))
+        else:
+            texts += [_empty_text(summary, o, notes) for o in outs]
+    return texts
 
 
 def _empty_text(summary: pd.DataFrame, metric: str, notes: Footnotes, marker: str = "md") -> str:
@@ -309,6 +331,8 @@ def write_summaries(run_dir: str | Path) -> pd.DataFrame:
     for agg in aggs:
         for name, content in agg.files.items():
             folder.write_file(name, content)
+        if agg.values is not None:
+            folder.write_corpus_values(agg.metric, agg.values)
     checks = datachecks.check(rows, metrics_meta, codecs_meta)
     folder.write_json(datachecks.FILE, checks)
     folder.write_file(SUMMARY_CSV, summary)

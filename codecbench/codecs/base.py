@@ -65,6 +65,15 @@ class Codec(ABC):
         batch, native_lengths = self._to_native(_as_batch(wave), np.asarray(lengths), sample_rate)
         return self.encode_native(batch, native_lengths), native_lengths
 
+    def encode_items(self, waves: list[np.ndarray], sample_rate: int) -> list[list[np.ndarray]]:
+        """Encode mono waves at any rate as one padded batch: per wave, its valid codes per codebook level
+        (what ``needs_encoder`` metrics get as ``MetricInput.encode``)."""
+        wave, lengths = audio.pad_batch([np.asarray(w, dtype=np.float32) for w in waves])
+        encoded, _ = self.encode(wave, lengths, sample_rate)
+        if encoded.codes is None:
+            raise CodecError(f"{self.info.name} has no discrete codes")
+        return [encoded.item_codes(b) for b in range(len(waves))]
+
     def decode(self, encoded: Encoded, native_lengths: np.ndarray, lengths: np.ndarray, sample_rate: int) -> np.ndarray:
         """Decode to ``sample_rate``, each item cropped or zero-padded to its input length."""
         out = self.decode_native(encoded, native_lengths)

@@ -6,7 +6,8 @@ outputs with that reason. Never return a made-up number for a failure (no 0.0, 1
 
 Metrics with ``batched=True`` (model-based: speaker, ASR, DNSMOS) run in the model-metric stage,
 get whole batches through ``compute_batch`` and may use the GPU; the others (signal metrics) run per
-item in a CPU worker pool. A metric is created per run from its name and options
+item in a CPU worker pool. Metrics with ``needs_encoder=True`` (token stability) run in the codec
+stage, beside the loaded codec: their inputs carry ``MetricInput.encode``, the codec's encoder. A metric is created per run from its name and options
 (``codecbench.metrics.registry.create``); ``setup(device, workdir)`` gives it the device and the run
 folder before first use.
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import copy
 import functools
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -88,6 +90,9 @@ class MetricInfo:
     needs_reference: bool = True
     needs_text: bool = False
     needs_codes: bool = False
+    # Re-encodes audio with the run's codec (``MetricInput.encode``): runs in the codec stage, where the
+    # codec is loaded (the codec's thread or actor), never in a worker pool; not applicable to pair scoring.
+    needs_encoder: bool = False
     device: str = "cpu"  # "cpu", or "gpu" when it can use one
     sample_rate: int | None = None  # the rate the metric itself works at
     library: str = "codecbench"
@@ -109,9 +114,14 @@ class MetricInfo:
     # Describes cost (bits, time, code usage), not the sound: reported, never gated or plotted as quality.
     cost: bool = False
 
+    # Outputs that exist only over a corpus (e.g. an LM's bits on held-out utterances): not row columns;
+    # the metric's ``aggregate`` gives their per-utterance values (``Aggregate.values``), which compare gates.
+    corpus_outputs: tuple[Output, ...] = ()
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["outputs"] = [asdict(o) for o in self.outputs]
+        d["corpus_outputs"] = [asdict(o) for o in self.corpus_outputs]
         return d
 
 
@@ -130,6 +140,9 @@ class MetricInput:
     encode_seconds: float | None = None  # this item's share of its batch's encode time
     decode_seconds: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The codec's encoder, for ``needs_encoder`` metrics in the codec stage only (None elsewhere):
+    # ``encode(waves, sample_rate)`` -> per wave, its valid codes per codebook level (``Codec.encode_items``).
+    encode: Callable[[list[np.ndarray], int], list[list[np.ndarray]]] | None = None
 
     @property
     def duration(self) -> float:

@@ -50,8 +50,13 @@ class Table:
 @dataclass
 class Aggregate:
     """What an aggregate gives back: summary rows (summary.csv), files for the run folder (name ->
-    a DataFrame written as .csv/.parquet, text, or anything JSON) and tables for summary.md."""
+    a DataFrame written as .csv/.parquet, text, or anything JSON), tables for summary.md and, for a
+    metric with ``MetricInfo.corpus_outputs``, their per-utterance ``values`` (columns codec, utt_id,
+    then one per corpus output; an utterance without a value is absent or NaN), which the run folder
+    keeps (``RunFolder.write_corpus_values``) and ``codecbench compare`` pairs like row values."""
 
     rows: list[SummaryRow] = field(default_factory=list)
     files: dict[str, Any] = field(default_factory=dict)
     tables: list[Table] = field(default_factory=list)
+    values: pd.DataFrame | None = None
+    metric: str = ""  # the metric that made it (set by the summary)

@@ -32,6 +32,7 @@ BUILTIN_MODULES = (
     "codecbench.metrics.dnsmos",
     "codecbench.metrics.mos",
     "codecbench.metrics.abx",
+    "codecbench.metrics.tokens",
     "codecbench.metrics.reference",
 )
 
@@ -77,8 +78,8 @@ def configured(name: str, options: dict[str, Any] | None = None) -> Metric | Non
 
 
 def output_owner() -> dict[str, str]:
-    """Output column name -> metric name."""
-    return {o.name: m.name for m in all_metrics().values() for o in m.info().outputs}
+    """Output column name (and corpus output name) -> metric name."""
+    return {o.name: m.name for m in all_metrics().values() for o in (*m.info().outputs, *m.info().corpus_outputs)}
 
 
 def default_names() -> list[str]:

@@ -41,8 +41,12 @@ class Executor:
         self.progress = progress
         names = dict.fromkeys([*(s.name for s in self.cfg.metrics or []), *(m.name for m in plan.metrics)])  # + data checks
         self.outputs_of = {n: [o.name for o in _proto(n).info().outputs] for n in names}
-        self.model_metrics = [m for m in plan.metrics if m.info().batched]
-        self.signal_metrics = [m for m in plan.metrics if not m.info().batched]
+        # encoder metrics run in the codec stage (they use the run's codec, nothing of their own to load)
+        self.encoder_metrics = [m for m in plan.metrics if m.info().needs_encoder]
+        for m in self.encoder_metrics:
+            m.setup(self.cfg.device, self.workdir)
+        self.model_metrics = [m for m in plan.metrics if m.info().batched and not m.info().needs_encoder]
+        self.signal_metrics = [m for m in plan.metrics if not m.info().batched and not m.info().needs_encoder]
         fixed: Values = {}  # outputs of metrics that cannot run now: unavailable / not applicable
         for name, reason in plan.unavailable.items():
             fixed.update({o: Failure.unavailable(reason) for o in self.outputs_of[name]})
@@ -50,7 +54,7 @@ class Executor:
             fixed.update({o: Failure.not_applicable(reason) for o in self.outputs_of[name]})
         self.processor = BatchProcessor(plan.run_id, self.workdir, self.outputs_of, fixed,
                                         frozenset(stages.audio_keep(plan.utterances, str(self.cfg.save_audio))),
-                                        self.cfg.min_duration, self.cfg.max_duration)
+                                        self.cfg.min_duration, self.cfg.max_duration, tuple(self.encoder_metrics))
         self.codec_infos: dict[str, CodecInfo] = {name: plan.codec_info(name) for name in plan.codecs}
         self.stage_seconds: Counter = Counter()  # busy seconds per stage, summed over workers
         self.rows_written = 0

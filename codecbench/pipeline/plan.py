@@ -160,6 +160,9 @@ def make_plan(cfg: BenchConfig, out: str | Path | None = None, explicit_metrics:
     has_text = any((u.text or "").strip() for u in utts)
     not_applicable = {m.name: "the dataset has no transcripts" for m in metrics
                       if m.info().needs_text and not has_text and m.name not in unavailable}
+    if unmatched is not None:  # pair scoring: no codec to re-encode the references with
+        not_applicable |= {m.name: "pair scoring has no codec to re-encode with" for m in metrics
+                           if m.info().needs_encoder and m.name not in unavailable and m.name not in not_applicable}
     for name, reason in not_applicable.items():
         print(f"codecbench: note: {name} is not applicable: {reason}", file=sys.stderr)
 

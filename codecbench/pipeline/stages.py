@@ -1,8 +1,10 @@
 """The stages of a run over one batch, knowing nothing of how they are scheduled:
 
-    load (audio, checks) ─► reconstruct (codec, batched) ─► failed rows ─► base row ─► model metrics
+    load (audio, checks) ─► reconstruct (codec, batched) ─► failed rows ─► base row ─► encoder metrics
                             └ load_degraded (pair scoring: the user's degraded files instead) ┘
-    ─► signal metrics ─► row
+    ─► model metrics ─► signal metrics ─► row
+
+Encoder metrics (``MetricInfo.needs_encoder``) run inside the codec stage with the loaded codec.
 
 Each stage is a plain function; ``BatchProcessor`` chains them for one run, and executors
 (``local.py``, ``ray_engine.py``) only decide where and when its steps run. A ``Work`` item is one
@@ -305,8 +307,8 @@ def signal_values(metrics: list[Metric], names: tuple[str, ...], x: MetricInput)
 class BatchProcessor:
     """One run's chain of stages over a batch of one codec:
 
-        load ─► reconstruct ─► failed rows ─► base row (+ codes, kept audio) ─► model metrics
-        ─► signal metrics ─► row
+        load ─► reconstruct ─► failed rows ─► base row (+ codes, kept audio) ─► encoder metrics
+        ─► model metrics ─► signal metrics ─► row
 
     Executors call its steps where they choose (the local engine: codec stage in the main thread,
     model metrics in a thread, signal metrics in a process pool; Ray: actors and tasks), so a run's
@@ -322,6 +324,7 @@ class BatchProcessor:
     keep_audio: frozenset[str]  # utterance ids whose reconstructions are saved
     min_duration: float
     max_duration: float
+    encoder_metrics: tuple[Metric, ...] = ()  # set up; run in the codec stage (MetricInfo.needs_encoder)
 
     @property
     def all_outputs(self) -> list[str]:
@@ -354,7 +357,28 @@ class BatchProcessor:
             w.out = base_row(self.run_id, w, n)
             save_artifacts(folder, w, w.utt.id in self.keep_audio and w.row is None, w.out)
             w.values = dict(self.fixed) if w.row is None else {}
+        if codec is not None:
+            self.encoder_stage(codec, items, seconds)
         return items, rows
+
+    def encoder_stage(self, codec: Any, items: list[Work], seconds: dict[str, float] | None = None) -> None:
+        """The metrics that re-encode audio (``MetricInfo.needs_encoder``: token stability) with the loaded
+        codec, where it is loaded; the encoder is taken off the inputs before they move on (to threads,
+        worker processes or Ray tasks)."""
+        metrics = [m for m in self.encoder_metrics if items and m.name in items[0].metrics]
+        if not metrics:
+            return
+        t = time.perf_counter()
+        xs = [w.x for w in items]
+        for x in xs:
+            x.encode = codec.encode_items
+        try:
+            for w, values in zip(items, evaluate(metrics, xs), strict=True):
+                w.values.update(values)
+        finally:
+            for x in xs:
+                x.encode = None
+        _add(seconds, "encoder_metrics", time.perf_counter() - t)
 
     def model_stage(self, metrics: list[Metric], items: list[Work], seconds: dict[str, float] | None = None) -> None:
         """The model metrics (batched: ASR, speaker, DNSMOS) of the items' batch, into their values."""

@@ -183,7 +183,7 @@ def compare_runs(base: Run, cand: Run, pairs: list[tuple[str, str]], max_drop: d
         raise CompareError("--min-n must be at least 1")
     if not 0 < alpha < 1:
         raise CompareError("--alpha must be between 0 and 1")
-    brows, crows = base.rows(), cand.rows()
+    brows, crows = base.gate_rows(), cand.gate_rows()  # rows + per-utterance values of corpus outputs
     directional = [k for k, o in outputs.items() if o.higher_is_better is not None]
     in_base = [k for k in directional if k in brows.columns or base.outputs().get(k)]
     quality = [k for k in in_base if outputs[k].metric not in COST_FAMILIES]

@@ -6,7 +6,8 @@ DIR receives:
                     (the page can be mailed or attached as a CI artefact on its own)
   leaderboard.md    per language the headline metrics, the rest folded; reasons as footnotes
   leaderboard.tex   one booktabs table for a paper (--latex-metrics; mean ± CI half-width)
-  plots/*.png|svg   per-language rate–quality curves, codec × language heatmaps, codebook usage (PNG at 2×)
+  plots/*.png|svg   per-language rate–quality curves, codec × language heatmaps, codebook usage, token LM
+                    bits/s against the nominal bitrate (PNG at 2×)
 
 Runs over different utterance sets are refused (their means are not comparable) unless
 ``--common-only`` (every run restricted to the shared utterances, summaries recomputed) or
@@ -138,7 +139,7 @@ def _notes_html(notes: Footnotes) -> str:
     return f'<section id="notes"><h2>Notes</h2><ol class="notes">{items}</ol></section>'
 
 
-def render_html(board: Board, plots, examples, contrast_html: str = "") -> str:
+def render_html(board: Board, plots, examples, contrast_html: str = "", token_html: str = "") -> str:
     css = (Path(__file__).with_name("leaderboard.css")).read_text(encoding="utf-8")
     js = (Path(__file__).with_name("leaderboard.js")).read_text(encoding="utf-8")
     notes = Footnotes()
@@ -199,6 +200,7 @@ Click a column header to sort.</p>
 {''.join(sections)}
 {_notes_html(notes)}
 {f'<section id="contrasts"><h2>Minimal-pair ABX per contrast</h2>{contrast_html}</section>' if contrast_html else ''}
+{f'<section id="tokens"><h2>Tokens for a language model</h2>{token_html}</section>' if token_html else ''}
 <section id="plots"><h2>Plots</h2>{f'<div class="plots">{"".join(figs)}</div>' if figs else
                                    '<p class="meta">No plottable values.</p>'}</section>
 <section id="examples"><h2>Audio examples</h2>{examples_section(board, examples)}</section>
@@ -213,7 +215,7 @@ def build_report(run_dirs: list[str], out: str | Path, examples: int = 2, metric
                  allow_mixed: bool = False, latex_metrics: list[str] | None = None,
                  all_metrics_plots: bool = False, plots: bool = True) -> Path:
     """Write index.html, leaderboard.md/.tex and plots/ into ``out``; returns the HTML path."""
-    from codecbench.report import contrasts
+    from codecbench.report import contrasts, tokens
     from codecbench.report.plots import all_plots
 
     runs = [Run.open(d) for d in run_dirs]
@@ -222,15 +224,17 @@ def build_report(run_dirs: list[str], out: str | Path, examples: int = 2, metric
         _keep_langs(runs, langs)
     mixed = check_utterance_sets(runs, common_only=common_only, allow_mixed=allow_mixed)
     board, abx = contrasts.split_board(build_board(runs, select=metrics, mixed=mixed))  # ABX: own tables
+    board, tok = tokens.split_board(board)  # token stability and LM: own section
     out = make_folder(out)  # a file in the path or a read-only place: one line naming it
     figures = (all_plots(board, out / "plots", all_metrics=all_metrics_plots)
-               + contrasts.contrast_plots(board, abx, out / "plots")) if plots else []
-    (out / "leaderboard.md").write_text(markdown_tables(board) + contrasts.markdown_section(board, abx),
-                                        encoding="utf-8")
+               + contrasts.contrast_plots(board, abx, out / "plots") + tokens.rate_plot(board, tok, out / "plots")) \
+        if plots else []
+    (out / "leaderboard.md").write_text(markdown_tables(board) + contrasts.markdown_section(board, abx)
+                                        + tokens.markdown_section(board, tok), encoding="utf-8")
     (out / "leaderboard.tex").write_text(latex_table(board, latex_metrics), encoding="utf-8")
     page = out / "index.html"
-    page.write_text(render_html(board, figures, choose_examples(board, examples), contrasts.html_section(board, abx)),
-                    encoding="utf-8")
+    page.write_text(render_html(board, figures, choose_examples(board, examples), contrasts.html_section(board, abx),
+                                tokens.html_section(board, tok)), encoding="utf-8")
     return page
 
 

@@ -119,10 +119,10 @@ class Run:
         return {u["id"]: u for u in self.dataset}
 
     def outputs(self) -> dict[str, OutputMeta]:
-        """Every metric output column, by column name."""
+        """Every metric output column (and corpus output: ``MetricInfo.corpus_outputs``), by name."""
         out: dict[str, OutputMeta] = {}
         for mname, m in self.metrics.items():
-            for o in m.get("outputs", []):
+            for o in [*m.get("outputs", []), *(m.get("corpus_outputs") or [])]:
                 out[o["name"]] = OutputMeta(o["name"], mname, o.get("higher_is_better"), o.get("unit", ""),
                                             m.get("unavailable"))
         return out
@@ -136,10 +136,28 @@ class Run:
             self._cache["rows"] = rows
         return self._cache["rows"]
 
+    def gate_rows(self):
+        """The rows with the per-utterance values of every metric's corpus outputs joined as columns
+        (``RunFolder.corpus_values``; e.g. token_lm's bits on held-out utterances): what compare pairs."""
+        if "gate_rows" not in self._cache:
+            rows = self.rows()
+            for name, m in self.metrics.items():
+                names = [o["name"] for o in m.get("corpus_outputs") or [] if o["name"] not in rows.columns]
+                values = self.folder.corpus_values(name) if names else None
+                if values is None:
+                    continue
+                cols = [c for c in names if c in values.columns]
+                keys = {"codec": str, "utt_id": str}
+                rows = rows.astype(keys).merge(values[["codec", "utt_id", *cols]].astype(keys)
+                                               .drop_duplicates(["codec", "utt_id"]), on=["codec", "utt_id"],
+                                               how="left")
+            self._cache["gate_rows"] = rows
+        return self._cache["gate_rows"]
+
     def restrict(self, utt_ids: set[str]) -> None:
         """Keep only these utterances: rows are filtered and the summary is recomputed from them."""
         self.keep = frozenset(utt_ids)
-        for k in ("rows", "summary"):
+        for k in ("rows", "summary", "gate_rows"):
             self._cache.pop(k, None)
 
     def utterance_ids(self) -> dict[str, set[str]]:
