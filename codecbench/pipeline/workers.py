@@ -25,9 +25,11 @@ import signal
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 
 from codecbench.metrics.base import Metric, MetricInput, Values
 from codecbench.pipeline import lifeline, stages
+from codecbench.pipeline.monitor import peak_rss
 
 # thread counts of a worker's numerical libraries, where the environment does not set them
 WORKER_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -123,10 +125,22 @@ def _signal_values(names: tuple[str, ...], x: MetricInput) -> Values:
     return stages.signal_values(_WORKER_METRICS, names, x)
 
 
-def timed_signal_values(names: tuple[str, ...], x: MetricInput) -> tuple[Values, float]:
-    t = time.perf_counter()
-    values = _signal_values(names, x)
-    return values, time.perf_counter() - t
+@dataclass
+class Spent:
+    """What one item's signal metrics cost in the worker: busy and CPU seconds (this thread's), the
+    same per metric, and the worker process's peak RSS in bytes so far."""
+
+    busy: float
+    cpu: float
+    metrics: dict[str, list[float]]
+    peak_rss: int
+
+
+def timed_signal_values(names: tuple[str, ...], x: MetricInput) -> tuple[Values, Spent]:
+    t, c = time.perf_counter(), time.thread_time()
+    costs: dict[str, list[float]] = {}
+    values = stages.signal_values(_WORKER_METRICS, names, x, costs)
+    return values, Spent(time.perf_counter() - t, time.thread_time() - c, costs, peak_rss())
 
 
 def _isolated_main(conn, metrics: list[Metric], workdir: str, names: tuple[str, ...], x: MetricInput,
