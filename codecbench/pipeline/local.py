@@ -160,6 +160,8 @@ class LocalExecutor(Executor):
         for w in rec:
             names = self.processor.signal_names(self.signal_metrics, w)
             self.pending.append((self.pool.submit(timed_signal_values, names, w.x), w))
+        if self.pending:
+            self.monitor.current("signal_metrics", self.pending[0][1].codec)
         if not self.model_metrics:
             return
         seconds: dict[str, float] = {}

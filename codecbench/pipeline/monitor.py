@@ -78,10 +78,10 @@ class Stage:
     spent: dict[str, list[float]] = field(default_factory=dict)  # codec -> [busy seconds, units]
 
     def rate(self) -> float | None:
-        """Items per second since the stage started."""
-        if self.first is None or not self.done:
+        """Items per second while the stage works (its workers together; waiting for input not counted)."""
+        if not self.done or self.busy <= 0:
             return None
-        return self.done / max(time.monotonic() - self.first, 1e-9)
+        return self.done * self.workers / self.busy
 
 
 class RunMonitor:
