@@ -14,10 +14,11 @@ imports, reading, scoring and writing results all included, as a user compares t
 * **codecbench**: ``codecbench score REF.scp DEG.scp --out DIR --metrics pesq_wb,stoi,estoi -q``
   (its input gate and data checks included), values read back from ``DIR/rows.jsonl``.
 
-They alternate (serial first on odd repeats) ``--repeats`` times; min and median of each are printed,
-with the CPU seconds of every process of each command (this process is their child subreaper, so
-the pool's forkserver and workers are reaped here and counted too), the machine's load average,
-and the largest value gap (goal <= 1e-6).
+Both run in this environment (byte code cached, no thread-count variables needed: run it as a user
+would). They alternate (serial first on odd repeats) ``--repeats`` times after a warm-up of each on 8
+pairs; min and median of each are printed, with the CPU seconds of every process of each command
+(``commands.command``: the pool's forkserver and workers counted too), the machine's load average
+before each command, and the largest value gap (goal <= 1e-6).
 
 The **floor** is what 2 cores could do at best with codecbench's metric code: the sum over pairs of
 the CPU seconds of single calls (reading both files, pesq_wb, stoi and estoi, in this warmed-up
@@ -25,24 +26,23 @@ process) divided by the cores, plus the measured start-up of a Python process im
 soundfile and pesq (min of 5). Goals: codecbench >= 3x the serial command, wall <= 1.25 x floor.
 A second line keeps the older figure: the serial loop inside this (warmed-up) process.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. python bench/vs_serial.py [--repeats 3] [--pairs 116]
+    PYTHONPATH=. python bench/vs_serial.py [--repeats 3] [--pairs 116]
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from commands import command, subreaper
+from commands import cores as n_cores
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpora" / "hindi-news-1h"
@@ -111,45 +111,11 @@ def _scp(path: Path) -> list[tuple[str, str]]:
     return [tuple(line.split(maxsplit=1)) for line in path.read_text().splitlines() if line.strip()]
 
 
-# -- timing whole commands --------------------------------------------------------------------------
-def _subreaper() -> None:
-    """Become the child subreaper: orphaned descendants (the pool's forkserver and its workers) are
-    re-parented to this process, reaped by ``_command`` and counted in RUSAGE_CHILDREN."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
-        print("warning: not a child subreaper: the pool's CPU time may be missing", file=sys.stderr)
-
-
-def _children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
-def _command(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of every process it started) of one command run to its end (and
-    its descendants': reaped here, waiting for them at most 10 s after it ends)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # as installed: .pyc kept
-    c0, t0 = _children_cpu(), time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            time.sleep(0.01)
-    return wall, _children_cpu() - c0
-
-
 def serial_command(ref_scp: Path, deg_scp: Path, folder: Path) -> tuple[Scores, float, float]:
     script = folder / "serial_scorer.py"
     script.write_text(SERIAL)
     out = folder / "serial.json"
-    wall, cpu = _command([sys.executable, str(script), str(ref_scp), str(deg_scp), str(out)])
+    wall, cpu = command([sys.executable, str(script), str(ref_scp), str(deg_scp), str(out)])
     scores = [json.loads(line) for line in out.read_text().splitlines()]
     return {s.pop("key"): s for s in scores}, wall, cpu
 
@@ -157,7 +123,7 @@ def serial_command(ref_scp: Path, deg_scp: Path, folder: Path) -> tuple[Scores, 
 def codecbench_command(ref_scp: Path, deg_scp: Path, out_dir: Path) -> tuple[Scores, float, float]:
     cmd = [sys.executable, "-m", "codecbench", "score", str(ref_scp), str(deg_scp), "--out", str(out_dir),
            "--metrics", ",".join(METRICS), "-q"]
-    wall, cpu = _command(cmd)
+    wall, cpu = command(cmd)
     out: Scores = {}
     for line in (out_dir / "rows.jsonl").read_text().splitlines():
         row = json.loads(line)
@@ -195,7 +161,7 @@ def single_calls_cpu(ref_scp: Path, deg_scp: Path) -> float:
 
 def start_up() -> float:
     """Wall seconds of a fresh Python importing numpy, soundfile and pesq (min of 5)."""
-    return min(_command([sys.executable, "-c", "import numpy, soundfile, pesq"])[0] for _ in range(5))
+    return min(command([sys.executable, "-c", "import numpy, soundfile, pesq"])[0] for _ in range(5))
 
 
 def serial_in_process(ref_scp: Path, deg_scp: Path) -> float:
@@ -232,8 +198,8 @@ def main() -> None:
     args = p.parse_args()
     if not CORPUS.is_dir():
         raise SystemExit(f"needs {CORPUS}")
-    _subreaper()
-    cores = len(os.sched_getaffinity(0))
+    subreaper()
+    cores = n_cores()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         ref_scp, deg_scp = build_pairs(folder, args.pairs)
