@@ -84,7 +84,8 @@ def summarize(rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> pd.D
     lang_col = rows["lang"]
     groups: list[tuple[str, str, np.ndarray, list]] = []  # (codec, lang, row positions, the rows' languages)
     grouped = rows.groupby("codec", sort=False)
-    for codec, _ in grouped:
+    listed = {c: k for k, c in enumerate(codecs_meta)}  # the run's codec order (codecs.json), not the rows'
+    for codec in sorted((c for c, _ in grouped), key=lambda c: listed.get(c, len(listed))):
         at = np.asarray(grouped.indices[codec])  # positions, in the rows' order
         codec_langs = lang_col.iloc[at]
         for lang in [*langs, "all"]:
