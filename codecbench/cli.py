@@ -226,7 +226,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     r.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local instance)")
     r.add_argument("--shard", default=None, metavar="K/N", help="run shard K of N of the (codec, utterance) work")
     r.add_argument("--offline", action="store_true", help="never contact a model hub (HF_HUB_OFFLINE=1)")
-    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress display (nor its log lines)")
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("score", help="score reference/degraded pairs without a codec: two audio files (JSON on "
@@ -244,7 +244,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     s.add_argument("--run-id", default=None, help="name of the run (default: derived from the configuration)")
     s.add_argument("--engine", default=None, choices=["local", "ray"], help="executor for a pair list (default: local)")
     s.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local instance)")
-    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress display (nor its log lines)")
     s.add_argument("--metrics", type=_csv_nonempty("--metrics"), default=None,
                    help="metric, column or family names (default: signal metrics)")
     s.add_argument("--text", default=None, help="two audio files: the reference transcript (for wer/cer)")
