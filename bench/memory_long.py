@@ -82,6 +82,8 @@ def main() -> None:
                 peaks.setdefault(k, []).append(v)
             print(f"{seconds:6.0f} s: " + ", ".join(f"{k} {v:.0f}" for k, v in row.items())
                   + f"  ({wall:.0f} s wall, {cpu:.0f} s CPU, load {before:.1f})")
+    if len(lengths) < 2:
+        return
     print("fit: peak = base + slope x seconds; at 160 s (max_batch_seconds: the largest codec batch) and 300 s "
           "(max_duration: the longest utterance)")
     for k, ys in peaks.items():

@@ -31,6 +31,8 @@ from codecbench.rows import Row
 from codecbench.types import Failure
 
 QUEUE_BATCHES = 4  # reconstructed batches waiting for the model-metric thread, at most
+# audio in the metric pool's queue, at most: this many codec batches (of max_batch_seconds) per worker
+PENDING_BATCHES = 2
 
 # -- the run ---------------------------------------------------------------------------------------
 _DONE = object()  # the end of the codec stage's queue
@@ -140,7 +142,9 @@ class LocalExecutor(Executor):
     # -- the model-metric thread -----------------------------------------------------------------
     def _consume(self, q: queue.Queue) -> None:
         try:
-            limit = 4 * max(1, int(self.cfg.workers or 0)) * self.cfg.batch_size
+            workers = max(1, int(self.cfg.workers or 0))
+            limit = 4 * workers * self.cfg.batch_size
+            self.pending_seconds_limit = PENDING_BATCHES * workers * float(self.cfg.max_batch_seconds)
             while True:
                 t = time.monotonic()
                 rec = q.get()
@@ -174,10 +178,20 @@ class LocalExecutor(Executor):
         self.monitor.metric_costs("model_metrics", costs, len(rec))
         self.timed_all(seconds)
 
+    def _over(self, limit: int) -> bool:
+        """More than ``limit`` items pending, or (``limit`` > 0) more audio than ``pending_seconds_limit``."""
+        if len(self.pending) > limit:
+            return True
+        if limit <= 0 or len(self.pending) <= 1:
+            return False
+        seconds = sum(len(w.x.ref) / w.x.sample_rate for _, w in self.pending if w.x is not None)
+        return seconds > self.pending_seconds_limit
+
     def _drain(self, limit: int) -> None:
-        """Write finished rows; block while more than ``limit`` are pending."""
+        """Write finished rows; block while more than ``limit`` items (or ``pending_seconds_limit`` seconds
+        of audio) are pending."""
         while self.pending:
-            if len(self.pending) > limit:
+            if self._over(limit):
                 t = time.monotonic()
                 wait([f for f, _ in self.pending], return_when=FIRST_COMPLETED)
                 self.monitor.wait("model_metrics", "output", time.monotonic() - t)
@@ -201,7 +215,7 @@ class LocalExecutor(Executor):
             self._append(rows)
             if lost:
                 self._recover(lost)
-            if len(self.pending) <= limit:
+            if not self._over(limit):
                 return
 
     def _signal_done(self, w: Work, spent: Spent) -> None:
