@@ -15,6 +15,7 @@ only the item that crashes is recorded as failed, with the signal named.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -106,7 +107,8 @@ class LocalExecutor(Executor):
         seconds: dict[str, float] = {}
         t, c = self.monitor.begin("reconstruct", codec_name), time.thread_time()
         rec, failed = self.processor.codec_stage(codec, self.codec_infos[codec_name], batch, self.files, seconds)
-        self.monitor.end("reconstruct", codec_name, batch, time.monotonic() - t, time.thread_time() - c)
+        self.monitor.end("reconstruct", codec_name, batch, time.monotonic() - t, time.thread_time() - c,
+                         fixed=seconds.get("load", 0.0))
         kept = {id(w) for w in rec}
         for stage in ("model_metrics", "signal_metrics"):
             self.monitor.dropped(stage, codec_name, [w for w in batch if id(w) not in kept])
@@ -163,7 +165,9 @@ class LocalExecutor(Executor):
         overlap, and the row is written when both are done (``_drain``, in this thread)."""
         for w in rec:
             names = self.processor.signal_names(self.signal_metrics, w)
-            self.pending.append((self.pool.submit(timed_signal_values, names, w.x), w))
+            fut = self.pool.submit(timed_signal_values, names, w.x)
+            fut.add_done_callback(functools.partial(self._signal_progress, w))  # counted when done, not when drained
+            self.pending.append((fut, w))
         if self.pending:
             self.monitor.current("signal_metrics", self.pending[0][1].codec)
         if not self.model_metrics:
@@ -202,8 +206,7 @@ class LocalExecutor(Executor):
             rows, lost = [], []
             for fut, w in finished:
                 try:
-                    signal_values, spent = fut.result()
-                    self._signal_done(w, spent)
+                    signal_values, _ = fut.result()
                     rows.append(self.processor.row(w, {**w.values, **signal_values}))
                 except BrokenProcessPool:
                     lost.append(w)  # not persisted: retried below
@@ -217,6 +220,12 @@ class LocalExecutor(Executor):
                 self._recover(lost)
             if not self._over(limit):
                 return
+
+    def _signal_progress(self, w: Work, fut: Future) -> None:
+        """A pool item finished (called in the pool's thread): its costs to the monitor."""
+        if fut.cancelled() or fut.exception() is not None:
+            return  # a broken pool: the item is retried (``_recover``)
+        self._signal_done(w, fut.result()[1])
 
     def _signal_done(self, w: Work, spent: Spent) -> None:
         self.timed("signal_metrics", spent.busy)

@@ -20,9 +20,13 @@ Measurement decisions:
   (``VmHWM``).
 * The ETA comes from measured costs, not from rows finished: each stage's remaining seconds of audio
   times its measured busy seconds per second of audio, divided by its workers; the run ends when its
-  slowest stage does (the largest of these). Reconstruction costs are per codec; a codec not started
-  yet gets its family's estimate (``shards.CODEC_COST``) scaled by how the codecs measured so far
-  compare with their estimates. No ETA until every stage with work left has finished a step.
+  slowest stage does (the largest of these). A stage's first step is left out of its cost once later
+  ones exist (it pays one-off set-up: loading a model, warming up). Reconstruction costs are per
+  codec; a codec not started yet costs the measured reading time plus its family's estimate
+  (``shards.CODEC_COST``) scaled by how the started codecs' own time compares with their estimates
+  (those with the same estimate, when one has started).
+  Busy seconds are measured while the stages share the cores, so the ETA errs long while they all
+  run and shortens as stages finish. No ETA until every stage with work left has finished a step.
 """
 
 from __future__ import annotations
@@ -75,7 +79,22 @@ class Stage:
     running: int = 0  # steps in progress (RSS samples count for the stage while > 0)
     peak_rss: int = 0
     left: dict[str, float] = field(default_factory=dict)  # codec -> units still to do
-    spent: dict[str, list[float]] = field(default_factory=dict)  # codec -> [busy seconds, units]
+    # steps, for the costs: per codec (reconstruct) or for the whole stage (key ""): [busy, units, fixed]
+    # of the first step and the sum of all later ones (the first pays one-off set-up: model loading,
+    # warm-up); ``fixed``: busy seconds that do not depend on the codec (reading the audio)
+    steps: dict[str, list[list[float]]] = field(default_factory=dict)
+
+    def cost(self, key: str) -> tuple[float, float] | None:
+        """(busy, codec-independent busy) seconds per unit from the steps of ``key``: the later steps',
+        or the first's while it is the only one; None before any."""
+        first_later = self.steps.get(key)
+        if not first_later:
+            return None
+        first, later = first_later
+        use = later if later[1] > 0 else first
+        if use[1] <= 0:
+            return None
+        return use[0] / use[1], use[2] / use[1]
 
     def rate(self) -> float | None:
         """Items per second while the stage works (its workers together; waiting for input not counted)."""
@@ -131,9 +150,10 @@ class RunMonitor:
         return now
 
     def end(self, stage: str, codec: str, items: Iterable[Any], busy: float, cpu: float | None,
-            running: bool = True) -> None:
+            running: bool = True, fixed: float = 0.0) -> None:
         """A step of ``stage`` finished ``items`` of ``codec`` in ``busy`` seconds (``cpu`` of them on a
-        CPU; None: not measured). ``running``: the step was announced with ``begin``."""
+        CPU; None: not measured; ``fixed`` of them whatever the codec: reading the audio). ``running``:
+        the step was announced with ``begin``."""
         items = list(items)
         units = sum(self.units(w) for w in items)
         now = time.monotonic()
@@ -152,9 +172,14 @@ class RunMonitor:
             else:
                 st.cpu += cpu
             st.left[codec] = max(0.0, st.left.get(codec, 0.0) - units)
-            spent = st.spent.setdefault(codec, [0.0, 0.0])
-            spent[0] += busy
-            spent[1] += units
+            for key in (codec, ""):
+                steps = st.steps.get(key)
+                if steps is None:
+                    st.steps[key] = [[busy, units, fixed], [0.0, 0.0, 0.0]]
+                else:
+                    steps[1][0] += busy
+                    steps[1][1] += units
+                    steps[1][2] += fixed
 
     def dropped(self, stage: str, codec: str, items: Iterable[Any]) -> None:
         """Items that will not reach ``stage`` (they failed before it)."""
@@ -234,48 +259,63 @@ class RunMonitor:
                         pass
 
     # -- reading ----------------------------------------------------------------------------------
-    def _stage_left(self, st: Stage) -> float | None:
-        """Busy seconds the stage still needs, from its measured costs; None: not measured yet."""
+    def _left(self, st: Stage) -> float | None:
+        """Busy seconds the stage still needs at its measured costs; None while unmeasured.
+        Reconstruction is costed per codec; a codec not started yet costs the measured reading
+        time plus its estimate (``priors``) scaled by how the started codecs' own time compares
+        with their estimates."""
         if not any(st.left.values()):
             return 0.0
-        if st.name == "reconstruct":
-            measured = {c: b / u for c, (b, u) in st.spent.items() if u > 0}
-            if not measured:
-                return None
-            known = [c for c in measured if self.priors.get(c)]
-            scale = (sum(st.spent[c][0] for c in known) / sum(self.priors[c] * st.spent[c][1] for c in known)
-                     if known else None)
-            total = 0.0
-            for codec, left in st.left.items():
-                if not left:
-                    continue
-                if codec in measured:
-                    total += left * measured[codec]
-                elif scale is not None and codec in self.priors:
-                    total += left * self.priors[codec] * scale
-                else:
-                    total += left * sum(measured.values()) / len(measured)
-            return total
-        if st.done_units <= 0:
+        if st.name != "reconstruct":
+            cost = st.cost("")
+            return None if cost is None else sum(st.left.values()) * cost[0]
+        measured = {c: cost for c in st.left if c and (cost := st.cost(c)) is not None}
+        if not measured:
             return None
-        return sum(st.left.values()) * st.busy / st.done_units
+        reading = sum(fixed for _, fixed in measured.values()) / len(measured)
+        known = [c for c in measured if self.priors.get(c)]
+
+        def scale(like: list[str]) -> float:  # measured own time / estimate
+            return sum(measured[c][0] - measured[c][1] for c in like) / sum(self.priors[c] for c in like)
+
+        total = 0.0
+        for codec, left in st.left.items():
+            if not left:
+                continue
+            if codec in measured:
+                total += left * measured[codec][0]
+            elif known and self.priors.get(codec):
+                alike = [c for c in known if self.priors[c] == self.priors[codec]]  # same family estimate
+                total += left * (reading + self.priors[codec] * scale(alike or known))
+            else:
+                total += left * sum(busy for busy, _ in measured.values()) / len(measured)
+        return total
 
     def eta(self) -> float | None:
-        """Seconds until the last stage finishes (see the module docstring), None while unmeasured."""
+        """Seconds until the slowest stage is done (see the module docstring); None while unmeasured."""
         with self._lock:
             worst = 0.0
             for st in self.stages.values():
-                left = self._stage_left(st)
+                left = self._left(st)
                 if left is None:
                     return None
                 worst = max(worst, left / st.workers)
             return worst
 
+    def unmeasured_codecs(self) -> int:
+        """Codecs with work left whose cost is still an estimate (not started yet)."""
+        st = self.stages.get("reconstruct")
+        if st is None:
+            return 0
+        with self._lock:
+            return sum(1 for c, left in st.left.items() if c and left > 0 and st.cost(c) is None)
+
     def snapshot(self) -> dict[str, Any]:
         """What the display shows: elapsed, ETA, rows, and per stage done/total, rate, current label."""
-        eta = self.eta()
+        eta, guessed = self.eta(), self.unmeasured_codecs()
         with self._lock:
-            return {"elapsed": time.monotonic() - self.started, "eta": eta, "rows": self.rows_done,
+            return {"elapsed": time.monotonic() - self.started, "eta": eta, "estimated_codecs": guessed,
+                    "rows": self.rows_done,
                     "rows_total": self.rows_total,
                     "stages": [{"name": st.name, "label": st.label, "done": st.done,
                                 "total": st.total, "rate": st.rate(), "current": st.current, "workers": st.workers}

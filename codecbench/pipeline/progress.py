@@ -37,10 +37,19 @@ def _rate(rate: float | None) -> str:
     return f"{rate:.2f}/s" if rate < 10 else f"{rate:.0f}/s"
 
 
+def _eta(snap: dict[str, Any]) -> str:
+    """The ETA's text; says when it still counts codecs that have not started at an estimated cost."""
+    if snap["eta"] is None:
+        return "measuring"
+    n = snap.get("estimated_codecs", 0)
+    if n and snap["eta"]:
+        return f"~{clock(snap['eta'])} ({n} codec{'s' if n > 1 else ''} not started yet)"
+    return clock(snap["eta"])
+
+
 def lines(snap: dict[str, Any], title: str = "codecbench") -> list[str]:
     """The display's text: a header, then one line per stage (the same text as the log lines)."""
-    eta = "measuring" if snap["eta"] is None else clock(snap["eta"])
-    out = [f"{title}  {clock(snap['elapsed'])} elapsed  ETA {eta}  rows {snap['rows']}/{snap['rows_total']}"]
+    out = [f"{title}  {clock(snap['elapsed'])} elapsed  ETA {_eta(snap)}  rows {snap['rows']}/{snap['rows_total']}"]
     width = max(len(st["label"]) for st in snap["stages"]) if snap["stages"] else 0
     for st in snap["stages"]:
         done = f"{st['done']}/{st['total']}"
@@ -52,7 +61,7 @@ def lines(snap: dict[str, Any], title: str = "codecbench") -> list[str]:
 
 def log_line(snap: dict[str, Any]) -> str:
     """One plain line: elapsed, each stage's done/total and rate, rows, ETA."""
-    eta = "measuring" if snap["eta"] is None else clock(snap["eta"])
+    eta = _eta(snap)
     stages = "; ".join(f"{st['label']} {st['done']}/{st['total']}"
                        + (f" ({_rate(st['rate'])}{', ' + st['current'] if st['current'] and st['done'] < st['total'] else ''})"
                           if st["rate"] is not None else "")

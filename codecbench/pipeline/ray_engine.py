@@ -183,7 +183,7 @@ class RayExecutor(Executor):
         monitor, sec = self.monitor, job.seconds
         planned = self._planned.pop(job.index, [])
         monitor.end("reconstruct", job.codec, planned, sec.get("load", 0.0) + sec.get("reconstruct", 0.0), None,
-                    running=False)
+                    running=False, fixed=sec.get("load", 0.0))
         kept = {w.utt.id for w in job.items}
         failed = [w for w in planned if w.utt.id not in kept]
         for stage in ("model_metrics", "signal_metrics"):
