@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	./scripts/install-system-deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e '.[all,dev,ray]'
+	$(PIP) install -q -c constraints.txt -e '.[all,dev,ray,datasets,lhotse,trackers]'
 	touch $(STAMP)
 
 $(PARITY_REFS)/.installed: Makefile | $(STAMP)
@@ -52,8 +52,10 @@ bench: $(STAMP)
 bench-smoke: $(STAMP)
 	PYTHONPATH=. $(PY) bench/overhead.py --synthetic 2 --repeats 3
 	PYTHONPATH=. $(PY) bench/codec_rtf.py --codecs opus-6kbps,ours-fsq,dac-16k --batch-sizes 1,2 --seconds 0.3 --size small --repeats 3
-	if [ -d ../shared/testdata ]; then PYTHONPATH=. $(PY) bench/inhouse_vs_opus.py --limit 2 --curve 1; \
-	else echo "bench-smoke: ../shared is absent, bench/inhouse_vs_opus.py not run"; fi
+	if [ -d ../shared/testdata ]; then PYTHONPATH=. $(PY) bench/inhouse_vs_opus.py --limit 2 --curve 1 && \
+	PYTHONPATH=. $(PY) bench/inhouse_conditions.py --sets hi,en --conditions clean,lowpass-4000,mulaw-8k --limit 2 \
+	  --codecs ours-rvq,ours-vae,opus-6kbps; \
+	else echo "bench-smoke: ../shared is absent, bench/inhouse_vs_opus.py and inhouse_conditions.py not run"; fi
 
 clean:
 	rm -rf $(VENV) $(PARITY_REFS) .pytest_cache

@@ -120,7 +120,7 @@ def main(argv=None) -> int:
             for kind in ("equal", "mixed"):
                 row = f"{variant:<20} {source:<7} {params:>6.1f}M {kind:<6} "
                 for b in sizes:
-                    lengths = np.full(b, n) if kind == "equal" else np.linspace(n // 2, n, b).astype(int)[::-1].copy()
+                    lengths = np.full(b, n) if kind == "equal" else np.linspace(n, n // 2, b).astype(int)  # longest = n
                     batch = (0.1 * rng.standard_normal((b, n))).astype(np.float32)
                     for i, k in enumerate(lengths):
                         batch[i, k:] = 0

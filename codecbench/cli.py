@@ -33,25 +33,9 @@ COMMAND_MODULES = {  # command -> the module whose register() adds it
 }
 
 
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _csv_nonempty(flag: str):
-    """A comma-separated list that must name something (``--codecs ""`` is an error, not "all")."""
-
-    def parse(value: str) -> list[str]:
-        items = _csv(value)
-        if not items:
-            raise argparse.ArgumentTypeError(f"{flag} needs at least one name (leave it out for the default set)")
-        return items
-
-    return parse
-
-
 def run_config(args: argparse.Namespace):
-    """The run's BenchConfig: the --config file (if any), then the flags given on the command line."""
-    from codecbench.config import BenchConfig, MetricSpec
+    """The run's BenchConfig: the --config file (if any), then the options given on the command line."""
+    from codecbench.config import BenchConfig
 
     if getattr(args, "protocol", None):
         if args.config or args.metrics or args.metric_opt:
@@ -64,14 +48,7 @@ def run_config(args: argparse.Namespace):
         cfg = protocol.to_config(args.dataset)
     else:
         cfg = BenchConfig.load(args.config) if args.config else BenchConfig()
-    flags = {k: getattr(args, k) for k in ("dataset", "dataset_format", "langs", "limit", "codecs", "batch_size",
-                                           "max_batch_seconds", "max_duration", "workers", "device", "save_audio",
-                                           "engine", "ray_address", "shard", "run_id")}
-    if args.metrics is not None:
-        flags["metrics"] = [MetricSpec(n) for n in args.metrics]
-    if args.offline:
-        flags["offline"] = True
-    cfg = cfg.override(**flags)
+    cfg = cfg.override(**{k: getattr(args, k) for k in args.config_fields})
     if args.metric_opt:
         cfg = cfg.with_metric_options(args.metric_opt)
     return cfg
@@ -81,28 +58,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from codecbench.pipeline import run
     from codecbench.summary import results_table
 
-    run_dir = run(run_config(args), out=args.out, progress=not args.quiet)
-    if not args.quiet:
-        print(results_table(run_dir), file=sys.stderr)  # ends with the data checks' warnings
-    else:  # quiet still says when the data makes a figure mean less than its name
-        _data_warnings(run_dir)
+    cfg = run_config(args)
+    run_dir = run(cfg, out=args.out, progress=not args.quiet)
+    if cfg.log_to:  # the run is complete: a tracker that fails is a warning, never a lost run
+        from codecbench.report.trackers import log_run
+
+        log_run(run_dir, cfg.log_to, cfg.log_project)
+    print(results_table(run_dir), file=sys.stderr)  # ends with the data checks' warnings
     if args.protocol:
         from codecbench.protocol.cli import finish_run
         from codecbench.protocol.spec import find
 
-        table = finish_run(run_dir, find(args.protocol))
-        if not args.quiet:
-            print(table, file=sys.stderr)
+        print(finish_run(run_dir, find(args.protocol)), file=sys.stderr)
     print(run_dir)  # the last line: the run folder, for scripts
     return 0
-
-
-def _data_warnings(run_dir) -> None:
-    """The run's data-check warnings on stderr (codecbench.datachecks)."""
-    from codecbench.datachecks import messages, read
-
-    for m in messages(read(run_dir)):
-        print(f"codecbench: warning: {m}", file=sys.stderr)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -123,10 +92,11 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise CodecbenchError("--text and --lang are for two audio files; pair lists carry text and lang per "
                               "utterance (a JSONL of id, ref, deg, lang, text, or Kaldi text/utt2lang files)")
     cfg = pairs_config(args.ref, args.deg, args.label, args.metrics, args.metric_opt,
-                       workers=args.workers, device=args.device, max_duration=args.max_duration, run_id=args.run_id,
-                       engine=args.engine, ray_address=args.ray_address)
+                       **{k: getattr(args, k) for k in args.config_fields if k != "metrics"})
     run_dir = run(cfg, out=args.out, progress=not args.quiet)
-    _data_warnings(run_dir)
+    from codecbench.summary import results_table
+
+    print(results_table(run_dir), file=sys.stderr)  # ends with the data checks' warnings
     print(run_dir)
     return 0
 
@@ -177,6 +147,15 @@ def _describe_books(info) -> str:
     return "+".join(str(c.size) for c in info.codebooks)
 
 
+def _metric_opt(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--metric-opt", action="append", default=None, metavar="NAME.OPTION=VALUE",
+                   help="a metric option, e.g. wer.model=large-v3 (repeatable)")
+
+
+def _quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display or its log lines (the results table is still printed)")
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes are one line (exit 2), pointing at --help, like every other user error."""
 
@@ -197,37 +176,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"codecbench {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
+    from codecbench.config import BenchConfig
+    from codecbench.schema import add_options
+
     r = sub.add_parser("run", help="reconstruct a dataset with codecs and score it (default: embedded demo set)",
                        description="Options given here override the --config file's.")
     r.add_argument("--config", default=None, help="benchmark config (YAML); e.g. configs/indic.yaml or RUN/config.yaml")
     r.add_argument("--protocol", default=None, metavar="NAME|FILE",
                    help="a paper's protocol (configs/protocols; `codecbench protocol list`): its dataset, codecs, "
                         "metrics and options; the run ends with ours vs the published values (protocol.md)")
-    r.add_argument("--codecs", type=_csv_nonempty("--codecs"), default=None,
-                   help="comma-separated codec names, NAME:ARG for a local checkpoint (default: the default set)")
-    r.add_argument("--dataset", default=None, help="manifest (.jsonl/.csv/.json) or dataset folder (default: embedded espeak-ng set)")
-    r.add_argument("--dataset-format", default=None,
-                   choices=["auto", "manifest", "folder", "commonvoice", "fleurs", "librispeech"])
-    r.add_argument("--langs", type=_csv_nonempty("--langs"), default=None, help="comma-separated language codes to keep")
-    r.add_argument("--metrics", type=_csv_nonempty("--metrics"), default=None,
-                   help="metric, column or family names (default: the default set)")
-    r.add_argument("--metric-opt", action="append", default=None, metavar="NAME.OPTION=VALUE",
-                   help="a metric option, e.g. wer.model=large-v3 (repeatable)")
-    r.add_argument("--limit", type=int, default=None, help="at most N utterances per language")
-    r.add_argument("--out", default=None, help="run folder (default: results/<run-id>)")
-    r.add_argument("--run-id", default=None, help="name of the run (default: derived from the configuration)")
-    r.add_argument("--batch-size", type=int, default=None, help="codec batch size (default 8)")
-    r.add_argument("--max-batch-seconds", type=float, default=None, help="cap on padded audio seconds per codec batch")
-    r.add_argument("--max-duration", type=float, default=None, help="longer utterances are failures (default 300 s)")
-    r.add_argument("--workers", type=int, default=None, help="CPU metric worker processes (default: every core; cores - 1 with a GPU)")
-    r.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, ...")
-    r.add_argument("--save-audio", default=None, help="reconstructions to keep per (codec, language): N, 'all' or 'none'")
-    r.add_argument("--engine", default=None, choices=["local", "ray"], help="executor (default: local)")
-    r.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local instance)")
-    r.add_argument("--shard", default=None, metavar="K/N", help="run shard K of N of the (codec, utterance) work")
-    r.add_argument("--offline", action="store_true", help="never contact a model hub (HF_HUB_OFFLINE=1)")
-    r.add_argument("-q", "--quiet", action="store_true", help="no progress display (nor its log lines)")
-    r.set_defaults(func=cmd_run)
+    r.add_argument("--out", default=None, help="run folder (default: results/<run-id>); an existing run folder is "
+                   "resumed, or extended by more utterances, languages or codecs")
+    r.set_defaults(func=cmd_run, config_fields=add_options(r, BenchConfig, "run"))
+    _metric_opt(r)
+    _quiet(r)
 
     s = sub.add_parser("score", help="score reference/degraded pairs without a codec: two audio files (JSON on "
                                      "stdout) or two pair lists (run folder)",
@@ -238,20 +200,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     s.add_argument("deg", nargs="?", default=None)
     s.add_argument("--out", default=None, help="run folder for a pair list (default: results/<run-id>)")
     s.add_argument("--label", default=None, help="the pairs' name in the codec column (default: DEG's name)")
-    s.add_argument("--workers", type=int, default=None, help="CPU metric worker processes (default: every core; cores - 1 for model metrics on a GPU)")
-    s.add_argument("--device", default=None, help="for model metrics: auto (default), cpu, cuda, ...")
-    s.add_argument("--max-duration", type=float, default=None, help="longer files are failures (default 300 s)")
-    s.add_argument("--run-id", default=None, help="name of the run (default: derived from the configuration)")
-    s.add_argument("--engine", default=None, choices=["local", "ray"], help="executor for a pair list (default: local)")
-    s.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local instance)")
-    s.add_argument("-q", "--quiet", action="store_true", help="no progress display (nor its log lines)")
-    s.add_argument("--metrics", type=_csv_nonempty("--metrics"), default=None,
-                   help="metric, column or family names (default: signal metrics)")
     s.add_argument("--text", default=None, help="two audio files: the reference transcript (for wer/cer)")
     s.add_argument("--lang", default=None, help="two audio files: the language (forced on the ASR; e.g. hi)")
-    s.add_argument("--metric-opt", action="append", default=None, metavar="NAME.OPTION=VALUE",
-                   help="a metric option, e.g. wer.model=large-v3 (repeatable)")
-    s.set_defaults(func=cmd_score)
+    s.set_defaults(func=cmd_score, config_fields=add_options(s, BenchConfig, "score", helps={
+        "metrics": "metric, column or family names (default: the signal metrics that need only the two files)"}))
+    _metric_opt(s)
+    _quiet(s)
 
     c = sub.add_parser("codecs", help="list every codec with its metadata and whether it can run here")
     c.add_argument("--json", action="store_true")

@@ -1,31 +1,58 @@
-"""A run is data: the benchmark config (YAML or CLI flags), resolved once, in one place.
+"""A run is data: the benchmark config (YAML or command-line options) in one schema.
 
-    bench.yaml / CLI flags ──► BenchConfig ──resolve()──► resolved BenchConfig (defaults, environment
-    fallbacks, device, every metric option filled in) ──► config.yaml in the run folder
+    bench.yaml / options ──► BenchConfig ──resolve()──► resolved BenchConfig (defaults, environment
+    fallbacks, device, every metric and codec option filled in) ──► config.yaml in the run folder
+
+Each field of ``BenchConfig`` is declared once, with its type, default, help and validator
+(``codecbench.schema.setting``): YAML files and Python callers are checked against it
+(``validate``), and the options of ``run`` and ``score`` are generated from it (``schema.add_options``).
+Adding a field is one ``setting(...)`` line here (plus its use); see docs/architecture.md.
+Resolution (defaults, environment fallbacks, names) is ``codecbench.pipeline.resolve``.
 
 The resolved config is written to the run folder as ``config.yaml`` in the same schema a user writes,
 so ``codecbench run --config RUN/config.yaml --out RUN`` repeats (or resumes) the run exactly.
-Environment variables (``Option.env`` of each metric option, e.g. ``CODECBENCH_WHISPER_MODEL``) are
-fallbacks read here and nowhere else. ``identity()`` holds everything that can change a value: the
-run id is derived from it, and a run folder refuses to resume with a different one.
+``identity()`` holds everything that can change a value: the run id is derived from it (and the
+utterance ids); a run folder refuses to resume with a different one, except that it may grow
+(``extension_diff``: more utterances, languages or codecs keep the rows already computed).
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
-import math
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from codecbench.errors import ConfigError, UnknownName
+from codecbench.device import DEVICE_PATTERN
+from codecbench.errors import ConfigError
+from codecbench.schema import (
+    Assignments,
+    Choice,
+    Flag,
+    Invalid,
+    Kind,
+    Names,
+    Number,
+    Text,
+    Whole,
+    check_fields,
+    setting,
+    settings,
+    short,
+)
 
-ENGINES = ("local", "ray")
-# Keys that only change how a run is scheduled, never a value: not part of its identity.
-EXECUTION_KEYS = ("workers", "engine", "ray_address", "run_id", "offline", "save_audio", "shard", "require_metrics")
+ENGINES = ("local", "ray")  # pipeline.EXECUTORS names their executors
+# dataset formats (data/loaders.load_dataset's readers); "pairs": a ref/deg pair list (pair scoring)
+DATASET_FORMATS = ("auto", "manifest", "folder", "commonvoice", "fleurs", "librispeech", "hf", "lhotse", "pairs")
+DATASET_ROLES = ("audio", "id", "lang", "text", "speaker")  # a 🤗 dataset's columns by role
+TRACKERS = ("wandb", "mlflow")  # codecbench/report/trackers.py
+RUN_ID = r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}"  # a folder name, never a path
+LABEL = r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}"
+# identity keys that select which rows a run has, not how each is computed: a run folder may grow in them
+SELECTION = ("langs", "limit", "utterance_ids_sha256")
+RUN, SCORE = ("run",), ("run", "score")
 
 
 @dataclass
@@ -38,83 +65,271 @@ class MetricSpec:
     def to_yaml(self) -> str | dict[str, Any]:
         return {"name": self.name, **self.options} if self.options else self.name
 
+    @classmethod
+    def of(cls, m: Any) -> MetricSpec:
+        """A name, a ``{name: ..., OPTION: VALUE}`` mapping or a MetricSpec (else ``Invalid``)."""
+        if isinstance(m, MetricSpec):
+            return m
+        if isinstance(m, str) and m.strip():
+            return cls(m.strip())
+        if isinstance(m, dict) and isinstance(m.get("name"), str) and all(isinstance(k, str) for k in m):
+            return cls(m["name"], {k: v for k, v in m.items() if k != "name"})
+        raise Invalid(f"must list metrics: a metric is a name or {{name: ..., OPTION: VALUE}}, not {short(m)}")
+
+
+@dataclass
+class CodecEntry:
+    """One codec of a run: the registered name, its argument (``NAME:ARG``, e.g. a checkpoint folder),
+    its options and a display label. The label (default: ``NAME[:ARG]``) names the codec's rows: the
+    codec column of every table, plot, LaTeX row, compare id and JUnit name.
+
+    Written ``LABEL=NAME[:ARG]`` on the command line, or ``{name, label, arg, options}`` in YAML; a
+    one-file codec (``codecs/from_file.py``) is ``FILE.py[:CLASS]`` or ``{file: FILE.py, name: CLASS}``."""
+
+    name: str
+    arg: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
+
+    @property
+    def target(self) -> str:
+        """What the codec registry loads: ``NAME`` or ``NAME:ARG``."""
+        return self.name if self.arg is None else f"{self.name}:{self.arg}"
+
+    @property
+    def key(self) -> str:
+        """The codec column of its rows."""
+        return self.label or self.target
+
+    def __str__(self) -> str:
+        return f"{self.label}={self.target}" if self.label else self.target
+
+    @classmethod
+    def parse(cls, text: str) -> CodecEntry:
+        """``[LABEL=]NAME[:ARG]`` (a '=' after the ':' belongs to ARG, e.g. a path)."""
+        head, sep, rest = text.partition("=")
+        label = None
+        if sep and ":" not in head and "/" not in head:
+            label, text = head.strip(), rest
+        name, sep, arg = text.partition(":")
+        return cls(name.strip(), arg.strip() if sep else None, {}, label).checked()
+
+    @classmethod
+    def of(cls, c: Any) -> CodecEntry:
+        """A ``[LABEL=]NAME[:ARG]`` string, a ``{name, label, arg, options}`` mapping or a CodecEntry."""
+        if isinstance(c, CodecEntry):
+            return c.checked()
+        if isinstance(c, str):
+            return cls.parse(c)
+        if isinstance(c, dict) and isinstance(c.get("file"), str) and set(c) <= {"file", "name", "label", "options"}:
+            c = {**{k: v for k, v in c.items() if k != "file"}, "name": c["file"], "arg": c.get("name")}
+        if isinstance(c, dict) and isinstance(c.get("name"), str) and set(c) <= {"name", "label", "arg", "options"}:
+            options = c.get("options") or {}
+            if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+                raise Invalid(f"has options of {c['name']!r} that are not a mapping of names to values: {short(options)}")
+            arg = c.get("arg")
+            if arg is not None and (isinstance(arg, bool) or not isinstance(arg, (str, int, float))):
+                raise Invalid(f"has an arg of {c['name']!r} that is not a text (e.g. a checkpoint folder): {short(arg)}")
+            label = c.get("label")
+            if label is not None and not isinstance(label, str):
+                raise Invalid(f"has a label of {c['name']!r} that is not a text: {short(label)}")
+            return cls(c["name"].strip(), None if arg is None else str(arg), dict(options), label).checked()
+        raise Invalid("must list codecs: a codec is a name (e.g. opus-6kbps, ours-rvq:PATH, mine=ours-rvq:PATH, "
+                      f"mycodec.py:MyCodec), {{name, label, arg, options}} or {{name: CLASS, file: PATH.py}}, not {short(c)}")
+
+    def checked(self) -> CodecEntry:
+        if not self.name:
+            raise Invalid(f"has a codec without a name: {str(self)!r}")
+        if self.label is not None and not re.fullmatch(LABEL, self.label):
+            raise Invalid(f"has a bad label {self.label!r}: a label is letters, digits and . _ + - (starting with a "
+                          "letter or digit, at most 64)")
+        return self
+
+    def to_yaml(self) -> str | dict[str, Any]:
+        if not self.options:
+            return str(self)
+        return {"name": self.name, **({"label": self.label} if self.label else {}),
+                **({"arg": self.arg} if self.arg is not None else {}), "options": self.options}
+
+
+# -- kinds of the run's fields ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CodecList(Kind):
+    describe = "a list of codecs"
+    metavar = "[LABEL=]NAME[:ARG],..."
+
+    def check(self, value: Any) -> list[CodecEntry]:
+        items = [x.strip() for x in value.split(",") if x.strip()] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise self.fail(value)
+        if not items:
+            raise Invalid("is empty (leave it out for the default set)")
+        entries = [CodecEntry.of(c) for c in items]
+        keys = [c.key for c in entries]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise Invalid(f"names {', '.join(twice)} twice (give each codec its own label: LABEL=NAME[:ARG])")
+        return entries
+
+    def parse(self, text: str) -> list[CodecEntry]:
+        if not text.strip(", "):
+            raise Invalid("needs at least one codec (leave it out for the default set)")
+        return self.check(text)
+
+
+@dataclass(frozen=True)
+class MetricList(Kind):
+    describe = "a list of metrics"
+    metavar = "NAME,..."
+
+    def check(self, value: Any) -> list[MetricSpec]:
+        items = [x.strip() for x in value.split(",") if x.strip()] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise self.fail(value)
+        if not items:
+            raise Invalid("is empty (leave it out for the default set)")
+        return [MetricSpec.of(m) for m in items]
+
+    def parse(self, text: str) -> list[MetricSpec]:
+        if not text.strip(", "):
+            raise Invalid("needs at least one metric (leave it out for the default set)")
+        return self.check(text)
+
+
+@dataclass(frozen=True)
+class Shard(Kind):
+    describe = "K/N with 1 <= K <= N"
+    metavar = "K/N"
+
+    def check(self, value: Any) -> str:
+        m = re.fullmatch(r"(\d+)/(\d+)", value) if isinstance(value, str) else None
+        if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+            raise self.fail(value)
+        return value
+
+
+def _save_audio(v: Any) -> Any:
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+@dataclass(frozen=True)
+class Revisions(Kind):
+    describe = "a mapping of codec names to weight revisions"
+
+    def check(self, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise self.fail(value)
+        return {k: str(v) for k, v in value.items()}
+
 
 @dataclass
 class BenchConfig:
-    """What a run computes (and, for the execution keys, how). Field names are the YAML keys."""
+    """What a run computes (and, for the fields that are not part of the identity, how). Field names are
+    the YAML keys; ``run`` and ``score`` options are generated from the fields that name them."""
 
-    dataset: str | None = None  # manifest, folder or built-in set; None: the embedded espeak-ng demo set
-    dataset_format: str = "auto"  # "pairs": dataset is a JSONL of id/ref/deg (or a reference side, see degraded)
+    dataset: str | None = setting(
+        None, Text("a string: a manifest, folder or built-in set (quote names YAML reads as numbers)"),
+        "manifest (.jsonl/.csv/.json), dataset folder or built-in set (default: the embedded espeak-ng set)",
+        commands=RUN)
+    dataset_format: str = setting("auto", Choice(DATASET_FORMATS), "how to read --dataset; pairs: a ref/deg pair "
+                                  "list", commands=RUN)
     # Pair scoring: the degraded side (Kaldi wav.scp or folder) matched by id to the dataset (the
     # reference side); the run scores these files instead of running codecs, and ``codecs`` holds
     # the one label of its ``codec`` column.
-    degraded: str | None = None
-    langs: list[str] | None = None
-    limit: int | None = None  # at most N utterances per language
-    codecs: list[str] | None = None  # NAME or NAME:ARG (e.g. ours-rvq:/path/to/ckpt); None: default set
-    # Resolved: the weights each codec decodes with (content hash of an in-house checkpoint), so a
-    # changed checkpoint is another run; given in a config, another checkpoint is refused.
-    codec_revisions: dict[str, str] | None = None
-    metrics: list[MetricSpec] | None = None  # None: the default set
-    batch_size: int = 8
-    max_batch_seconds: float = 160.0
-    min_duration: float = 0.3  # seconds; shorter utterances are failures
-    max_duration: float = 300.0  # seconds; longer utterances are failures (bounded memory; see README)
-    device: str = "auto"
-    workers: int | None = None  # CPU metric processes; None: every core (cores - 1 with a GPU)
-    save_audio: str = "4"  # reconstructions kept per (codec, language): N, "all" or "none"
-    engine: str = "local"
-    ray_address: str | None = None
-    shard: str | None = None  # "K/N": this run does shard K of N of the (codec, utterance) work
-    run_id: str | None = None
-    offline: bool = False
+    degraded: str | None = setting(None, Text(), "pair scoring: the degraded side (wav.scp or folder)")
+    langs: list[str] | None = setting(None, Names("language codes"), "comma-separated language codes to keep "
+                                      "(default: every language)", commands=RUN, metavar="LANG,...")
+    limit: int | None = setting(None, Whole(1), "at most N utterances per language", commands=RUN, metavar="N")
+    codecs: list[CodecEntry] | None = setting(
+        None, CodecList(), "comma-separated codecs: NAME, NAME:ARG for a local checkpoint, LABEL=NAME[:ARG] to name "
+        "its rows (default: the default set)", commands=RUN)
+    # Resolved: the weights each codec decodes with (content hash of an in-house checkpoint), by codec
+    # label, so a changed checkpoint is another run; given in a config, another checkpoint is refused.
+    codec_revisions: dict[str, str] | None = setting(None, Revisions(), "weights revision of each codec (resolved)")
+    metrics: list[MetricSpec] | None = setting(
+        None, MetricList(), "metric, column or family names (default: the default set)", commands=SCORE)
+    batch_size: int = setting(8, Whole(1), "codec batch size", commands=RUN, metavar="N")
+    max_batch_seconds: float = setting(160.0, Number(0, above=True), "cap on padded audio seconds per codec batch",
+                                       commands=RUN, metavar="S")
+    min_duration: float = setting(0.3, Number(0), "seconds below which utterances are failures", metavar="S")
+    max_duration: float = setting(300.0, Number(0, above=True), "seconds above which utterances are failures, "
+                                  "which bounds memory", commands=SCORE, metavar="S")
+    device: str = setting("auto", Text("auto, cpu, cuda or cuda:N", DEVICE_PATTERN),
+                          "auto, cpu, cuda, cuda:1, ...", commands=SCORE)
+    workers: int | None = setting(None, Whole(0), "CPU metric worker processes (default: every CPU; the CPUs less "
+                                  "one when a GPU runs the codecs or model metrics)",
+                                  commands=SCORE, identity=False, metavar="N")
+    save_audio: str = setting("4", Text("a number, 'all' or 'none'", r"\d+|all|none"),
+                              "reconstructions to keep per (codec, language): N, 'all' or 'none'", commands=RUN,
+                              identity=False, metavar="N|all|none", normalise=_save_audio)
+    engine: str = setting("local", Choice(ENGINES), "executor", commands=SCORE, identity=False)
+    ray_address: str | None = setting(None, Text(), "Ray cluster address (default: start a local instance)",
+                                      commands=SCORE, identity=False, metavar="ADDRESS")
+    shard: str | None = setting(None, Shard(), "run shard K of N of the (codec, utterance) work", commands=RUN,
+                                identity=False)
+    run_id: str | None = setting(None, Text("letters, digits and . _ + - (a name, never a path; at most 128, "
+                                            "starting with a letter or digit)", RUN_ID),
+                                 "name of the run (default: derived from the configuration)", commands=SCORE,
+                                 identity=False, metavar="NAME")
+    offline: bool = setting(False, Flag(), "never contact a model hub (HF_HUB_OFFLINE=1)", commands=RUN,
+                            identity=False)
     # A named metric that cannot run here stops the run (exit 2); a default one is recorded as
     # unavailable. None: true when the config or command line names the metrics.
-    require_metrics: bool | None = None
+    require_metrics: bool | None = setting(None, Flag(), "stop when a metric cannot run here", identity=False)
+    # -- reading 🤗 datasets and Lhotse manifests (codecbench/data/hf.py, lhotse_manifests.py) --------
+    dataset_columns: dict[str, str] | None = setting(
+        None, Assignments(Text(), "ROLE=COLUMN"), "a 🤗 dataset's columns by role: audio, id, lang, text, speaker "
+        "(default: found by name)", commands=RUN)
+    dataset_lang: str | None = setting(None, Text(), "every utterance's language (a set without one, or naming it "
+                                       "otherwise, e.g. English)", commands=RUN, metavar="CODE")
+    # Resolved: the 🤗 dataset read, a hub commit or a save_to_disk fingerprint; given, another is refused.
+    dataset_revision: str | None = setting(None, Text(), "the 🤗 hub dataset's revision to read (default: the "
+                                           "latest; the commit read is recorded)", commands=RUN, metavar="REV")
+    # -- experiment trackers (codecbench/report/trackers.py): where the finished run is also logged --------
+    log_to: list[str] | None = setting(None, Names("trackers", Choice(TRACKERS)), "also log the finished run to these "
+                                       "trackers (WANDB_MODE=offline and MLFLOW_TRACKING_URI work); a tracker that "
+                                       "fails is a warning", commands=RUN, identity=False, metavar="wandb,mlflow")
+    log_project: str | None = setting(None, Text(), "the W&B project / MLflow experiment (default: codecbench)",
+                                      commands=RUN, identity=False, metavar="NAME")
+    # Pair scoring: the bitrate of the scored reconstructions (kbps), by codec label; a codec states its own.
+    bitrate: dict[str, float] | None = setting(
+        None, Assignments(Number(0, above=True, unit="kbps"), "CODEC=KBPS"),
+        "pairs: the bitrate of the degraded files, so reports place them on the rate axis", commands=("score",))
 
     def __post_init__(self) -> None:
-        # Python callers may write metrics as names or {name: ..., OPTION: ...} mappings, as in YAML.
-        if self.metrics is not None:
-            self.metrics = [m if isinstance(m, MetricSpec) else _metric_entry(m, "metrics") for m in self.metrics]
+        # Python callers may write codecs and metrics as strings or mappings, as in YAML.
+        for key, entry in (("metrics", MetricSpec.of), ("codecs", CodecEntry.of)):
+            value = getattr(self, key)
+            if isinstance(value, list):
+                try:
+                    setattr(self, key, [entry(x) for x in value])
+                except Invalid as exc:
+                    raise ConfigError(f"{key} {exc}") from None
 
     # -- reading -------------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> BenchConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: expected a mapping of keys (dataset, codecs, metrics, ...)")
-        valid = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - valid)
+        valid = settings(cls)
+        unknown = sorted(set(map(str, data)) - set(valid))
         if unknown:
             raise ConfigError(f"{source}: unknown key(s) {', '.join(map(repr, unknown))}; valid keys: "
-                              f"{', '.join(sorted(valid))}{_did_you_mean(unknown[0], valid)}")
-        kw = dict(data)
-        if kw.get("codecs") is not None:
-            kw["codecs"] = [_codec_entry(c, source) for c in _as_list(kw["codecs"], "codecs", source)]
-        if kw.get("metrics") is not None:
-            kw["metrics"] = [_metric_entry(m, source) for m in _as_list(kw["metrics"], "metrics", source)]
-        if kw.get("langs") is not None:
-            kw["langs"] = [str(x) for x in _as_list(kw["langs"], "langs", source)]
-        if kw.get("save_audio") is not None:
-            kw["save_audio"] = str(kw["save_audio"]).lower() if isinstance(kw["save_audio"], bool) else str(kw["save_audio"])
-        cfg = cls(**kw)
+                              f"{', '.join(valid)}{did_you_mean(unknown[0], valid)}")
+        cfg = cls()
+        for key, value in data.items():
+            object.__setattr__(cfg, key, value)  # checked (and converted) by validate
         cfg.validate(source)
         return cfg
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> BenchConfig:
-        import yaml
+        from codecbench.safe_io import read_yaml
 
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file not found: {p}")
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from exc
-        return cls.from_dict(data, str(p))
+        return cls.from_dict(read_yaml(path, "config file") or {}, str(path))
 
     def override(self, **values: Any) -> BenchConfig:
-        """A copy with the given (non-None) values replacing the file's: CLI flags win over the file."""
+        """A copy with the given (non-None) values replacing the file's: options win over the file."""
         new = copy.deepcopy(self)
         for k, v in values.items():
             if v is not None:
@@ -143,62 +358,25 @@ class BenchConfig:
             spec = next((s for s in new.metrics if resolve_names([s.name])[0] == targets[0]), None)
             if spec is None:
                 raise ConfigError(f"--metric-opt {a!r}: metric {name!r} is not in this run's metrics")
-            spec.options[key] = yaml.safe_load(raw) if raw else ""
+            try:
+                spec.options[key] = yaml.safe_load(raw) if raw else ""
+            except yaml.YAMLError:
+                spec.options[key] = raw
         return new
 
     def validate(self, source: str) -> None:
-        """Numeric and enumerated fields; names are checked at resolution."""
-        def bad(key: str, why: str) -> ConfigError:
-            return ConfigError(f"{source}: {key} {why}")
-
-        if self.codecs is not None and not self.codecs:
-            raise bad("codecs", "is empty (leave it out for the default set)")
-        if self.codec_revisions is not None and not (
-                isinstance(self.codec_revisions, dict) and all(isinstance(k, str) for k in self.codec_revisions)):
-            raise bad("codec_revisions", f"must map codec names to revisions, not {self.codec_revisions!r}")
-        if self.metrics is not None and not self.metrics:
-            raise bad("metrics", "is empty (leave it out for the default set)")
-        if self.langs is not None and not self.langs:
-            raise bad("langs", "is empty (leave it out for every language)")
-        for key in ("batch_size",):
-            v = getattr(self, key)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise bad(key, f"must be a whole number >= 1, not {v!r}")
-        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
-            raise bad("limit", f"must be a whole number >= 1, not {self.limit!r}")
-        if self.workers is not None and (not isinstance(self.workers, int) or self.workers < 0):
-            raise bad("workers", f"must be a whole number >= 0, not {self.workers!r}")
-        for key in ("max_batch_seconds", "min_duration", "max_duration"):
-            v = getattr(self, key)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0 or \
-                    (key != "min_duration" and v == 0):
-                raise bad(key, f"must be a positive finite number of seconds, not {v!r}")
-        if self.min_duration >= self.max_duration:
-            raise bad("min_duration", f"({self.min_duration}) must be below max_duration ({self.max_duration})")
-        if not re.fullmatch(r"\d+|all|none", str(self.save_audio)):
-            raise bad("save_audio", f"must be a number, 'all' or 'none', not {self.save_audio!r}")
-        if self.engine not in ENGINES:
-            raise bad("engine", f"must be one of {', '.join(ENGINES)}, not {self.engine!r}")
-        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", str(self.device)):
-            raise bad("device", f"must be auto, cpu, cuda or cuda:N, not {self.device!r}")
-        if self.shard is not None:
-            m = re.fullmatch(r"(\d+)/(\d+)", str(self.shard))
-            if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
-                raise bad("shard", f"must be K/N with 1 <= K <= N, not {self.shard!r}")
-        if self.dataset_format not in ("auto", "manifest", "folder", "commonvoice", "fleurs", "librispeech", "pairs"):
-            raise bad("dataset_format", f"unknown format {self.dataset_format!r}")
-        if self.degraded is not None and self.dataset_format not in ("auto", "pairs"):
-            raise bad("degraded", f"scores pairs: dataset_format must be auto or pairs, not {self.dataset_format!r}")
-        if self.dataset_format == "pairs" or self.degraded is not None:
-            if not self.dataset:
-                raise bad("dataset", "must name the reference side (wav.scp, folder or pairs JSONL) for pair scoring")
-            if self.codecs is not None and len(self.codecs) != 1:
-                raise bad("codecs", f"holds the one label of scored pairs, not {len(self.codecs)} names")
+        """Every field against its declaration (type and range), then the rules between fields; names
+        are checked at resolution. Raises a one-line ConfigError."""
+        check_fields(self, source)
+        problem = next((p for rule in _RULES if (p := rule(self))), None)
+        if problem:
+            raise ConfigError(f"{source}: {problem}")
 
     # -- writing -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["metrics"] = None if self.metrics is None else [m.to_yaml() for m in self.metrics]
+        d["codecs"] = None if self.codecs is None else [c.to_yaml() for c in self.codecs]
         return d
 
     def to_yaml(self) -> str:
@@ -206,162 +384,93 @@ class BenchConfig:
 
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
+    def codec(self, key: str) -> CodecEntry:
+        """The codec whose rows are named ``key`` (its label)."""
+        return next(c for c in self.codecs or [] if c.key == key)
+
+    @property
+    def codec_keys(self) -> list[str]:
+        return [c.key for c in self.codecs or []]
+
     def identity(self) -> dict[str, Any]:
-        """Everything that can change a value (for a resolved config): the run id hashes this."""
+        """Everything that can change a value (for a resolved config): the run id hashes this. Each codec
+        by label with what its rows are computed with: name, argument and options (``codecs``) and
+        weights revision (``codec_revisions``)."""
         from codecbench.metrics.registry import get_metric
 
-        d = {k: v for k, v in self.to_dict().items() if k not in EXECUTION_KEYS}
+        d = {k: v for k, v in self.to_dict().items() if settings(BenchConfig)[k][0].identity}
         d["device"] = "cuda" if str(self.device).startswith("cuda") else "cpu"
-        d["metrics"] = [{"name": m.name, **{k: v for k, v in m.options.items()
-                                           if get_metric(m.name).options.get(k) is None
-                                           or get_metric(m.name).options[k].identity}}
+        d["metrics"] = [{"name": m.name, **_identity_options(get_metric(m.name).options, m.options)}
                         for m in self.metrics or []]
+        d["codecs"] = {c.key: {"codec": c.target, "options": _identity_options(_codec_options(c), c.options)}
+                       for c in self.codecs or []}
         return d
 
 
-# -- resolution -------------------------------------------------------------------------------
-def resolve(cfg: BenchConfig) -> BenchConfig:
-    """Defaults, environment fallbacks, device and every metric option filled in; user errors raise
-    here (one line each), before any work."""
-    from codecbench.codecs.base import resolve_device
-    from codecbench.metrics.registry import default_names, get_metric
+def _codec_options(c: CodecEntry) -> dict[str, Any]:
+    if not c.options:
+        return {}
+    from codecbench.codecs.registry import get_spec
 
-    out = copy.deepcopy(cfg)
-    if out.require_metrics is None:
-        out.require_metrics = cfg.metrics is not None
-    device = resolve_device(cfg.device)
-    if device.startswith("cuda"):
-        _require_cuda(device)
-    out.device = device
-    if out.dataset and ":" not in out.dataset and Path(out.dataset).exists():
-        out.dataset = str(Path(out.dataset).resolve())  # config.yaml re-runs from any folder
-    if out.degraded is not None:
-        out.dataset_format = "pairs"
-        if Path(out.degraded).exists():
-            out.degraded = str(Path(out.degraded).resolve())
-    if out.dataset_format == "pairs" and out.codecs is None:
-        from codecbench.data.pairs import pair_label
-
-        out.codecs = [pair_label(out.degraded or out.dataset or "")]
-    if out.codecs is None:
-        from codecbench.codecs.registry import default_codecs
-
-        out.codecs = default_codecs()
-    dupes = sorted({c for c in out.codecs if out.codecs.count(c) > 1})
-    if dupes:
-        raise ConfigError(f"codec listed twice: {', '.join(dupes)}")
-    out.codec_revisions = _codec_revisions(out.codecs, cfg.codec_revisions, out.dataset_format == "pairs")
-    specs = cfg.metrics if cfg.metrics is not None else [MetricSpec(n) for n in default_names()]
-    out.metrics = resolve_metrics(specs, device)
-    cpus = available_cpus()
-    if out.workers is None:
-        # On a GPU the main process feeds the codecs and model metrics, which takes a core: the pool
-        # gets the others. On the CPU every stage competes for the same cores: the pool gets all of
-        # them (the OS shares them with the main process), so no core idles while the pool has a
-        # backlog, at the end of a run above all (measured on 2 cores, default run: idle core time
-        # 20% -> 11%). Scoring pairs with signal metrics only, the main process just reads files.
-        model_work = out.dataset_format != "pairs" or any(get_metric(s.name).info().batched for s in out.metrics)
-        out.workers = max(1, cpus - int(model_work and not device.startswith("cpu")))
-    elif out.workers > cpus:  # more processes than CPUs only cost memory (--workers 100000: ~1,100 started)
-        import sys
-
-        print(f"codecbench: note: workers {out.workers} capped at {cpus}, the CPUs this process may use",
-              file=sys.stderr)
-        out.workers = cpus
-    return out
+    return get_spec(c.target).options
 
 
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask: taskset, cgroups cpusets, SLURM allocations)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+def _identity_options(declared: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The options that can change a value (undeclared ones kept: they are refused at resolution)."""
+    return {k: v for k, v in given.items() if declared.get(k) is None or declared[k].identity}
 
 
-def _codec_revisions(codecs: list[str], given: dict[str, str] | None, pairs: bool) -> dict[str, str] | None:
-    """Each codec's weights revision (None when no codec has one); a given one must match (revisions of
-    codecs not in the list are ignored: a run's config.yaml reused with other codecs)."""
-    from codecbench.codecs.registry import codec_revision
-
-    found = {} if pairs else {c: r for c in codecs if (r := codec_revision(c)) is not None}
-    for name, rev in (given or {}).items():
-        if name in codecs and found.get(name) != str(rev):  # others: a file reused with other codecs
-            raise ConfigError(f"codec {name!r}: the config is for weights revision {rev}, but they are "
-                              f"{found.get(name) or 'unknown'} here (another checkpoint); leave codec_revisions "
-                              "out to score this one as a new run")
-    return found or None
+def _durations(c: BenchConfig) -> str | None:
+    if c.min_duration >= c.max_duration:
+        return f"min_duration ({c.min_duration}) must be below max_duration ({c.max_duration})"
+    return None
 
 
-def resolve_metrics(specs: list[MetricSpec], device: str) -> list[MetricSpec]:
-    """Metric, output and family names to metric names, each with every declared option resolved."""
-    from codecbench.metrics.registry import get_metric, resolve_names
-
-    resolved: list[MetricSpec] = []
-    for spec in specs:
-        names = resolve_names([spec.name])
-        if spec.options and len(names) > 1:
-            raise ConfigError(f"metric {spec.name!r} names a family ({', '.join(names)}): give options to one of them")
-        for name in names:
-            if any(r.name == name for r in resolved):
-                continue
-            resolved.append(MetricSpec(name, resolve_options(get_metric(name), spec.options, device)))
-    return resolved
+def _degraded(c: BenchConfig) -> str | None:
+    if c.degraded is not None and c.dataset_format not in ("auto", "pairs"):
+        return f"degraded scores pairs: dataset_format must be auto or pairs, not {c.dataset_format!r}"
+    return None
 
 
-def resolve_options(proto, given: dict[str, Any], device: str) -> dict[str, Any]:
-    """A metric's options: given > environment fallback > default (which may depend on the device)."""
-    declared = proto.options
-    unknown = sorted(set(given) - set(declared))
+def _pairs(c: BenchConfig) -> str | None:
+    if c.dataset_format != "pairs" and c.degraded is None:
+        return "bitrate is for scored pairs (a codec states its own)" if c.bitrate else None
+    if not c.dataset:
+        return "dataset must name the reference side (wav.scp, folder or pairs JSONL) for pair scoring"
+    if c.codecs is not None and len(c.codecs) != 1:
+        return f"codecs holds the one label of scored pairs, not {len(c.codecs)} names"
+    return None
+
+
+def _columns(c: BenchConfig) -> str | None:
+    unknown = sorted(set(c.dataset_columns or {}) - set(DATASET_ROLES))
     if unknown:
-        valid = ", ".join(sorted(declared)) or "none"
-        raise UnknownName(f"metric {proto.name!r} has no option {', '.join(map(repr, unknown))}; its options: {valid}"
-                          f"{_did_you_mean(unknown[0], declared)}")
-    out: dict[str, Any] = {}
-    for key, opt in declared.items():
-        if key in given:
-            value, origin = given[key], "config"
-        elif opt.env and os.environ.get(opt.env) not in (None, ""):
-            value, origin = os.environ[opt.env], f"environment variable {opt.env}"
-        else:
-            out[key] = opt.default_for(device)
-            continue
-        out[key] = _coerce(value, opt, f"{proto.name}.{key} (from {origin})")
-    return out
+        return f"dataset_columns maps roles ({', '.join(DATASET_ROLES)}) to column names, not {', '.join(unknown)}"
+    return None
 
 
-def _coerce(value: Any, opt, what: str) -> Any:
-    try:
-        if opt.kind is bool and isinstance(value, str):
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(value)
-            value = value.lower() in ("true", "1", "yes")
-        elif opt.kind is dict:
-            if not isinstance(value, dict):
-                raise ValueError(value)
-        elif opt.kind in (int, float):
-            value = opt.kind(value)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(value)
-        else:
-            value = opt.kind(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{what}: expected {opt.kind.__name__}, got {value!r}") from exc
-    if opt.choices is not None and value not in opt.choices:
-        raise ConfigError(f"{what}: {value!r} is not one of {', '.join(map(str, opt.choices))}")
-    return value
+_RULES = (_durations, _degraded, _pairs, _columns)  # rules between fields: a problem, or None
 
 
-def _require_cuda(device: str) -> None:
-    try:
-        import torch
-    except ImportError as exc:
-        raise ConfigError(f"device {device!r}: torch is not installed") from exc
-    if not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r}: no CUDA device is available here (use --device cpu or auto)")
-    index = int(device.split(":")[1]) if ":" in device else 0
-    if index >= torch.cuda.device_count():
-        raise ConfigError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+# -- identities: resuming and extending a run folder -----------------------------------------------
+def upgrade_identity(ident: dict[str, Any]) -> dict[str, Any]:
+    """A stored identity in today's form: before codec labels, ``codecs`` was the list of ``NAME[:ARG]``."""
+    if not isinstance(ident.get("codecs"), list):
+        return ident
+    return {**ident, "codecs": {c: {"codec": c, "options": {}} for c in ident["codecs"]}}
+
+
+def extension_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Keys in which two identities differ for the rows they share: the selection (languages, limit,
+    utterance ids) may differ, and only codecs (by label) in both are compared — so a run may grow by
+    utterances, languages and codecs, while another metric option, checkpoint or codec behind a label
+    is a different configuration."""
+    a, b = ({k: v for k, v in upgrade_identity(x).items() if k not in SELECTION} for x in (old, new))
+    common = set(a.get("codecs") or {}) & set(b.get("codecs") or {})
+    for x in (a, b):
+        for key in ("codecs", "codec_revisions"):
+            x[key] = {k: v for k, v in (x.get(key) or {}).items() if k in common}
+    return identity_diff(a, b)
 
 
 def identity_diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
@@ -378,30 +487,6 @@ def identity_diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") ->
     return keys
 
 
-def _as_list(v: Any, key: str, source: str) -> list[Any]:
-    if isinstance(v, str):
-        return [x.strip() for x in v.split(",") if x.strip()]
-    if not isinstance(v, list):
-        raise ConfigError(f"{source}: {key} must be a list")
-    return v
-
-
-def _codec_entry(c: Any, source: str) -> str:
-    if isinstance(c, str) and c.strip():
-        return c.strip()
-    if isinstance(c, dict) and isinstance(c.get("name"), str) and set(c) <= {"name", "arg"}:
-        return f"{c['name']}:{c['arg']}" if c.get("arg") is not None else c["name"]
-    raise ConfigError(f"{source}: a codec is a name (e.g. opus-6kbps, ours-rvq:PATH) or {{name, arg}}, not {c!r}")
-
-
-def _metric_entry(m: Any, source: str) -> MetricSpec:
-    if isinstance(m, str) and m.strip():
-        return MetricSpec(m.strip())
-    if isinstance(m, dict) and isinstance(m.get("name"), str):
-        return MetricSpec(m["name"], {k: v for k, v in m.items() if k != "name"})
-    raise ConfigError(f"{source}: a metric is a name or {{name: ..., OPTION: VALUE}}, not {m!r}")
-
-
-def _did_you_mean(name: str, valid) -> str:
+def did_you_mean(name: str, valid) -> str:
     close = difflib.get_close_matches(name, list(valid), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""

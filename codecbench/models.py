@@ -151,12 +151,13 @@ def _source(spec: ModelSpec) -> str:
 def configured_models(config_path: str | None, metric_names: list[str] | None = None) -> list[dict]:
     """The models a resolved run config would use: per metric and per codec, with the local state."""
     from codecbench.codecs.registry import get_spec
-    from codecbench.config import BenchConfig, MetricSpec, resolve
+    from codecbench.config import BenchConfig, MetricSpec
     from codecbench.metrics.registry import create
+    from codecbench.pipeline.resolve import resolve
 
     cfg = load_run_config(config_path) if config_path else BenchConfig()
     if metric_names:
-        cfg = cfg.override(metrics=[MetricSpec(n) for n in metric_names])
+        cfg = cfg.override(metrics=[MetricSpec.of(n) for n in metric_names])
     cfg = resolve(cfg)
     rows = []
     for spec in cfg.metrics or []:
@@ -170,11 +171,11 @@ def configured_models(config_path: str | None, metric_names: list[str] | None = 
             continue
         rows.append({"used_by": m.name, "kind": "metric", "model": info.model, "revision": info.revision,
                      "options": spec.options, "available": reason is None, "reason": reason})
-    for name in cfg.codecs or []:
-        spec = get_spec(name)
+    for entry in cfg.codecs or []:
+        spec = get_spec(entry.target)
         reason = spec.unavailable_reason()
-        rows.append({"used_by": name, "kind": "codec", "model": name, "revision": None, "options": {},
-                     "available": reason is None, "reason": reason})
+        rows.append({"used_by": entry.key, "kind": "codec", "model": entry.target, "revision": None,
+                     "options": entry.options, "available": reason is None, "reason": reason})
     return rows
 
 
@@ -231,12 +232,13 @@ def download_configured(config_path: str | None, metric_names: list[str] | None,
     listed for them), each codec's weights, and, for a protocol, say where its dataset comes from."""
     import sys
 
-    from codecbench.config import BenchConfig, MetricSpec, resolve
+    from codecbench.config import BenchConfig, MetricSpec
     from codecbench.metrics.registry import create
+    from codecbench.pipeline.resolve import resolve
 
     cfg = load_run_config(config_path) if config_path else BenchConfig()
     if metric_names:
-        cfg = cfg.override(metrics=[MetricSpec(n) for n in metric_names])
+        cfg = cfg.override(metrics=[MetricSpec.of(n) for n in metric_names])
     cfg = resolve(cfg)
     specs = all_models()
     failed = 0
@@ -261,15 +263,12 @@ def download_configured(config_path: str | None, metric_names: list[str] | None,
         for s in specs.values():
             if m.name in s.used_by and s.bundled_in is None:
                 attempt(m.name, s.name, lambda s=s: [(s.name, s.download(cache))])
-    from codecbench.codecs.registry import split_name
-
     done: set[str] = set()
-    for codec in cfg.codecs or []:
-        base, arg = split_name(codec)
+    for entry in cfg.codecs or []:
         for s in specs.values():
-            if base in s.used_by and s.bundled_in is None and arg is None and s.name not in done:
+            if entry.name in s.used_by and s.bundled_in is None and entry.arg is None and s.name not in done:
                 done.add(s.name)  # variants share weights (dac-16k, dac-16k-2cb)
-                attempt(codec, s.name, lambda s=s: [(s.name, s.download(cache))])
+                attempt(entry.key, s.name, lambda s=s: [(s.name, s.download(cache))])
     if config_path:
         _dataset_note(config_path)
     return 1 if failed else 0
@@ -311,12 +310,14 @@ def cmd_models_download(args) -> int:
 
 def register(subparsers) -> None:
     """``codecbench models`` (list, with local cache state) and ``codecbench models download``."""
+    from codecbench.config import MetricList
+
     p = subparsers.add_parser("models", help="list pretrained models metrics and codecs use; download them")
     p.add_argument("--json", action="store_true")
     p.add_argument("--cache-dir", default=None, help="hub cache folder to inspect (default: the HF cache)")
     p.add_argument("--config", default=None, help="list the models this run config would use (local folders and "
                    "environment fallbacks included), with their state here")
-    p.add_argument("--metrics", type=lambda v: [x.strip() for x in v.split(",") if x.strip()], default=None,
+    p.add_argument("--metrics", type=MetricList(), default=None,
                    help="with or without --config: the models these metrics would use")
     p.set_defaults(func=cmd_models)
     sub = p.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
@@ -324,7 +325,7 @@ def register(subparsers) -> None:
     d.add_argument("names", nargs="*", help="model names from `codecbench models`, or 'all'")
     d.add_argument("--config", default=None, help="download the models this run config uses (each language's "
                    "ASR model at its revision, MMS adapters of its languages)")
-    d.add_argument("--metrics", type=lambda v: [x.strip() for x in v.split(",") if x.strip()], default=None,
+    d.add_argument("--metrics", type=MetricList(), default=None,
                    help="with or without --config: the models these metrics would use")
     d.add_argument("--cache-dir", default=None, help="download into this hub cache folder (default: the HF cache; "
                    "point HF_HUB_CACHE at it on the offline machine)")

@@ -5,6 +5,10 @@ without blocking (``O_NONBLOCK``) so that checking it cannot hang; sizes are bou
 actually read, never by ``st_size`` (a device or a file under /proc reports 0 and never ends, a
 sparse file reports terabytes it does not hold).
 
+YAML (configs, protocols): at most ``MAX_YAML_BYTES``, and aliases may not expand to more than
+``MAX_YAML_VALUES`` values (an "alias bomb" composes in microseconds but expands exponentially when
+the values are used) nor refer to themselves.
+
 Writes (run folders, reports): an ``OSError`` of the file system (disk full, file size limit,
 read-only, a file where a folder should be) becomes a ``CannotWrite`` naming the path, which the
 command line prints as one line (exit 2).
@@ -19,6 +23,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from codecbench.errors import CodecbenchError
 
@@ -86,6 +91,71 @@ def hash_regular(path: str | os.PathLike, h, what: str = "") -> None:
             h.update(chunk)
     finally:
         os.close(fd)
+
+
+MAX_YAML_BYTES = 4 << 20
+MAX_YAML_VALUES = 100_000
+
+
+def read_yaml(path: str | os.PathLike, what: str = "YAML file") -> Any:
+    """The document of a YAML file (safe constructors), its size and alias expansion bounded; every
+    problem is a one-line ``ConfigError`` naming the file."""
+    import yaml
+
+    from codecbench.errors import ConfigError
+
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{what} not found: {p}")
+    try:
+        text = read_bounded(p, MAX_YAML_BYTES, what).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not valid YAML (not UTF-8: {exc.reason})") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_values(node, str(p))
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: not valid YAML (nested too deeply)") from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_values(root: Any, source: str) -> int:
+    """The number of values ``root`` holds with every alias expanded, counted without expanding (each
+    node's count memoised); more than ``MAX_YAML_VALUES`` or a recursive alias is a ``ConfigError``."""
+    import yaml
+
+    from codecbench.errors import ConfigError
+
+    counted: dict[int, int] = {}
+    inside: set[int] = set()
+
+    def count(node: Any) -> int:
+        key = id(node)
+        if key in counted:
+            return counted[key]
+        if key in inside:
+            raise ConfigError(f"{source}: a YAML alias refers to a value that contains it (recursive)")
+        inside.add(key)
+        children = node.value if isinstance(node, yaml.SequenceNode) else \
+            [x for pair in node.value for x in pair] if isinstance(node, yaml.MappingNode) else []
+        total = 1
+        for child in children:
+            total += count(child)
+            if total > MAX_YAML_VALUES:
+                raise ConfigError(f"{source}: YAML aliases expand to more than {MAX_YAML_VALUES} values (an alias "
+                                  "bomb?); write the values out")
+        inside.discard(key)
+        counted[key] = total
+        return total
+
+    return count(root)
 
 
 def path_problem(path: str | os.PathLike) -> str | None:

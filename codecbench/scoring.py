@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from codecbench import audio, inputs
-from codecbench.config import BenchConfig, MetricSpec, resolve_metrics
+from codecbench.config import BenchConfig, MetricSpec
 from codecbench.data.loaders import AUDIO_EXTENSIONS
 from codecbench.errors import CodecbenchError
 from codecbench.metrics.base import MetricInput
@@ -102,9 +102,11 @@ def score_pair(x: MetricInput, specs: list[MetricSpec]) -> dict[str, Any]:
     return {"values": values, "failures": failures, "metrics": meta}
 
 
-def score_files(ref: str, deg: str, metric_names: list[str] | None = None, metric_opts: list[str] | None = None,
+def score_files(ref: str, deg: str, metric_names: list[str | MetricSpec] | None = None, metric_opts: list[str] | None = None,
                 text: str | None = None, lang: str | None = None, max_duration: float | None = None) -> dict[str, Any]:
-    cfg = BenchConfig(metrics=[MetricSpec(n) for n in metric_names or default_score_metrics()])
+    from codecbench.pipeline.resolve import resolve_metrics
+
+    cfg = BenchConfig(metrics=[MetricSpec.of(n) for n in metric_names or default_score_metrics()])
     if metric_opts:
         cfg = cfg.with_metric_options(metric_opts)
     specs = resolve_metrics(cfg.metrics or [], "cpu")
@@ -118,7 +120,8 @@ def is_audio_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in AUDIO_EXTENSIONS
 
 
-def pairs_config(ref: str, deg: str | None, label: str | None = None, metric_names: list[str] | None = None,
+def pairs_config(ref: str, deg: str | None, label: str | None = None,
+                 metric_names: list[str | MetricSpec] | None = None,
                  metric_opts: list[str] | None = None, **execution: Any) -> BenchConfig:
     """The run config of a pair list: REF and DEG lists (or REF alone: a JSONL of id/ref/deg).
 
@@ -127,7 +130,7 @@ def pairs_config(ref: str, deg: str | None, label: str | None = None, metric_nam
     """
     cfg = BenchConfig(dataset=str(ref), degraded=None if deg is None else str(deg), dataset_format="pairs",
                       codecs=[label] if label else None,
-                      metrics=[MetricSpec(n) for n in metric_names or default_score_metrics()],
+                      metrics=[MetricSpec.of(n) for n in metric_names or default_score_metrics()],
                       require_metrics=bool(metric_names), **{k: v for k, v in execution.items() if v is not None})
     cfg.validate("command line")
     return cfg.with_metric_options(metric_opts) if metric_opts else cfg

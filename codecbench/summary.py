@@ -304,7 +304,7 @@ def results_table(run_dir: str | Path, metrics: tuple[str, ...] = KEY_METRICS) -
     out += [f"({k}) {kind}: {reason}" for k, kind, reason in notes.items()]
     from codecbench.datachecks import messages, read
 
-    out += [f"warning: {m}" for m in messages(read(run_dir))]
+    out += [f"codecbench: warning: {m}" for m in messages(read(run_dir))]  # as every warning on stderr
     return "\n".join(out) + f"\nmeans; CIs and every metric: {run_dir / 'summary.md'}\n"
 
 

@@ -22,6 +22,9 @@ class Utterance:
     duration: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     audio: np.ndarray | None = None  # in-memory mono audio at source_sr (instead of a path)
+    # Where the audio is when not the whole file at ``path``: a segment of it, or a row of an Arrow
+    # file (codecbench.data.sources).
+    source: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from codecbench.cli import main
-from codecbench.config import BenchConfig, ConfigError, MetricSpec, identity_diff, resolve
+from codecbench.config import BenchConfig, ConfigError, MetricSpec, identity_diff
 from codecbench.errors import CodecbenchError, UnknownName
+from codecbench.pipeline.resolve import resolve
 
 
 def test_yaml_schema_round_trips(tmp_path):
@@ -17,7 +18,7 @@ def test_yaml_schema_round_trips(tmp_path):
     p.write_text("codecs: [opus-6kbps, {name: ours-rvq, arg: /x}]\nmetrics: [pesq_wb, {name: wer, beam: 1}]\n"
                  "langs: [hi]\nlimit: 3\n")
     cfg = BenchConfig.load(p)
-    assert cfg.codecs == ["opus-6kbps", "ours-rvq:/x"]
+    assert [str(c) for c in cfg.codecs] == ["opus-6kbps", "ours-rvq:/x"]
     assert cfg.metrics == [MetricSpec("pesq_wb"), MetricSpec("wer", {"beam": 1})]
     again = tmp_path / "again.yaml"
     again.write_text(cfg.to_yaml())
@@ -86,7 +87,7 @@ def test_cli_flags_override_the_file_and_metric_opt(tmp_path):
     args = build_parser().parse_args(["run", "--config", str(p), "--limit", "1", "--metric-opt", "wer.beam=2",
                                       "--metric-opt", "wer.model=/models/x"])
     cfg = run_config(args)
-    assert cfg.limit == 1 and cfg.codecs == ["opus-6kbps"]
+    assert cfg.limit == 1 and [str(c) for c in cfg.codecs] == ["opus-6kbps"]
     assert cfg.metrics[1] == MetricSpec("wer", {"beam": 2, "model": "/models/x"})
     args = build_parser().parse_args(["run", "--config", str(p), "--metric-opt", "dnsmos.x=1"])
     with pytest.raises(CodecbenchError, match="not in this run's metrics"):
@@ -129,3 +130,79 @@ def test_models_lists_what_the_resolved_config_uses(tmp_path, capsys, monkeypatc
 def test_example_config_resolves():
     cfg = resolve(BenchConfig.load(Path(__file__).resolve().parents[1] / "configs" / "indic.yaml"))
     assert cfg.langs == ["hi", "ta"] and "wer" in [m.name for m in cfg.metrics] and cfg.require_metrics is False
+
+
+def _bomb(levels: int = 9, key: str = "langs") -> str:
+    """A billion-laughs YAML under ``key``: 10**levels values once its aliases are expanded."""
+    rows = ["  - &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    rows += [f"  - &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, levels)]
+    return f"{key}:\n" + "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("text, words", [
+    (_bomb(9, "langs"), ["aliases expand to more than", "alias bomb"]),
+    (_bomb(9, "run_id"), ["aliases expand to more than"]),
+    ("run_id: &a [*a]\n", ["recursive"]),
+    ("langs: " + "[" * 5000 + "]" * 5000 + "\n", ["not valid YAML"]),
+    ("dataset: 5\n", ["dataset must be a string", "not 5"]),
+    ("run_id: [a, b]\n", ["run_id must be", "not ['a', 'b']"]),
+    ("run_id: ../../x\n", ["run_id must be", "never a path"]),
+    ("offline: 'yes'\n", ["offline must be true or false", "'yes'"]),
+    ("require_metrics: maybe\n", ["require_metrics must be true or false", "'maybe'"]),
+    ("limit: 2.5\n", ["limit must be a whole number >= 1"]),
+    ("langs: {hi: 1}\n", ["langs must be a list"]),
+    ("codecs: 5\n", ["codecs must be a list of codecs"]),
+    ("codecs: [{name: ours-rvq, arg: [1]}]\n", ["codecs has an arg of 'ours-rvq' that is not a text"]),
+    ("codecs: ['bad label=opus-6kbps']\n", ["codecs has a bad label 'bad label'"]),
+    ("save_audio: true\n", ["save_audio must be a number, 'all' or 'none'"]),
+    ("workers: -1\n", ["workers must be a whole number >= 0"]),
+    ("shard: 3/2\n", ["shard must be K/N"]),
+    ("device: 5\n", ["device must be auto, cpu, cuda or cuda:N"]),
+    ("dataset_format: wav\n", ["dataset_format must be one of auto, manifest"]),
+    ("min_duration: 5\nmax_duration: 4\n", ["min_duration (5.0) must be below max_duration (4.0)"]),
+    ("bitrate: {sys: 6}\n", ["bitrate is for scored pairs"]),
+    ("degraded: x\ndataset_format: folder\ndataset: y\n", ["degraded scores pairs"]),
+])
+def test_every_config_field_is_type_checked_in_one_line(tmp_path, text, words):
+    """Issue 25 part 4: hostile YAML fails fast (alias bombs, recursion, deep nesting) and every field is
+    checked against its declaration, each with a one-line error naming the key."""
+    import time
+
+    p = tmp_path / "bad.yaml"
+    p.write_text(text)
+    start = time.perf_counter()
+    with pytest.raises(ConfigError) as e:
+        BenchConfig.load(p)
+    assert time.perf_counter() - start < 5  # fails fast (an expanded bomb would take minutes or all memory)
+    msg = str(e.value)
+    assert "\n" not in msg and len(msg) < 400 and all(w in msg for w in words), msg
+
+
+def test_run_id_is_never_a_path(tmp_path, capsys):
+    """``--run-id ../../x`` writes nothing outside results/: it is refused before any work."""
+    from tests.cli_fixture import manifest
+
+    data = manifest(tmp_path / "data", per_lang=1)
+    for bad in ("../../x", "a/b", "..", ".hidden", "/abs"):
+        with pytest.raises(SystemExit) as e:
+            main(["run", "--dataset", str(data), "--codecs", "opus-6kbps", "--metrics", "si_sdr", "--run-id", bad])
+        assert e.value.code == 2 and "never a path" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not Path("results/x").exists()
+    cfg = BenchConfig(run_id="ok-1.2_3+x")
+    cfg.validate("test")
+
+
+def test_fields_declare_their_options_once():
+    """The options of run and score are generated from the field declarations (one dataset_format list)."""
+    from codecbench.cli import build_parser
+    from codecbench.config import DATASET_FORMATS
+    from codecbench.schema import settings
+
+    run = build_parser("run")._subparsers._group_actions[0].choices["run"]
+    flags = {a.dest: a for a in run._actions}
+    declared = {k for k, (s, _) in settings(BenchConfig).items() if "run" in s.commands}
+    assert declared <= set(flags) and {"limit", "codecs", "dataset_format", "run_id", "offline"} <= declared
+    assert flags["dataset_format"].type.values == DATASET_FORMATS
+    assert "(default: 8)" in flags["batch_size"].help
+    score = build_parser("score")._subparsers._group_actions[0].choices["score"]
+    assert {"workers", "device", "max_duration", "run_id", "engine", "bitrate", "metrics"} <= {a.dest for a in score._actions}

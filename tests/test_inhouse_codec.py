@@ -309,9 +309,10 @@ def test_bundled_checkpoints_load_by_default(kind):
 def test_a_changed_checkpoint_is_another_run(trained, manifest, tmp_path):
     import shutil
 
-    from codecbench.config import BenchConfig, ConfigError, resolve
+    from codecbench.config import BenchConfig, ConfigError
     from codecbench.errors import CodecbenchError
     from codecbench.pipeline import run
+    from codecbench.pipeline.resolve import resolve
 
     ckpt = tmp_path / "ckpt"
     shutil.copytree(trained["rvq"], ckpt)

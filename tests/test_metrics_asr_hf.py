@@ -15,10 +15,11 @@ import pytest
 import soundfile as sf
 
 from codecbench.cli import main
-from codecbench.config import BenchConfig, ConfigError, identity_diff, resolve
+from codecbench.config import BenchConfig, ConfigError, identity_diff
 from codecbench.metrics.asr import routing
 from codecbench.metrics.base import Failure, MetricInput
 from codecbench.metrics.registry import create
+from codecbench.pipeline.resolve import resolve
 from codecbench.store import RunStore
 from codecbench.types import CodecInfo, Utterance
 from tests.asr_checkpoints import DEVANAGARI, build_ctc, build_mms, build_whisper

@@ -18,8 +18,9 @@ import pytest
 
 from codecbench import audio
 from codecbench.cli import main
-from codecbench.config import BenchConfig, ConfigError, available_cpus, resolve
+from codecbench.config import BenchConfig, ConfigError
 from codecbench.pipeline import run
+from codecbench.pipeline.resolve import available_cpus, resolve
 from codecbench.scoring import score_files
 from codecbench.store import FAILURE_SUFFIX, KEY_COLUMNS, KIND_SUFFIX, RunStore, load_rows
 
@@ -74,7 +75,7 @@ def test_scp_pairs_score_to_a_run_folder_then_report(testdata, tmp_path, capsys)
                  "rows.jsonl", "utterances.parquet", "summary.csv", "summary.md"):
         assert (out / name).is_file(), name
     cfg = BenchConfig.load(out / "config.yaml")
-    assert cfg.degraded == str(deg_scp) and cfg.dataset_format == "pairs" and cfg.codecs == ["sys"]
+    assert cfg.degraded == str(deg_scp) and cfg.dataset_format == "pairs" and cfg.codec_keys == ["sys"]
     assert json.loads((out / "codecs.json").read_text())["sys"]["family"] == "pairs"
     assert "degraded" in json.loads((out / "config.json").read_text())["identity"]
     dataset = json.loads((out / "dataset.json").read_text())

@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from codecbench.cli import main
-from codecbench.config import BenchConfig, resolve
+from codecbench.config import BenchConfig
 from codecbench.data import load_dataset
 from codecbench.metrics.asr.errors import TRANSCRIPTS
 from codecbench.pipeline import run
 from codecbench.pipeline.plan import run_id_for
+from codecbench.pipeline.resolve import resolve
 from codecbench.store import RunStore
 from tests.helpers import speechlike, write_random_ecapa
 

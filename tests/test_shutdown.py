@@ -121,7 +121,8 @@ def test_sigterm_is_a_clean_stop(tmp_path):
 
 
 def test_workers_are_capped_at_the_cpus_this_process_may_use(capsys):
-    from codecbench.config import BenchConfig, available_cpus, resolve
+    from codecbench.config import BenchConfig
+    from codecbench.pipeline.resolve import available_cpus, resolve
 
     cfg = resolve(BenchConfig(codecs=["opus-6kbps"], metrics=["si_sdr"], workers=100000))
     assert cfg.workers == available_cpus() == len(os.sched_getaffinity(0))

@@ -11,15 +11,13 @@ code cropping, length alignment) comes from this base class.
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
 import time
 from abc import ABC, abstractmethod
 
 import numpy as np
 
 from codecbench import audio
+from codecbench.device import resolve_device  # noqa: F401 (its former home; codec loaders use it)
 from codecbench.errors import Unavailable
 from codecbench.types import CodecInfo, Encoded, Reconstruction
 
@@ -29,19 +27,6 @@ class CodecError(Exception):
 
 
 CodecUnavailable = Unavailable  # a codec cannot run here: missing package, library or weights
-
-
-def resolve_device(device: str = "auto") -> str:
-    """'auto' means CUDA when torch sees a GPU, else CPU (without importing torch where no NVIDIA driver is)."""
-    if device != "auto":
-        return device
-    if "torch" not in sys.modules and not os.path.exists("/proc/driver/nvidia") and shutil.which("nvidia-smi") is None:
-        return "cpu"
-    try:
-        import torch
-    except ImportError:
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class Codec(ABC):

@@ -6,18 +6,23 @@ imported inside ``CodecSpec.load``). A plugin's entry point names either such a 
 a list of specs, or a single ``CodecSpec``.
 
 Names carry variants (``opus-6kbps``, ``encodec-24k-6kbps``); ``NAME:ARG`` passes ARG to the
-loader (``ours-rvq:path/to/ckpt``) for specs with ``accepts_arg``.
+loader (``ours-rvq:path/to/ckpt``) for specs with ``accepts_arg``; ``FILE.py[:CLASS]`` is a one-file
+codec (``codecs/from_file.py``); declared ``options`` are passed to the loader as keyword arguments. A
+run names each codec's rows by its label (``codecbench.config.CodecEntry``); the registry only sees
+``NAME[:ARG]``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from codecbench import has_module
 from codecbench.codecs.base import Codec, CodecUnavailable
 from codecbench.errors import UnknownName
 from codecbench.registry import Registry
+from codecbench.schema import Option
 from codecbench.types import CodecInfo
 
 ENTRY_POINT_GROUP = "codecbench.codecs"
@@ -47,6 +52,10 @@ class CodecSpec:
     # What exactly the weights behind the name are, for the run's identity: (arg after ':') -> a content
     # hash of a local checkpoint or a pinned hub revision; None where the name alone says it.
     revision: Callable[[str | None], str | None] | None = None
+    # Declared options (``{name: ..., options: {...}}`` in a run config), resolved once like a metric's
+    # (``codecbench.pipeline.resolve``) and passed to ``load`` as keyword arguments; those that can change a
+    # value are part of the run's identity. None declared: ``load(arg, device)`` gets no options.
+    options: dict[str, Option] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -107,7 +116,14 @@ def split_name(name: str) -> tuple[str, str | None]:
 
 
 def get_spec(name: str) -> CodecSpec:
-    """The spec for ``name`` (``NAME`` or ``NAME:ARG``); unknown names list close matches."""
+    """The spec for ``name`` (``NAME``, ``NAME:ARG`` or a one-file codec ``FILE.py[:CLASS]``); unknown
+    names list close matches."""
+    from codecbench.codecs import from_file
+
+    if from_file.is_file_codec(name):
+        cls, info = from_file.codec_class(name)
+        return CodecSpec(info=info, load=lambda arg, device: cls(info, device), accepts_arg=True,
+                         revision=lambda arg: from_file.revision(name))
     base, arg = split_name(name)
     spec = CODECS.get(base)
     if arg is not None and not spec.accepts_arg:
@@ -130,6 +146,10 @@ def require_available(name: str) -> CodecSpec:
     return spec
 
 
-def load_codec(name: str, device: str = "auto") -> Codec:
-    """Build a ready codec; raises CodecUnavailable with the reason and how to fix it."""
-    return require_available(name).load(split_name(name)[1], device)
+def load_codec(name: str, device: str = "auto", options: dict[str, Any] | None = None) -> Codec:
+    """Build a ready codec (``options``: resolved values of its declared options); raises
+    CodecUnavailable with the reason and how to fix it."""
+    spec = require_available(name)
+    if options:
+        return spec.load(split_name(name)[1], device, **options)
+    return spec.load(split_name(name)[1], device)

@@ -1,54 +1,20 @@
-"""Loaders for manifests and local corpus layouts. Every utterance records its source sample rate."""
+"""Readers of manifests and local corpus layouts, and the dispatch to every format (``load_dataset``,
+``detect_format``). Every utterance records its source sample rate."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codecbench import audio
 from codecbench.data import records
-from codecbench.errors import CodecbenchError
-from codecbench.safe_io import path_problem
-from codecbench.store import file_stem
+from codecbench.data.dataset import Dataset, DatasetError, Limiter, filter_langs, probe, unique  # noqa: F401
 from codecbench.types import Utterance
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a")
 CORE_FIELDS = ("id", "path", "lang", "text", "speaker")
-
-
-class DatasetError(CodecbenchError):
-    """The dataset cannot be read or filtered as asked; the message says why."""
-
-
-@dataclass
-class Dataset:
-    name: str
-    source: str
-    utterances: list[Utterance]
-
-    @property
-    def langs(self) -> list[str]:
-        return sorted({u.lang for u in self.utterances if u.lang})
-
-
-def probe(u: Utterance) -> Utterance:
-    """Fill source_sr and duration from the header; a broken file stays (the run records why)."""
-    if u.path and (u.source_sr is None or u.duration is None):
-        problem = path_problem(u.path)  # missing, a symlink loop, a FIFO (would hang the run), a device
-        if problem:
-            u.extra.setdefault("load_error", problem)
-            return u
-        try:
-            u.source_sr, u.duration = audio.info(u.path)
-        except Exception as exc:
-            reason = str(exc) if isinstance(exc, audio.AudioError) else f"cannot decode {Path(u.path).name}: {exc}"
-            u.extra.setdefault("load_error", reason.strip())
-    return u
 
 
 def _make(rec: dict, base: Path, where: str) -> Utterance:
@@ -102,7 +68,7 @@ def read_manifest(path: str | Path) -> list[Utterance]:
         if not isinstance(rec, dict):
             raise DatasetError(f"{where}: expected a JSON object with id, path, lang, got {type(rec).__name__} "
                                f"{json.dumps(rec)[:40]}")
-    return _unique([_make(r, p.parent, where) for where, r in entries], p)
+    return unique([_make(r, p.parent, where) for where, r in entries], p)
 
 
 def _csv_entries(p: Path, text: str) -> list[tuple[str, dict]]:
@@ -119,18 +85,6 @@ def _csv_entries(p: Path, text: str) -> list[tuple[str, dict]]:
     return entries
 
 
-def _unique(utts: list[Utterance], where) -> list[Utterance]:
-    dup = [k for k, n in Counter(u.id for u in utts).items() if n > 1]
-    if dup:
-        raise DatasetError(f"{where}: duplicate utterance ids: {', '.join(dup[:5])}")
-    stems: dict[str, str] = {}
-    for u in utts:  # distinct ids whose file names would collide (a 48-bit hash collision): refuse
-        other = stems.setdefault(file_stem(u.id), u.id)
-        if other != u.id:
-            raise DatasetError(f"{where}: utterance ids {other!r} and {u.id!r} map to one file name; rename one")
-    return utts
-
-
 def read_folder(root: str | Path, lang: str | None = None) -> list[Utterance]:
     """Audio files (recursively) with same-name .txt transcripts; lang from ``lang``."""
     root = Path(root)
@@ -140,7 +94,7 @@ def read_folder(root: str | Path, lang: str | None = None) -> list[Utterance]:
         text = records.read_text(txt, DatasetError, "transcript").strip() if txt.is_file() else None
         rel = f.relative_to(root).with_suffix("").as_posix()
         utts.append(Utterance(id=rel, path=str(f), lang=lang, text=text, speaker=f.parent.name if f.parent != root else None))
-    return _unique(utts, root)
+    return unique(utts, root)
 
 
 def read_commonvoice(root: str | Path, split: str = "test") -> list[Utterance]:
@@ -157,7 +111,7 @@ def read_commonvoice(root: str | Path, split: str = "test") -> list[Utterance]:
         extra = {k: v for k, v in r.items() if k not in ("path", "sentence", "client_id", "locale") and v}
         utts.append(Utterance(id=Path(clip).stem, path=str(root / "clips" / clip), lang=r.get("locale") or lang_default,
                               text=r.get("sentence"), speaker=r.get("client_id"), extra=extra))
-    return _unique(utts, tsv)
+    return unique(utts, tsv)
 
 
 def read_fleurs(root: str | Path, split: str = "test") -> list[Utterance]:
@@ -175,27 +129,24 @@ def read_fleurs(root: str | Path, split: str = "test") -> list[Utterance]:
             gender = cols[6] if len(cols) > 6 else None
             utts.append(Utterance(id=f"{d.name}/{Path(fname).stem}", path=str(d / "audio" / split / fname), lang=lang,
                                   text=raw, extra={"fleurs_id": fid, "normalized_text": norm, "gender": gender}))
-    return _unique(utts, root)
+    return unique(utts, root)
 
 
-def read_librispeech(root: str | Path) -> list[Utterance]:
-    """LibriSpeech: <root>/<speaker>/<chapter>/<spk>-<ch>.trans.txt with <id>.flac beside it."""
-    root = Path(root)
-    utts = []
-    for trans in sorted(root.rglob("*.trans.txt")):
-        for line in records.read_lines(trans, DatasetError, "transcript table"):
-            uid, _, text = line.partition(" ")
-            if uid:
-                utts.append(Utterance(id=uid, path=str(trans.parent / f"{uid}.flac"), lang="en", text=text.strip(),
-                                      speaker=uid.split("-")[0]))
-    return _unique(utts, root)
+FORMATS = ("manifest", "folder", "commonvoice", "fleurs", "librispeech", "hf", "lhotse")
 
 
-def detect_format(path: Path) -> str:
+def detect_format(spec: str | Path) -> str:
+    from codecbench.data import hf, lhotse_manifests
+
+    if str(spec).startswith("hf:"):
+        return "hf"
+    path = Path(spec)
     if path.is_file():
-        return "manifest"
+        return "lhotse" if lhotse_manifests.kind_of(path) else "manifest"
     if not path.is_dir():
         raise DatasetError(f"dataset not found: {path}")
+    if hf.is_disk_dataset(path):
+        return "hf"
     if (path / "clips").is_dir() and any(path.glob("*.tsv")):
         return "commonvoice"
     if any(path.glob("*/audio")) or (path / "audio").is_dir() and any(path.glob("*.tsv")):
@@ -205,48 +156,42 @@ def detect_format(path: Path) -> str:
     return "folder"
 
 
-def load_dataset(spec: str, fmt: str = "auto", lang: str | None = None) -> Dataset:
-    """Read a dataset from files (a manifest or a folder layout); the built-in sets are read by
-    ``codecbench.data.load_dataset``."""
+def load_dataset(spec: str, fmt: str = "auto", lang: str | None = None, *, columns: dict[str, str] | None = None,
+                 revision: str | None = None, langs: list[str] | None = None, limit: int | None = None) -> Dataset:
+    """Read a dataset (a manifest, a folder layout, a 🤗 dataset, a Lhotse manifest); the built-in sets
+    are read by ``codecbench.data.load_dataset``. ``lang``: every utterance's language (``dataset_lang``);
+    ``columns``: a 🤗 dataset's columns by role (``dataset_columns``); ``revision``: the pinned hub
+    commit or save_to_disk fingerprint; ``langs``/``limit``: applied before decoding where the reader
+    can (🤗 datasets, Lhotse), else by ``filter_langs`` afterwards."""
+    from codecbench.data import hf, lhotse_manifests
+
+    fmt = detect_format(spec) if fmt == "auto" else fmt
+    if columns and fmt != "hf":
+        raise DatasetError(f"dataset_columns name a 🤗 dataset's columns; {spec} is read as {fmt}")
+    if fmt == "hf":
+        return hf.read(spec, columns, lang, revision, langs, limit)
+    if revision is not None:
+        raise DatasetError(f"dataset_revision pins a 🤗 dataset; {spec} is read as {fmt}")
+    if fmt == "lhotse":
+        return lhotse_manifests.read(spec, lang, langs, limit)
     path = Path(spec)
-    fmt = detect_format(path) if fmt == "auto" else fmt
     readers = {
         "manifest": lambda: read_manifest(path),
         "folder": lambda: read_folder(path, lang),
         "commonvoice": lambda: read_commonvoice(path),
         "fleurs": lambda: read_fleurs(path),
-        "librispeech": lambda: read_librispeech(path),
+        "librispeech": lambda: lhotse_manifests.read_librispeech(path),
     }
     if fmt not in readers:
-        raise DatasetError(f"unknown dataset format {fmt!r}; choose from {', '.join(readers)}")
+        raise DatasetError(f"unknown dataset format {fmt!r}; choose from {', '.join(FORMATS)}")
     try:
         utts = readers[fmt]()
     except (OSError, KeyError, csv.Error) as exc:
         raise DatasetError(f"cannot read {path} as {fmt}: {exc}") from exc
     if not utts:
         raise DatasetError(f"{path}: no utterances found (format {fmt})")
+    if lang:
+        for u in utts:
+            u.lang = lang
     name = path.stem if path.is_file() else path.name
     return Dataset(name=name, source=str(path.resolve()), utterances=[probe(u) for u in utts])
-
-
-def filter_langs(ds: Dataset, langs: list[str] | None, limit: int | None = None) -> list[Utterance]:
-    """Keep the given languages (error naming what the dataset has), at most ``limit`` per language.
-
-    Entries without a language are kept only when no language filter is given.
-    """
-    utts = ds.utterances
-    if langs:
-        unknown = [lang for lang in langs if lang not in ds.langs]
-        if unknown:
-            has = ", ".join(ds.langs) or "none (no entry has a language)"
-            raise DatasetError(f"language(s) {', '.join(unknown)} not in dataset {ds.name!r}; it has: {has}")
-        utts = [u for u in utts if u.lang in langs]
-    if limit is not None:
-        counts: Counter = Counter()
-        kept = []
-        for u in utts:
-            if counts[u.lang] < limit:
-                counts[u.lang] += 1
-                kept.append(u)
-        utts = kept
-    return utts

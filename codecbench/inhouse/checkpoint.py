@@ -105,3 +105,30 @@ def load_checkpoint(folder: str | os.PathLike, kind: str | None = None, device: 
     model = InhouseModel(cfg)
     load_state_strict(model, load_tensors(weights), str(folder))
     return model.to(device).eval()
+
+
+# -- optimizer state <-> flat tensors + JSON (no pickle) --------------------------------------------
+def flatten_optimizer(opt, prefix: str) -> tuple[dict, dict]:
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for idx, st in sd["state"].items():
+        for k, v in st.items():
+            if hasattr(v, "shape"):
+                tensors[f"{prefix}.{idx}.{k}"] = v
+            else:
+                scalars[f"{idx}.{k}"] = v
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
+    return tensors, {"param_groups": groups, "scalars": scalars}
+
+
+def unflatten_optimizer(opt, prefix: str, tensors: dict, meta: dict) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for name, t in tensors.items():
+        if name.startswith(prefix + "."):
+            idx, key = name[len(prefix) + 1 :].split(".", 1)
+            state.setdefault(int(idx), {})[key] = t
+    for name, v in meta.get("scalars", {}).items():
+        idx, key = name.split(".", 1)
+        state.setdefault(int(idx), {})[key] = v
+    groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in meta["param_groups"]]
+    opt.load_state_dict({"state": state, "param_groups": groups})

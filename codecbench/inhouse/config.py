@@ -115,3 +115,40 @@ class ModelConfig:
             raise CheckpointMismatch(f"config has unknown field(s) {unknown}; not an in-house model config "
                                      f"of format {FORMAT} v{FORMAT_VERSION}")
         return cls(**{"phase_iters": 0, **d})  # saved before phase refinement existed: decoded as then
+
+
+@dataclass
+class AugmentConfig:
+    """Probabilities per crop (0: off) and the ranges parameters are drawn from (uniformly)."""
+
+    reverb: float = 0.0
+    rt60: tuple[float, float] = (0.1, 0.5)
+    noise: float = 0.0
+    snr_db: tuple[float, float] = (5.0, 40.0)
+    level: float = 0.0
+    level_db: tuple[float, float] = (-45.0, -1.0)
+    clip: float = 0.0
+    clip_db: tuple[float, float] = (1.0, 12.0)
+    mulaw: float = 0.0
+    lowpass: float = 0.0
+    lowpass_hz: tuple[float, float] = (3000.0, 7500.0)
+    highpass: float = 0.5  # share of band-limited crops that are also high-passed
+    codec: float = 0.0  # share of crops taken from the codec copies (applied by the dataset)
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, k) > 0 for k in ("reverb", "noise", "level", "clip", "mulaw", "lowpass", "codec"))
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AugmentConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
+
+
+AUGMENT_PRESETS = {  # --augment NAME: the probabilities of the robust recipe (ranges at their defaults)
+    "none": AugmentConfig(),
+    "robust": AugmentConfig(reverb=0.15, noise=0.3, level=0.5, clip=0.08, mulaw=0.1, lowpass=0.35, codec=0.12),
+}

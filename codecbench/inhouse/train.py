@@ -1,12 +1,15 @@
-"""Trainer for the in-house codecs (``codecbench train``).
+"""Trainer for the in-house codecs (``codecbench train``; options in ``train_args``).
 
 Losses: waveform L1 + multi-resolution STFT + multi-resolution log-mel, plus the bottleneck's own
 (RVQ commitment, VAE KL); optional adversarial training (multi-period + multi-scale STFT
-discriminators, hinge loss, feature matching) with ``--adversarial``.
+discriminators, hinge loss, feature matching) with ``--adversarial``. Optional channel and level
+augmentation (``augment``), periodic validation on held-out utterances (``validate``) and a live
+progress line (``progress``).
 
 The output folder holds the shippable checkpoint (``model.safetensors`` + ``config.json``), the
 trainer state for ``--resume`` (``trainer_state.safetensors`` + ``trainer_state.json``: model,
-discriminators, optimizers, step, RNG) and ``log.jsonl`` (one line of losses per logged step).
+discriminators, optimizers, step, RNG), ``log.jsonl`` (one line of losses per logged step) and
+``validation.jsonl`` (one line per validation).
 """
 
 from __future__ import annotations
@@ -17,45 +20,16 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+
+from codecbench.inhouse.config import CheckpointMismatch
 
 STATE_TENSORS = "trainer_state.safetensors"
 STATE_JSON = "trainer_state.json"
 LOG_FILE = "log.jsonl"
-
-
-# -- optimizer state <-> flat tensors + JSON (no pickle) --------------------------------------------
-def flatten_optimizer(opt, prefix: str) -> tuple[dict, dict]:
-    sd = opt.state_dict()
-    tensors, scalars = {}, {}
-    for idx, st in sd["state"].items():
-        for k, v in st.items():
-            if hasattr(v, "shape"):
-                tensors[f"{prefix}.{idx}.{k}"] = v
-            else:
-                scalars[f"{idx}.{k}"] = v
-    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
-    return tensors, {"param_groups": groups, "scalars": scalars}
-
-
-def unflatten_optimizer(opt, prefix: str, tensors: dict, meta: dict) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    for name, t in tensors.items():
-        if name.startswith(prefix + "."):
-            idx, key = name[len(prefix) + 1 :].split(".", 1)
-            state.setdefault(int(idx), {})[key] = t
-    for name, v in meta.get("scalars", {}).items():
-        idx, key = name.split(".", 1)
-        state.setdefault(int(idx), {})[key] = v
-    groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in meta["param_groups"]]
-    opt.load_state_dict({"state": state, "param_groups": groups})
+VAL_FILE = "validation.jsonl"
 
 
 # -- the trainer ------------------------------------------------------------------------------------
-MODEL_INTS = ("n-fft", "stft-hop", "frame-hop", "dim", "mlp-ratio", "encoder-blocks", "decoder-blocks", "kernel-size",
-              "latent-dim", "n-quantizers", "codebook-size", "fsq-codebooks", "phase-iters")
-MODEL_FLOATS = ("quantizer-dropout", "dead-code-threshold", "ema-decay")
-
 
 def init_from(model, folder: str) -> list[str]:
     """Copy every tensor of checkpoint ``folder`` whose name and shape match; returns the names left fresh
@@ -72,8 +46,10 @@ def init_from(model, folder: str) -> list[str]:
     model.load_state_dict({k: src[k].to(v.dtype) if k not in fresh else v for k, v in own.items()})
     return fresh
 
+
 def _model_config(args):
     from codecbench.inhouse.config import ModelConfig
+    from codecbench.inhouse.train_args import MODEL_FLOATS, MODEL_INTS
 
     cfg = ModelConfig(kind=args.kind)
     for name in MODEL_INTS + MODEL_FLOATS:
@@ -81,9 +57,27 @@ def _model_config(args):
         if value is not None:
             setattr(cfg, name.replace("-", "_"), value)
     if args.fsq_levels:
-        cfg.fsq_levels = tuple(int(v) for v in args.fsq_levels.split(","))
+        cfg.fsq_levels = tuple(int(v) for v in args.fsq_levels)
     cfg.__post_init__()
     return cfg
+
+
+def _validation_set(args, data, sample_rate: int, note) -> list | None:
+    """Held-out (id, wave) pairs: --val-manifest, else the last --val-count utterances of the data."""
+    from codecbench.inhouse.data import CropDataset
+
+    if args.val_every <= 0:
+        return None
+    if args.val_manifest:
+        held = CropDataset(args.val_manifest, sample_rate)
+        return list(zip([i.id for i in held.items], held.waves, strict=True))[: args.val_count]
+    if len(data.items) < 4 * args.val_count:
+        note(f"validation off: {len(data.items)} utterances are too few to hold {args.val_count} out "
+             "(give --val-manifest)")
+        return None
+    held = data.hold_out(args.val_count)
+    note(f"validation: the last {len(held)} utterances of the data ({held[0][0]} .. {held[-1][0]}), held out of training")
+    return held
 
 
 def train(args: argparse.Namespace) -> Path:
@@ -91,16 +85,25 @@ def train(args: argparse.Namespace) -> Path:
     import torch
 
     from codecbench.inhouse import checkpoint as ckpt
+    from codecbench.inhouse.augment import Augmenter
     from codecbench.inhouse.card import training_card
+    from codecbench.inhouse.checkpoint import flatten_optimizer, unflatten_optimizer
     from codecbench.inhouse.data import CropDataset
     from codecbench.inhouse.losses import ReconstructionLoss
     from codecbench.inhouse.model import InhouseModel
+    from codecbench.inhouse.progress import TrainProgress
+    from codecbench.inhouse.train_args import augment_config, resolve
+    from codecbench.inhouse.validate import Validator, format_result
 
+    resolve(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     state_json = out / STATE_JSON
@@ -111,28 +114,36 @@ def train(args: argparse.Namespace) -> Path:
     if resume:
         cfg, _ = ckpt.read_config(out)
         if cfg.kind != args.kind:
-            raise ValueError(f"--resume: {out} holds a {cfg.kind!r} model, not {args.kind!r}")
+            raise CheckpointMismatch(f"--resume: {out} holds a {cfg.kind!r} model, not {args.kind!r}")
         meta = json.loads(state_json.read_text())
     else:
         cfg, meta = _model_config(args), {}
+    aug_cfg = augment_config(args)
+
+    def note(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
 
     manifests = list(args.manifest)
     if args.espeak:
         from codecbench.inhouse.espeak import synthesize
 
         manifests.append(str(synthesize(Path(args.espeak_dir or out / "espeak"), args.espeak.split(","))))
-    data = CropDataset(manifests, cfg.sample_rate)
-    print(f"data: {json.dumps(data.summary(), ensure_ascii=False)}", flush=True)
+    data = CropDataset(manifests, cfg.sample_rate, copies=args.aug_codec_manifest if aug_cfg.codec > 0 else None)
+    held = _validation_set(args, data, cfg.sample_rate, note)
+    note(f"data: {json.dumps(data.summary(), ensure_ascii=False)}")
+    conditions = [c for c in args.val_conditions.split(",") if c]
+    validator = Validator(held, cfg.sample_rate, conditions) if held else None
 
     torch.manual_seed(args.seed)
     model = InhouseModel(cfg)
     if args.init_from and not resume:
         fresh = init_from(model, args.init_from)
-        print(f"initialised from {args.init_from}; fresh: {', '.join(fresh) or 'none'}", flush=True)
+        note(f"initialised from {args.init_from}; fresh: {', '.join(fresh) or 'none'}")
     model = model.to(device)
     amp = bool(args.amp) and device.startswith("cuda")
     loss_fn = ReconstructionLoss(cfg.sample_rate).to(device)
-    betas = tuple(float(b) for b in args.betas.split(","))
+    augmenter = Augmenter(aug_cfg, cfg.sample_rate)
+    betas = tuple(args.betas)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=betas, weight_decay=0.0)
     disc = disc_opt = None
     if args.adversarial:
@@ -154,23 +165,43 @@ def train(args: argparse.Namespace) -> Path:
         torch.set_rng_state(tensors["rng.torch"])
         rng.bit_generator.state = meta["numpy_rng"]
         step, elapsed = int(meta["step"]), float(meta["elapsed_seconds"])
-        print(f"resumed from {out} at step {step}", flush=True)
+        note(f"resumed from {out} at step {step}")
 
     segment = int(round(args.segment_seconds * cfg.sample_rate))
     segment -= segment % cfg.hop_length
     weights = {"wave_l1": args.w_wave, "stft": args.w_stft, "mel": args.w_mel, "commit": args.w_commit,
                "kl": args.w_kl, "adv": args.w_adv, "fm": args.w_fm}
-    log_path = out / LOG_FILE
+    log_path, val_path = out / LOG_FILE, out / VAL_FILE
     recent: list[dict[str, float]] = []
+    last_val: dict = {}
     deadline = time.monotonic() + args.max_minutes * 60 if args.max_minutes else math.inf
+    progress = TrainProgress(step, args.steps, deadline, args.log_every)
+
+    def validate() -> None:
+        nonlocal last_val
+        res = validator(model, device)
+        last_val = {"step": step, **res}
+        with val_path.open("a") as f:
+            f.write(json.dumps(last_val) + "\n")
+        progress.validation(step, format_result(res), res["seconds"])
+        for m, reason in res["failures"].items():
+            progress.note(f"   {m}: failed for some utterances ({reason})")
 
     def save() -> None:
         avg = {k: round(float(np.mean([r[k] for r in recent if k in r])), 5) for k in (recent[-1] if recent else {})}
-        training = {"steps": step, "wall_seconds": round(elapsed, 1), "device": device,
+        training = {"steps": step, "wall_seconds": round(elapsed, 1), "device": _device_name(device),
                     "threads": torch.get_num_threads(), "batch_size": args.batch_size,
-                    "segment_seconds": segment / cfg.sample_rate, "lr": args.lr, "loss_weights": weights,
-                    "adversarial": bool(args.adversarial), "init_from": args.init_from, "amp": amp, "data": {"manifests": manifests, **data.summary()},
+                    "segment_seconds": segment / cfg.sample_rate, "lr": args.lr, "lr_decay": args.lr_decay,
+                    "warmup": args.warmup, "loss_weights": weights, "adversarial": bool(args.adversarial),
+                    "adv_start": args.adv_start if args.adversarial else None, "init_from": args.init_from, "amp": amp,
+                    "seed": args.seed, "preset": args.preset, "augment": aug_cfg.to_dict(),
+                    "data": {"manifests": manifests,
+                             "codec_copy_manifests": args.aug_codec_manifest if aug_cfg.codec else None,
+                             **data.summary()},
                     "recent_losses": avg}
+        if validator is not None:
+            training["validation"] = {"utterances": [uid for uid, _ in held], "manifests": args.val_manifest,
+                                      "conditions": conditions, "last": last_val}
         ckpt.save_checkpoint(model, out, training)
         (out / "TRAINING.md").write_text(training_card(out))
         tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
@@ -187,106 +218,91 @@ def train(args: argparse.Namespace) -> Path:
         ckpt.save_tensors(out / STATE_TENSORS, tensors)
         ckpt.write_json(state_json, state)
 
+    if validator is not None and step == 0:
+        validate()  # the starting point of the curve
     model.train()
-    while step < args.steps and time.monotonic() < deadline:
-        t0 = time.perf_counter()
-        lr = args.lr * min(1.0, (step + 1) / args.warmup) * args.lr_decay ** step
-        for g in opt.param_groups:
-            g["lr"] = lr
-        x = torch.from_numpy(data.batch(args.batch_size, segment, rng)).to(device)[:, None]
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-            y, bo = model(x)
-        losses = {**loss_fn(y.float(), x), **bo.losses}
-        use_adv = disc is not None and step >= args.adv_start
-        if use_adv:
-            from codecbench.inhouse.discriminators import discriminator_loss, generator_losses
+    try:
+        while step < args.steps and time.monotonic() < deadline:
+            t0 = time.perf_counter()
+            lr = args.lr * min(1.0, (step + 1) / max(1, args.warmup)) * args.lr_decay ** step
+            for g in opt.param_groups:
+                g["lr"] = lr
+            x = torch.from_numpy(data.batch(args.batch_size, segment, rng, aug_cfg.codec)).to(device)
+            x = augmenter(x, rng)[:, None]
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                y, bo = model(x)
+            losses = {**loss_fn(y.float(), x), **bo.losses}
+            use_adv = disc is not None and step >= args.adv_start
+            if use_adv:
+                from codecbench.inhouse.discriminators import discriminator_loss, generator_losses
 
-            d_loss = discriminator_loss(disc(x), disc(y.detach()))
-            disc_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            disc_opt.step()
-            losses["adv"], losses["fm"] = generator_losses(disc(x), disc(y))
-        total = sum(weights[k] * v for k, v in losses.items())
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-        opt.step()
-        step += 1
-        dt = time.perf_counter() - t0
-        elapsed += dt
-        row = {k: float(v.detach()) for k, v in losses.items()}
-        row.update(total=float(total.detach()), grad_norm=float(grad_norm), **bo.stats)
-        if use_adv:
-            row["disc"] = float(d_loss.detach())
-        recent = (recent + [row])[-50:]
-        if step % args.log_every == 0 or step == 1:
-            line = {"step": step, "lr": round(lr, 7), "sec_per_step": round(dt, 3), "elapsed": round(elapsed, 1),
-                    **{k: round(v, 5) for k, v in row.items()}}
-            print(json.dumps(line), flush=True)
-            with log_path.open("a") as f:
-                f.write(json.dumps(line) + "\n")
-        if step % args.save_every == 0:
-            save()
-    save()
-    print(f"saved {out} at step {step} ({elapsed / 60:.1f} min)", flush=True)
+                d_loss = discriminator_loss(disc(x), disc(y.detach()))
+                disc_opt.zero_grad(set_to_none=True)
+                d_loss.backward()
+                disc_opt.step()
+                losses["adv"], losses["fm"] = generator_losses(disc(x), disc(y))
+            total = sum(weights[k] * v for k, v in losses.items())
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+            opt.step()
+            step += 1
+            row = {k: float(v.detach()) for k, v in losses.items()}  # synchronises: dt is the step's real time
+            row.update(total=float(total.detach()), grad_norm=float(grad_norm), **bo.stats)
+            dt = time.perf_counter() - t0
+            elapsed += dt
+            if use_adv:
+                row["disc"] = float(d_loss.detach())
+            recent = (recent + [row])[-50:]
+            progress.step(step, row, dt)
+            if step % args.log_every == 0 or step == 1:
+                line = {"step": step, "lr": round(lr, 7), "sec_per_step": round(dt, 3), "elapsed": round(elapsed, 1),
+                        **{k: round(v, 5) for k, v in row.items()}}
+                with log_path.open("a") as f:
+                    f.write(json.dumps(line) + "\n")
+            if validator is not None and step % args.val_every == 0:
+                validate()
+            if step % args.save_every == 0:
+                save()
+        if validator is not None and last_val.get("step") != step:
+            validate()
+        save()
+    finally:
+        progress.close()
+    note(f"saved {out} at step {step} ({elapsed / 60:.1f} min)")
     return out
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kind", choices=["rvq", "fsq", "vae"], default="rvq")
-    p.add_argument("--manifest", nargs="+", required=True,
-                   help="JSONL manifest(s), paths relative to each; 'm.jsonl[16:-20]' picks utterances by position")
-    p.add_argument("--espeak", default=None, help="also synthesize espeak-ng speech in these languages (e.g. en,ta)")
-    p.add_argument("--espeak-dir", default=None, help="where to write it (default: OUT/espeak)")
-    p.add_argument("--out", required=True, help="output folder: checkpoint, trainer state, log.jsonl")
-    p.add_argument("--resume", action="store_true", help="continue from the trainer state in --out")
-    p.add_argument("--steps", type=int, default=100000)
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much wall time")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--segment-seconds", type=float, default=0.64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--betas", default="0.8,0.99", help="Adam betas")
-    p.add_argument("--lr-decay", type=float, default=0.99995, help="per-step exponential decay")
-    p.add_argument("--warmup", type=int, default=100)
-    p.add_argument("--grad-clip", type=float, default=10.0)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA (ignored on CPU)")
-    p.add_argument("--init-from", default=None,
-                   help="start from a checkpoint folder's tensors where names and shapes match (e.g. FSQ from RVQ)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--log-every", type=int, default=10)
-    p.add_argument("--save-every", type=int, default=200)
-    g = p.add_argument_group("model (ignored with --resume: the checkpoint's config wins)")
-    for name in MODEL_INTS:
-        g.add_argument(f"--{name}", type=int, default=None)
-    for name in MODEL_FLOATS:
-        g.add_argument(f"--{name}", type=float, default=None)
-    g.add_argument("--fsq-levels", default=None, help="comma-separated, e.g. 8,5,5,5")
-    w = p.add_argument_group("loss weights")
-    w.add_argument("--w-wave", type=float, default=0.0, help="waveform L1 (0: the phase is generated)")
-    w.add_argument("--w-stft", type=float, default=1.0)
-    w.add_argument("--w-mel", type=float, default=5.0)
-    w.add_argument("--w-commit", type=float, default=0.25)
-    w.add_argument("--w-kl", type=float, default=1e-3)
-    w.add_argument("--w-adv", type=float, default=1.0)
-    w.add_argument("--w-fm", type=float, default=2.0)
-    p.add_argument("--adversarial", action="store_true", help="add multi-period + multi-scale STFT discriminators")
-    p.add_argument("--adv-start", type=int, default=0, help="first step with adversarial losses")
+def _device_name(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return device
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from codecbench.inhouse.train_args import check_args, resolve
+
+    resolve(args)
+    check_args(args)
     train(args)
     return 0
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("train", help="train an in-house codec (RVQ, FSQ or VAE) on manifests")
+    from codecbench.inhouse.train_args import add_arguments
+
+    p = subparsers.add_parser("train", help="train an in-house codec (RVQ, FSQ or VAE) on manifests",
+                              description="Train an in-house codec (docs/training.md). Progress on stderr: a live "
+                                          "line on a terminal, plain lines otherwise.")
     add_arguments(p)
     p.set_defaults(func=cmd_train)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from codecbench.inhouse.train_args import add_arguments
+
     p = argparse.ArgumentParser(prog="python -m codecbench.inhouse.train")
     add_arguments(p)
     return cmd_train(p.parse_args(argv))

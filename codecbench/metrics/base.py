@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from codecbench.errors import Unavailable
+from codecbench.schema import Option  # noqa: F401 (declared here by metrics; also codecs' options)
 from codecbench.types import CodecInfo, Failure, FailureKind, Utterance
 
 if TYPE_CHECKING:
@@ -65,28 +66,6 @@ def failure_of(exc: Exception) -> Failure:
     if isinstance(exc, Unavailable):
         return Failure.unavailable(str(exc))
     return Failure.failed(f"{type(exc).__name__}: {exc}")
-
-
-@dataclass(frozen=True)
-class Option:
-    """One option of a metric, declared by the metric and resolved once by ``codecbench.config``.
-
-    ``default`` may be a callable of the resolved device (e.g. a compute type that depends on it);
-    ``env`` names an environment variable read as a fallback at resolution time, never inside a
-    metric. Options that can change a value (``identity=True``, the default) are part of the run's
-    identity: resuming a run folder with another value is refused.
-    """
-
-    default: Any
-    help: str
-    kind: type = str  # str, int, float, bool or dict
-    env: str | None = None
-    choices: tuple[Any, ...] | None = None
-    identity: bool = True
-
-    def default_for(self, device: str) -> Any:
-        d = self.default
-        return d(device) if callable(d) else copy.deepcopy(d)
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def get_metric(name: str) -> Metric:
 
 
 def create(name: str, options: dict[str, Any] | None = None) -> Metric:
-    """A fresh metric instance configured with resolved ``options`` (see ``codecbench.config``)."""
+    """A fresh metric instance configured with resolved ``options`` (see ``codecbench.pipeline.resolve``)."""
     proto = all_metrics().get(name)
     if proto is None:
         raise UnknownName(f"unknown metric {name!r}. Known: {', '.join(sorted(all_metrics()))}")

@@ -9,7 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
-from codecbench.config import BenchConfig, resolve
+from codecbench.config import BenchConfig
 from codecbench.errors import CodecbenchError
 
 # engine name -> its executor class (``module:Class``, imported only when that engine runs)
@@ -24,6 +24,7 @@ def executor_class(engine: str):
 def run(cfg: BenchConfig, out: str | os.PathLike | None = None, progress: bool = True) -> Path:
     """Run (or resume) a benchmark; returns the run folder."""
     from codecbench.pipeline.plan import make_plan
+    from codecbench.pipeline.resolve import resolve
     from codecbench.store import RunFolder
 
     if cfg.offline:

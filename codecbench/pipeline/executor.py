@@ -59,6 +59,13 @@ class Executor:
         self._started = time.perf_counter()
         self._lock = threading.Lock()
 
+    def open_codec(self, key: str):
+        """The ready codec whose rows are labelled ``key`` (its name, argument and options from the config)."""
+        from codecbench.codecs.registry import load_codec
+
+        entry = self.cfg.codec(key)
+        return load_codec(entry.target, self.cfg.device, entry.options)
+
     def import_prefetch(self) -> None:
         import importlib
 
@@ -82,7 +89,7 @@ class Executor:
         from codecbench.pipeline.shards import codec_costs
 
         try:
-            return codec_costs(list(self.plan.codecs), pairs=self.plan.pairs)
+            return codec_costs(list(self.cfg.codecs or []), pairs=self.plan.pairs)
         except Exception:  # a plugin codec without a spec here: measured costs only
             return {}
 
@@ -118,7 +125,7 @@ class Executor:
     def make_monitor(self, work: dict[str, list[Work]], total: int, done: int, signal_workers: int) -> RunMonitor:
         """The invocation's ``RunMonitor``: the stages this run has (reconstruct; model metrics and signal
         metrics when it has them), with their workers."""
-        from codecbench.config import available_cpus
+        from codecbench.pipeline.resolve import available_cpus
 
         stages = {"reconstruct": 1}
         if self.model_metrics:

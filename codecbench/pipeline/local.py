@@ -23,7 +23,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from codecbench.codecs.registry import load_codec
 from codecbench.pipeline import stages
 from codecbench.pipeline.executor import Executor
 from codecbench.pipeline.stages import Work
@@ -80,7 +79,7 @@ class LocalExecutor(Executor):
                 try:
                     for codec_name, items in work.items():
                         monitor.current("reconstruct", f"loading {codec_name}")
-                        codec = None if self.plan.pairs else load_codec(codec_name, self.cfg.device)  # pairs: no codec
+                        codec = None if self.plan.pairs else self.open_codec(codec_name)  # pairs: no codec
                         self.codec_infos[codec_name] = codec.info if codec else self.codec_infos[codec_name]
                         try:
                             for batch in stages.make_batches(items, self.cfg.batch_size, self.cfg.max_batch_seconds):

@@ -8,12 +8,16 @@ only are listed on stderr and in ``unmatched.json``.
 
 The run id is ``<dataset>-<hash>`` of the config's identity (every option that can change a value)
 and the utterance ids. A run folder keeps ``config.yaml`` (the resolved config, in the schema a user
-writes) and ``config.json`` (run id, identity, counts); resuming it with another identity is refused,
-naming the differing keys.
+writes) and ``config.json`` (run id, identity, counts). Running into an existing folder resumes it, or
+extends it: more utterances (a higher ``limit``), languages or codecs keep every row already computed,
+as long as each shared row would be computed the same way (``config.extension_diff``: the dataset,
+metrics and their options, each codec's name, options and weights by label, ...). Anything else is
+refused naming the differing keys, and so is a config that leaves out rows the folder holds.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import sys
@@ -24,7 +28,7 @@ from typing import Any
 
 from codecbench import __version__
 from codecbench.codecs.registry import DEFAULT_CODECS, default_codecs  # noqa: F401 (their former home)
-from codecbench.config import BenchConfig, ConfigError, identity_diff
+from codecbench.config import BenchConfig, ConfigError, extension_diff, upgrade_identity
 from codecbench.data import DatasetError, filter_langs, load_dataset
 from codecbench.data.loaders import Dataset, probe
 from codecbench.data.pairs import pair_label  # noqa: F401 (its former home)
@@ -72,11 +76,13 @@ class Plan:
     def codec_info(self, name: str) -> CodecInfo:
         if self.pairs:
             rates = sorted({u.source_sr for u in self.utterances if u.source_sr})
+            kbps = (self.config.bitrate or {}).get(name)
             return CodecInfo(name=name, family="pairs", sample_rate=rates[-1] if rates else 0,
+                             nominal_bitrate=None if kbps is None else 1000.0 * kbps,
                              description=f"degraded files given by the user ({self.config.degraded or self.config.dataset})")
         from codecbench.codecs.registry import get_spec
 
-        return get_spec(name).info
+        return get_spec(self.config.codec(name).target).info
 
 
 UNMATCHED_SHOWN = 10  # unmatched ids printed on stderr; all of them are in unmatched.json
@@ -104,7 +110,7 @@ def _pair_dataset(cfg: BenchConfig) -> tuple[Dataset, dict[str, list[str]]]:
     if shown > UNMATCHED_SHOWN:
         print(f"codecbench: unmatched: {shown - UNMATCHED_SHOWN} more ids (all listed in unmatched.json of the run "
               "folder)", file=sys.stderr)
-    name = f"pairs-{(cfg.codecs or ['pairs'])[0]}"
+    name = f"pairs-{(cfg.codec_keys or ['pairs'])[0]}"
     return Dataset(name, pairs.source, utts), unmatched
 
 
@@ -131,12 +137,16 @@ def make_plan(cfg: BenchConfig, out: str | Path | None = None, explicit_metrics:
     if cfg.dataset_format == "pairs":
         ds, unmatched = _pair_dataset(cfg)
     else:
-        ds = load_dataset(cfg.dataset, cfg.dataset_format)
+        ds = load_dataset(cfg.dataset, cfg.dataset_format, cfg.dataset_lang, columns=cfg.dataset_columns,
+                          revision=cfg.dataset_revision, langs=cfg.langs, limit=cfg.limit)
+        if ds.revision is not None and ds.revision != cfg.dataset_revision:  # pinned: part of the identity
+            cfg = copy.copy(cfg)
+            cfg.dataset_revision = ds.revision
     utts = filter_langs(ds, cfg.langs, cfg.limit)
     if not utts:
         raise DatasetError(f"dataset {ds.name!r} has no utterances to run")
-    for name in [] if unmatched is not None else cfg.codecs or []:
-        require_available(name)
+    for entry in [] if unmatched is not None else cfg.codecs or []:
+        require_available(entry.target)
     metrics = [create(s.name, s.options) for s in cfg.metrics or []]
     named = {m.name for m in metrics}
     metrics += [create(n) for n in data_check_names() if n not in named]  # every run checks its references
@@ -160,15 +170,15 @@ def make_plan(cfg: BenchConfig, out: str | Path | None = None, explicit_metrics:
 
         k, n = cfg.shard.split("/")
         run_id = f"{run_id}-shard{k}of{n}"
-        costs = codec_costs(list(cfg.codecs or []), pairs=unmatched is not None)
+        costs = codec_costs(cfg.codecs or [], pairs=unmatched is not None)
     run_dir = Path(out) if out else Path("results") / run_id
     meta = {"run_id": run_id, "dataset_name": ds.name, "dataset": ds.source, "n_utterances": len(utts),
             "identity": ident, "shard": cfg.shard, "created_at": _now(), "codecbench_version": __version__,
             **({"shard_costs": costs} if costs else {})}
     store = RunFolder(run_dir)
-    resuming = _open(store, meta, cfg)
+    resuming = _open(store, meta, cfg, {(c, u.id) for c in cfg.codec_keys for u in utts})
     stored = store.read_json(CONFIG)
-    plan = Plan(cfg, stored["run_id"], run_dir, utts, list(cfg.codecs or []),
+    plan = Plan(cfg, stored["run_id"], run_dir, utts, cfg.codec_keys,
                 [m for m in metrics if m.name not in unavailable and m.name not in not_applicable],
                 unavailable, not_applicable, resuming, store)
     if cfg.shard:
@@ -193,8 +203,9 @@ def _shard_part(plan: Plan, costs: dict[str, float] | None) -> frozenset[tuple[s
     return mine
 
 
-def _open(store: RunFolder, meta: dict[str, Any], cfg: BenchConfig) -> bool:
-    """Create and lock the run folder, or check that it holds this run; True when resuming."""
+def _open(store: RunFolder, meta: dict[str, Any], cfg: BenchConfig, planned: set[tuple[str, str]]) -> bool:
+    """Create and lock the run folder, or check that it holds this run (or one it extends); True when
+    resuming. ``planned``: the (codec, utterance id) rows of this configuration."""
     if not store.open(meta):
         store.write_text(CONFIG_YAML, cfg.to_yaml())
         return False
@@ -203,13 +214,38 @@ def _open(store: RunFolder, meta: dict[str, Any], cfg: BenchConfig) -> bool:
         store.close()
         raise ConfigMismatch(f"{store.dir} holds a run from an older codecbench (no identity in config.json); "
                              "use another --out")
-    diff = identity_diff(old["identity"], meta["identity"])
+    diff = extension_diff(old["identity"], meta["identity"])
     if diff:
         store.close()
         raise ConfigMismatch(f"{store.dir} holds a run with a different configuration (differs in: "
                              f"{', '.join(diff)}); use another --out or remove the folder")
+    if upgrade_identity(old["identity"]) != meta["identity"]:
+        _extend(store, old, meta, planned)
     store.write_text(CONFIG_YAML, cfg.to_yaml())  # execution keys (workers, ...) may change
     return True
+
+
+def _extend(store: RunFolder, old: dict[str, Any], meta: dict[str, Any], planned: set[tuple[str, str]]) -> None:
+    """A run folder grown by utterances, languages or codecs: its rows must all be in the new plan (a run
+    only grows), a shard keeps its split; config.json then records the new identity."""
+    def refuse(why: str) -> ConfigMismatch:
+        store.close()
+        return ConfigMismatch(f"{store.dir} {why}; use another --out or remove the folder")
+
+    if old.get("shard") or meta.get("shard"):
+        raise refuse(f"holds shard {old.get('shard') or 'of no split'} of a run over other utterances or codecs "
+                     "(shards are not extended: extend the merged run)")
+    outside = sorted({(r["codec"], r["utt_id"]) for r in store.rows()} - planned)
+    if outside:
+        codecs = sorted({c for c, _ in outside})
+        raise refuse(f"holds a run with a different configuration: {len(outside)} of its rows are not in this one "
+                     f"(codecs: {', '.join(codecs[:5])}{', ...' if len(codecs) > 5 else ''}; e.g. utterance "
+                     f"{outside[0][1]}), and a run folder only grows by utterances, languages and codecs")
+    print(f"codecbench: extending {store.dir}: {old.get('n_utterances')} -> {meta['n_utterances']} utterances, "
+          f"{len(old['identity'].get('codecs') or [])} -> {len(meta['identity']['codecs'])} codecs; the rows "
+          "already computed are kept", file=sys.stderr)
+    store.write_json(CONFIG, {**old, **{k: meta[k] for k in ("identity", "dataset", "n_utterances")},
+                              "extended_at": meta["created_at"]})
 
 
 def _write_metadata(store: RunFolder, plan: Plan, metrics: list[Metric]) -> None:

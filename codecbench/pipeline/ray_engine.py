@@ -85,8 +85,9 @@ class CodecStage:
     """Actor: load audio and reconstruct (pair scoring: load the degraded files); keeps the last codec
     loaded (batches arrive grouped by codec)."""
 
-    def __init__(self, processor: BatchProcessor, device: str, pairs: bool):
+    def __init__(self, processor: BatchProcessor, device: str, pairs: bool, codecs: dict[str, tuple[str, dict]]):
         self.processor, self.device, self.pairs = processor, device, pairs
+        self.codecs = codecs  # label -> (NAME[:ARG], options)
         self.files = stages.RecentFiles()
         self.name: str | None = None
         self.codec: Any = None
@@ -98,7 +99,8 @@ class CodecStage:
             if self.codec is not None:
                 self.codec.close()
             self.codec, self.name = None, None
-            self.codec, self.name = load_codec(name, self.device), name
+            target, options = self.codecs[name]
+            self.codec, self.name = load_codec(target, self.device, options), name
         return self.codec
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -214,7 +216,8 @@ class RayExecutor(Executor):
         self._planned = {k: list(b) for k, b in enumerate(batches)}
         ds = ray.data.from_items([{"job": pickle.dumps(j, protocol=pickle.HIGHEST_PROTOCOL)} for j in jobs],
                                  override_num_blocks=len(jobs))
-        ds = ds.map_batches(CodecStage, fn_constructor_args=(self.processor, device, pairs), **actor)
+        ds = ds.map_batches(CodecStage, fn_constructor_args=(self.processor, device, pairs, {
+            c.key: (c.target, c.options) for c in self.cfg.codecs or []}), **actor)
         if self.model_metrics:
             ds = ds.map_batches(ModelStage, fn_constructor_args=(self.processor, self.model_metrics, device), **actor)
         if self.signal_metrics:

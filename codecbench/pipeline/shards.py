@@ -27,14 +27,15 @@ NEURAL_COST = 1.0  # any other family: neural and in-house codecs
 METRIC_COST = 0.1  # the metrics of a row, the same for every codec
 
 
-def codec_costs(codecs: list[str], pairs: bool = False) -> dict[str, float]:
-    """Estimated cost per second of audio of each codec (its family's; scored pairs run no codec)."""
+def codec_costs(codecs: list, pairs: bool = False) -> dict[str, float]:
+    """Estimated cost per second of audio of each codec (``config.CodecEntry``s; by label): its family's;
+    scored pairs run no codec."""
     from codecbench.codecs.registry import get_spec
 
     out = {}
-    for name in codecs:
-        family = "pairs" if pairs else get_spec(name).info.family
-        out[name] = CODEC_COST.get(family, NEURAL_COST)
+    for c in codecs:
+        family = "pairs" if pairs else get_spec(c.target).info.family
+        out[c.key] = CODEC_COST.get(family, NEURAL_COST)
     return out
 
 

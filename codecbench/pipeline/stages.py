@@ -82,6 +82,10 @@ def load_utterance(u: Utterance, min_duration: float, max_duration: float,
         raise ValueError(f"too long: {u.duration:.1f} s > max_duration {max_duration:g} s")
     if u.audio is not None:
         checked = inputs.check_wave(u.audio, int(u.source_sr))
+    elif u.source is not None:
+        from codecbench.data import sources
+
+        checked = inputs.check_channels(*sources.read(u))
     else:
         checked = (files or RecentFiles(0)).read(u.path)
     reason = inputs.reference_reason(checked, min_duration, max_duration)
@@ -186,7 +190,7 @@ def load_degraded(info: CodecInfo, items: list[Work], max_duration: float) -> tu
 def light(u: Utterance) -> Utterance:
     """The utterance without in-memory audio (cheap to send to workers)."""
     return Utterance(id=u.id, path=u.path, lang=u.lang, text=u.text, speaker=u.speaker, source_sr=u.source_sr,
-                     duration=u.duration, extra=dict(u.extra))
+                     duration=u.duration, extra=dict(u.extra), source=u.source)
 
 
 # -- rows -------------------------------------------------------------------------------------------

@@ -39,6 +39,10 @@ def cmd_list(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    """Exit 1 when a protocol is invalid (each named on stderr); a name that is no protocol file is a usage
+    mistake (exit 2)."""
+    for name in args.names:
+        spec.find(name)
     failed = 0
     for name in args.names:
         try:

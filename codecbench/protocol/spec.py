@@ -97,20 +97,14 @@ def is_protocol(data: Any) -> bool:
 
 
 def load(name_or_path: str) -> Protocol:
-    import yaml
+    from codecbench.safe_io import read_yaml
 
     path = find(name_or_path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
-    return from_dict(data, str(path))
+    return from_dict(read_yaml(path, "protocol") or {}, str(path))
 
 
 def from_dict(data: dict[str, Any], source: str = "protocol") -> Protocol:
     """Parse (structure only; ``validate`` checks names and values against codecbench)."""
-    from codecbench.config import _metric_entry
-
     def bad(msg: str) -> ConfigError:
         return ConfigError(f"{source}: {msg}")
 
@@ -144,17 +138,26 @@ def from_dict(data: dict[str, Any], source: str = "protocol") -> Protocol:
                         list(r.get("unverified") or []), dict(r.get("paper") or {}), str(r.get("checked") or "")))
     return Protocol(name=str(data["name"]), title=str(data.get("title") or data["name"]), source=data["source"],
                     dataset=data["dataset"], resampling=str(data.get("resampling") or ""),
-                    metrics=[_metric_entry(m, source) for m in data["metrics"]], columns=columns, rows=rows,
+                    metrics=_metrics(data["metrics"], source), columns=columns, rows=rows,
                     notes=str(data.get("notes") or ""), path=source)
+
+
+def _metrics(entries: Any, source: str) -> list[MetricSpec]:
+    from codecbench.schema import Invalid
+
+    try:
+        return [MetricSpec.of(m) for m in entries]
+    except Invalid as exc:
+        raise ConfigError(f"{source}: metrics {exc}") from None
 
 
 def validate(p: Protocol) -> list[str]:
     """Everything checked offline (names, options, values); ConfigError lists the problems. Returns
     notes that are not errors (e.g. values marked unverified)."""
     from codecbench.codecs.registry import get_spec
-    from codecbench.config import resolve_metrics
     from codecbench.errors import CodecbenchError
     from codecbench.metrics.registry import output_owner
+    from codecbench.pipeline.resolve import resolve_metrics
 
     problems, notes = [], []
     if p.resampling != RESAMPLING:
@@ -206,12 +209,9 @@ def validate(p: Protocol) -> list[str]:
 def load_run_config(path: str) -> BenchConfig:
     """A run config file or a protocol file (its run config; the dataset from its environment variable,
     or a placeholder when unset, since listing and downloading models need no audio)."""
-    import yaml
+    from codecbench.safe_io import read_yaml
 
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) if Path(path).is_file() else None
-    except (yaml.YAMLError, UnicodeDecodeError):
-        data = None
+    data = read_yaml(path, "config file")
     if not is_protocol(data):
         return BenchConfig.load(path)
     p = from_dict(data, path)
@@ -222,9 +222,9 @@ def dataset_note(config_path: str) -> None:
     """For a protocol file: print (stderr) where its dataset is expected; codecbench downloads no datasets."""
     import sys
 
-    import yaml
+    from codecbench.safe_io import read_yaml
 
-    data = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
+    data = read_yaml(config_path, "config file")
     if not is_protocol(data):
         return
     p = from_dict(data, config_path)

@@ -10,6 +10,9 @@ from pathlib import Path
 from codecbench.report import compare
 from codecbench.report.compare import CompareError, compare_runs, pair_codecs, parse_thresholds
 from codecbench.report.runs import Run, RunError, parse_labels
+from codecbench.schema import Number, Whole
+
+MIN_RESAMPLES = 100
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -23,8 +26,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         detect = parse_thresholds(args.detect)
         contrast_rise = {k: v for k, v in max_rise.items() if k.startswith("abx_loss:")}  # minimal-pair ABX gate
         max_rise = {k: v for k, v in max_rise.items() if k not in contrast_rise}
-        if not 0 < args.power_level < 1:
-            raise CompareError("--power-level must be between 0 and 1")
         results = compare_runs(base, cand, pairs, max_drop, max_rise, alpha=args.alpha, metrics=args.metrics,
                                resamples=args.resamples, min_n=args.min_n, allow_missing=args.allow_missing,
                                holm=args.holm)
@@ -89,7 +90,7 @@ def register(subparsers) -> None:
     p.add_argument("--max-drop", default=None, help="tolerated drops of higher-is-better metrics, e.g. pesq_wb=0.05,stoi=0.01")
     p.add_argument("--max-rise", default=None, help="tolerated rises of lower-is-better metrics, e.g. wer=0.02; "
                    "abx_loss:CONTRAST=0.05 (or abx_loss:all) gates minimal-pair contrast loss (docs/abx.md)")
-    p.add_argument("--min-n", type=int, default=1,
+    p.add_argument("--min-n", type=Whole(1), default=1,
                    help="pairs with fewer utterances scored in both runs are skipped, not gated (default 1)")
     p.add_argument("--allow-missing", action="store_true",
                    help="a gated metric missing from the candidate is skipped instead of failing the gate")
@@ -99,12 +100,13 @@ def register(subparsers) -> None:
                    help="Holm-adjust the p-values of all tested pairs (family-wise error <= --alpha over the gate)")
     p.add_argument("--label", action="append", default=None, metavar="RUN=NAME",
                    help="name a run in the output (RUN: its folder or run id); repeatable")
-    p.add_argument("--alpha", type=float, default=0.05,
+    p.add_argument("--alpha", type=Number(0, 1, above=True, below=True), default=0.05,
                    help="level of the one-sided test against the tolerance, and 1 - the CI level (default 0.05)")
-    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples for the CI (default 2000)")
+    p.add_argument("--resamples", type=Whole(MIN_RESAMPLES), default=2000,
+                   help=f"bootstrap resamples for the CI (default 2000; at least {MIN_RESAMPLES}: the CI's tails need them)")
     p.add_argument("--power", action="store_true",
                    help="print the smallest worsening each gated pair detects at the runs' n and spread (no verdict)")
-    p.add_argument("--power-level", type=float, default=0.8, help="with --power: the detection probability (default 0.8)")
+    p.add_argument("--power-level", type=Number(0, 1, above=True, below=True), default=0.8, help="with --power: the detection probability (default 0.8)")
     p.add_argument("--detect", default=None, metavar="METRIC=CHANGE",
                    help="with --power: changes that must be caught, e.g. pesq_wb=0.1; prints the n needed per language")
     p.add_argument("--markdown", default=None, help="also write the markdown summary (PR comment) here")

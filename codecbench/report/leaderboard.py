@@ -262,11 +262,13 @@ def _csv(value: str) -> list[str]:
 
 
 def register(subparsers) -> None:
+    from codecbench.schema import Whole
+
     p = subparsers.add_parser("report", help="leaderboard: self-contained HTML page, markdown/LaTeX tables, plots",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--examples", type=int, default=2,
+    p.add_argument("--examples", type=Whole(0), default=2,
                    help="example utterances per language with audio players (embedded; 0: none; default 2)")
     p.add_argument("--metrics", type=_csv, default=None, help="outputs or metric names to show (default: all with a value)")
     p.add_argument("--langs", type=_csv, default=None, help="languages to report (the pooled column pools only these)")

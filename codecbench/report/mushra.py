@@ -44,12 +44,14 @@ from codecbench import audio
 from codecbench.datachecks import anchor_check, anchor_warnings
 from codecbench.errors import CodecbenchError
 from codecbench.report.runs import Run, RunError
+from codecbench.schema import Number, Whole
 from codecbench.store import safe_name
 
 REFERENCE = "reference"  # webMUSHRA's name for the hidden reference in its results
 ANCHORS = {"anchor35": 3500.0, "anchor70": 7000.0}
 TRAINING = "training"  # id of the training page (and its stimulus folder); its ratings are never scored
 MIN_SECONDS = 0.5  # BS.1770 gating needs 400 ms blocks; shorter items cannot be measured
+MIN_RATE, MAX_RATE = 8000, 384000  # --sample-rate: narrowband speech to the highest rates of audio interfaces
 
 
 class MushraError(CodecbenchError):
@@ -172,7 +174,8 @@ def _reconstruction(run: Run, codec: str, utt_id: str, ref: np.ndarray, sr: int,
     if codec not in loaded:
         from codecbench.codecs.registry import load_codec
 
-        loaded[codec] = load_codec(codec, device="auto")
+        target, options = run.codec_target(codec)  # a row label -> the codec behind it
+        loaded[codec] = load_codec(target, "auto", options)
     rec = loaded[codec].reconstruct(ref[None, :], np.array([len(ref)]), sr)
     return rec.item(0), True
 
@@ -263,6 +266,12 @@ def _csv(value: str) -> list[str]:
 
 def cmd_mushra(args: argparse.Namespace) -> int:
     try:
+        if 0 < args.max_seconds < MIN_SECONDS:
+            raise MushraError(f"--max-seconds {args.max_seconds:g}: items need at least {MIN_SECONDS:g} s (BS.1770 "
+                              "loudness); 0 keeps them whole")
+        if args.lufs >= args.max_peak:
+            raise MushraError(f"--lufs {args.lufs:g} is not below --max-peak {args.max_peak:g} dBFS: the stimuli could "
+                              "not reach it")
         items = make_stimuli(args.run, args.codecs, args.items, args.out, seed=args.seed, sample_rate=args.sample_rate,
                              target_lufs=args.lufs, max_peak_dbfs=args.max_peak, max_seconds=args.max_seconds or None,
                              reencode=args.reencode, resource_dir=args.resource_dir, html=args.html)
@@ -277,6 +286,11 @@ def cmd_mushra(args: argparse.Namespace) -> int:
           f"{args.sample_rate} Hz, {args.lufs:g} LUFS" + (f"; {again} items re-encoded (reconstruction not saved)"
                                                           if again else "") + f" -> {Path(args.out) / 'mushra.yaml'}"
           + (f"; listening page: {Path(args.out) / 'index.html'}" if args.html else ""))
+    lowered = [it.clip_gain_db for it in items if it.clip_gain_db < 0]
+    if lowered:  # the target was not reached: say so, with what the stimuli have
+        print(f"codecbench mushra: warning: clipping protection lowered {len(lowered)} of {len(items)} items by up to "
+              f"{-min(lowered):.1f} dB (peaks <= {args.max_peak:g} dBFS): they are below {args.lufs:g} LUFS "
+              "(mushra_items.json: loudness_after)", file=sys.stderr)
     for w in anchor_warnings([vars(i) for i in items]):
         print(f"codecbench mushra: warning: {w}", file=sys.stderr)
     return 0
@@ -287,13 +301,15 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="run folder")
     p.add_argument("--codecs", type=_csv, required=True, help="comma-separated codecs of the run to test")
-    p.add_argument("--items", type=int, default=12, help="number of items (stratified by language; default 12)")
+    p.add_argument("--items", type=Whole(1), default=12, help="number of items (stratified by language; default 12)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sample-rate", type=int, default=48000, help="common rate of all stimuli (default 48000)")
-    p.add_argument("--lufs", type=float, default=-23.0, help="loudness target, LUFS (default -23)")
-    p.add_argument("--max-peak", type=float, default=-1.0, help="peak ceiling for clipping protection, dBFS")
-    p.add_argument("--max-seconds", type=float, default=12.0, help="crop items to this length (0: no crop)")
+    p.add_argument("--seed", type=Whole(0), default=0)
+    p.add_argument("--sample-rate", type=Whole(MIN_RATE, MAX_RATE), default=48000,
+                   help="common rate of all stimuli (default 48000)")
+    p.add_argument("--lufs", type=Number(-70, 0, below=True), default=-23.0, help="loudness target, LUFS (default -23)")
+    p.add_argument("--max-peak", type=Number(-30, 0), default=-1.0, help="peak ceiling for clipping protection, dBFS")
+    p.add_argument("--max-seconds", type=Number(0), default=12.0,
+                   help=f"crop items to this length, at least {MIN_SECONDS:g} s (0: no crop)")
     p.add_argument("--no-reencode", dest="reencode", action="store_false",
                    help="stop (instead of running the codec again on the reference) when the run did not save an "
                         "item's reconstruction")
@@ -313,8 +329,8 @@ def register(subparsers) -> None:
     a.add_argument("--out", default=None, help="output folder (default: beside RATINGS)")
     a.add_argument("--listener-column", default=None, help="column naming the listener (default: the first of "
                    "session_uuid, uuid, name, email, listener, participant, listener_id)")
-    a.add_argument("--threshold", type=float, default=90.0, help="hidden-reference score threshold (default 90)")
-    a.add_argument("--max-share", type=float, default=0.15,
+    a.add_argument("--threshold", type=Number(0, 100), default=90.0, help="hidden-reference score threshold (default 90)")
+    a.add_argument("--max-share", type=Number(0, 1), default=0.15,
                    help="largest share of items rated below the threshold a listener may have (default 0.15)")
     a.set_defaults(func=cmd_mushra_analyze)
 

@@ -13,6 +13,7 @@ from codecbench.errors import CodecbenchError
 from codecbench.store import (
     CODECS,
     CONFIG,
+    CONFIG_YAML,
     DATASET,
     ENVIRONMENT,
     METRICS,
@@ -78,6 +79,16 @@ class Run:
         """The label given on the command line, else the run id."""
         cfg = self._json(CONFIG, {})
         return self.label or str(cfg.get("run_id") or self.dir.name)
+
+    def codec_target(self, label: str) -> tuple[str, dict[str, Any]]:
+        """The codec behind a row label (``NAME[:ARG]`` and its options), from the run's config.yaml; the
+        label itself for runs whose codecs have no labels."""
+        from codecbench.config import BenchConfig
+
+        path = self.dir / CONFIG_YAML
+        cfg = BenchConfig.load(path) if path.is_file() else BenchConfig()
+        entry = next((c for c in cfg.codecs or [] if c.key == label), None)
+        return (entry.target, entry.options) if entry is not None else (label, {})
 
     @property
     def revision(self) -> str:
@@ -175,8 +186,9 @@ class Run:
         folder does not say (an older codecbench)."""
         cfg = self._json(CONFIG, {})
         codecs = (cfg.get("identity") or {}).get("codecs") if isinstance(cfg, dict) else None
-        if not isinstance(codecs, list) or not isinstance(self.dataset, list):
+        if not isinstance(codecs, (list, dict)) or not isinstance(self.dataset, list):  # dict: by label, in order
             return None
+        codecs = list(codecs)
         from codecbench.pipeline.shards import part
 
         utts = [(str(u.get("id")), u.get("duration")) for u in self.dataset if isinstance(u, dict)]
@@ -211,8 +223,10 @@ class Run:
         return p if p.is_relative_to(self.dir.resolve()) and p.is_file() else None
 
     def reference_file(self, utt_id: str) -> Path | None:
+        """The reference's audio file, or None: not found, or the reference is not a whole file (a
+        segment of a recording, a row of a 🤗 dataset's Arrow file: ``Utterance.source``)."""
         u = self.utterances.get(utt_id)
-        if not u or not u.get("path"):
+        if not u or not u.get("path") or u.get("source"):
             return None
         p = Path(u["path"])
         if not p.is_absolute():

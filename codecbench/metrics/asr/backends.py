@@ -1,6 +1,6 @@
 """ASR backends: transcribe 16 kHz mono float32 waves with the language forced per item.
 
-Every setting arrives as an argument (resolved once by ``codecbench.config``); nothing here reads the
+Every setting arrives as an argument (resolved once by ``codecbench.pipeline.resolve``); nothing here reads the
 environment. Decoding is deterministic: temperature 0 only, no conditioning on previous text, no
 timestamps.
 """

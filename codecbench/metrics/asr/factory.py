@@ -23,6 +23,8 @@ from codecbench.models import offline
 def backend_unavailable(spec: AsrModel) -> str | None:
     """Why ``spec`` cannot run here, or None. May look in the hub cache (never downloads offline)."""
     backend, model = spec.backend, spec.model
+    if spec.missing_folder:
+        return f"local model folder {model} does not exist"
     if backend not in routing.BACKENDS:
         return f"unknown ASR backend {backend!r} (known: {', '.join(routing.BACKENDS)})"
     if importlib.util.find_spec("jiwer") is None:
@@ -58,7 +60,7 @@ def backend_unavailable(spec: AsrModel) -> str | None:
 
 
 def make_backend(spec: AsrModel, device: str, compute_type: str, threads: int, beam: int) -> AsrBackend:
-    """A backend for one configured model (options resolved by ``codecbench.config``)."""
+    """A backend for one configured model (options resolved by ``codecbench.pipeline.resolve``)."""
     if spec.backend == "transformers":
         from codecbench.metrics.asr.hf_backend import TransformersBackend
 

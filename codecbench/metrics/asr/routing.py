@@ -43,6 +43,12 @@ class AsrModel:
         return os.path.exists(self.model)
 
     @property
+    def missing_folder(self) -> bool:
+        """Written as a local path (``/x``, ``./x``, ``~/x``, ``a/b/c``) that does not exist: reported as a
+        missing folder, never looked up as a hub id."""
+        return looks_local(self.model) and not self.local
+
+    @property
     def label(self) -> str:
         """Short name in reasons, transcript records and reliability figures ('transformers whisper-hi')."""
         name = os.path.basename(self.model.rstrip("/")) if self.local else self.model
@@ -51,6 +57,11 @@ class AsrModel:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def looks_local(model: str) -> bool:
+    """A local path rather than a hub id (``owner/name``) or a Whisper size."""
+    return model.startswith(("/", "./", "../", "~")) or "\\" in model or model.count("/") > 1
 
 
 def infer_backend(model: str, backend: str = "auto") -> str:
@@ -67,6 +78,8 @@ def infer_backend(model: str, backend: str = "auto") -> str:
         return "faster-whisper"  # reported unavailable: no model.bin
     if model in WHISPER_SIZES:
         return "faster-whisper"
+    if looks_local(model):  # a folder that is not there: reported unavailable as such (factory.py)
+        return "transformers" if backend == "auto" else backend
     low = model.lower()
     if "/" in model and any(k in low for k in ("faster-whisper", "ct2", "ctranslate2")):
         return "faster-whisper"
@@ -94,7 +107,8 @@ def make_model(model: str, backend: str, revision: Any) -> AsrModel:
     backend = infer_backend(model, backend)
     if backend not in BACKENDS:
         raise ConfigError(f"unknown ASR backend {backend!r} for {model} (known: auto, {', '.join(BACKENDS)})")
-    hub = not os.path.exists(model) and backend != "openai-whisper"  # openai-whisper: checksummed URLs
+    hub = not os.path.exists(model) and not looks_local(model) and backend != "openai-whisper"  # openai-whisper:
+    # checksummed URLs
     rev = (str(revision).strip() or None) if revision is not None else None
     return AsrModel(model, backend, (rev or "main") if hub else None)
 
