@@ -8,7 +8,8 @@ degraded side a 16-bit WAV, listed in two ``wav.scp`` files, so both sides read 
 Two commands, each started as a fresh ``python`` process and timed from the outside (start-up,
 imports, reading, scoring and writing results all included, as a user compares them):
 
-* **serial**: a script that imports soundfile, pesq and pystoi, reads each pair with soundfile and
+* **serial**: a script (in the environment as given: numpy's BLAS may use several threads, so its CPU
+  time can exceed its wall time) that imports soundfile, pesq and pystoi, reads each pair with soundfile and
   calls ``pesq(16000, ref, deg, "wb")``, ``stoi`` and ``stoi(extended=True)`` one pair after the
   other, then writes the scores as JSON (what VERSA's scorer does for these metrics);
 * **codecbench**: ``codecbench score REF.scp DEG.scp --out DIR --metrics pesq_wb,stoi,estoi -q``
@@ -22,7 +23,7 @@ before each command, and the largest value gap (goal <= 1e-6).
 
 The **floor** is what 2 cores could do at best with codecbench's metric code: the sum over pairs of
 the CPU seconds of single calls (reading both files, pesq_wb, stoi and estoi, in this warmed-up
-process) divided by the cores, plus the measured start-up of a Python process importing numpy,
+process, one BLAS thread as in codecbench's workers) divided by the cores, plus the measured start-up of a Python process importing numpy,
 soundfile and pesq (min of 5). Goals: codecbench >= 3x the serial command, wall <= 1.25 x floor.
 A second line keeps the older figure: the serial loop inside this (warmed-up) process.
 
@@ -40,9 +41,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 from commands import command, subreaper
 from commands import cores as n_cores
+
+# The commands run in this environment as given (a user's: numerical libraries pick their own thread
+# counts); single calls in this process run one thread each, as codecbench's metric workers do, so
+# the floor is the CPU the work needs, not what idle BLAS threads spin.
+USER_ENV = dict(os.environ)
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpora" / "hindi-news-1h"
@@ -85,6 +92,8 @@ with open(sys.argv[3], "w") as out:
 
 def build_pairs(folder: Path, n: int) -> tuple[Path, Path]:
     """Write the Opus 6 kbps reconstructions and the two wav.scp lists; returns (ref.scp, deg.scp)."""
+    import numpy as np
+
     from codecbench import audio
     from codecbench.codecs.registry import load_codec
 
@@ -115,7 +124,7 @@ def serial_command(ref_scp: Path, deg_scp: Path, folder: Path) -> tuple[Scores, 
     script = folder / "serial_scorer.py"
     script.write_text(SERIAL)
     out = folder / "serial.json"
-    wall, cpu = command([sys.executable, str(script), str(ref_scp), str(deg_scp), str(out)])
+    wall, cpu = command([sys.executable, str(script), str(ref_scp), str(deg_scp), str(out)], env=USER_ENV)
     scores = [json.loads(line) for line in out.read_text().splitlines()]
     return {s.pop("key"): s for s in scores}, wall, cpu
 
@@ -123,7 +132,7 @@ def serial_command(ref_scp: Path, deg_scp: Path, folder: Path) -> tuple[Scores, 
 def codecbench_command(ref_scp: Path, deg_scp: Path, out_dir: Path) -> tuple[Scores, float, float]:
     cmd = [sys.executable, "-m", "codecbench", "score", str(ref_scp), str(deg_scp), "--out", str(out_dir),
            "--metrics", ",".join(METRICS), "-q"]
-    wall, cpu = command(cmd)
+    wall, cpu = command(cmd, env=USER_ENV)
     out: Scores = {}
     for line in (out_dir / "rows.jsonl").read_text().splitlines():
         row = json.loads(line)
@@ -161,7 +170,7 @@ def single_calls_cpu(ref_scp: Path, deg_scp: Path) -> float:
 
 def start_up() -> float:
     """Wall seconds of a fresh Python importing numpy, soundfile and pesq (min of 5)."""
-    return min(command([sys.executable, "-c", "import numpy, soundfile, pesq"])[0] for _ in range(5))
+    return min(command([sys.executable, "-c", "import numpy, soundfile, pesq"], env=USER_ENV)[0] for _ in range(5))
 
 
 def serial_in_process(ref_scp: Path, deg_scp: Path) -> float:
@@ -195,7 +204,11 @@ def main() -> None:
     p.add_argument("--pairs", type=int, default=116)
     p.add_argument("--repeats", type=int, default=3, help="alternating pairs of runs (>= 3 for the goal)")
     p.add_argument("--no-in-process", action="store_true", help="skip the in-process serial loop")
+    p.add_argument("--threads", type=int, default=None,
+                   help="set OMP/OPENBLAS/MKL_NUM_THREADS for both commands (default: the environment as given)")
     args = p.parse_args()
+    if args.threads is not None:
+        USER_ENV.update({v: str(args.threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
     if not CORPUS.is_dir():
         raise SystemExit(f"needs {CORPUS}")
     subreaper()
@@ -229,8 +242,9 @@ def main() -> None:
     gaps = {m: max(abs(ours[u][m] - serial[u][m]) for u in serial) for m in METRICS}
     floor = single / cores + boot
     med = {k: statistics.median(v) for k, v in walls.items()}
+    threads = "as given" if args.threads is None else str(args.threads)
     print(f"{n} pairs, {seconds:.0f} s of reference speech (hindi-news-1h vs opus-6kbps); metrics "
-          f"{', '.join(METRICS)}; {cores} cores; {args.repeats} alternating repeats")
+          f"{', '.join(METRICS)}; {cores} cores; {args.repeats} alternating repeats; BLAS threads {threads}")
     print(f"serial command      wall {_fmt(walls['serial'])}  CPU median {statistics.median(cpus['serial']):.2f} s")
     print(f"codecbench score    wall {_fmt(walls['codecbench'])}  CPU median {statistics.median(cpus['codecbench']):.2f} s")
     print(f"speed-up (serial / codecbench, whole commands): median x{med['serial'] / med['codecbench']:.2f}, "
