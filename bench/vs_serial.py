@@ -1,78 +1,118 @@
-"""Pair scoring against a serial scorer: codecbench wall time / a per-utterance loop of the reference
-libraries (what VERSA's scorer does), on the same ref/deg files, with pesq_wb + stoi + estoi.
+"""Pair scoring against a serial scorer built like VERSA's, both timed as whole commands.
 
-Pairs: every real speech clip in ../shared/testdata (16 Hindi, 2 English) x 6 degradations built
-here (white noise at 0/10/20 dB SNR, 3.4 kHz low-pass, 8-bit mu-law, clipping), written as 16 kHz
-WAV files with ``wav.scp`` lists, so both sides read the same files. Degraded files keep the
-reference's length (no alignment question here; see tests/test_core_alignment.py for that).
+Pairs (real speech): clips of ../shared/corpora/hindi-news-1h beyond the first 16 (those are
+../shared/testdata/hi) lasting 4-6 s, the first ``--pairs`` (116) of them, each against its Opus
+6 kbps reconstruction (codecbench's libopus codec), the reference the corpus's 16 kHz FLAC and the
+degraded side a 16-bit WAV, listed in two ``wav.scp`` files, so both sides read the same files.
 
-The serial side reads each pair with soundfile and calls ``pesq.pesq`` and ``pystoi.stoi`` twice
-(classic, extended), one utterance after the other, in this (warmed-up) process. The codecbench side
-is the real command, started as a fresh process (start-up, imports and the worker pool included):
-``codecbench score REF.scp DEG.scp --out DIR --metrics pesq_wb,stoi,estoi -q``, values read back from
-``DIR/rows.jsonl``. While it runs, /proc is sampled every 0.2 s to measure how busy the CPU pool
-is: the share of the pool's lifetime each worker had work (on a CPU, or runnable and waiting for
-one while other users' processes ran: /proc/PID/schedstat), and the share it spent on a CPU. Prints both
-wall and CPU times, the ratios, the pool utilisation, the machine's load and the largest value gap.
+Two commands, each started as a fresh ``python`` process and timed from the outside (start-up,
+imports, reading, scoring and writing results all included, as a user compares them):
 
-    OMP_NUM_THREADS=1 python bench/vs_serial.py [--workers 2] [--limit N]
+* **serial**: a script (in the environment as given: numpy's BLAS may use several threads, so its CPU
+  time can exceed its wall time) that imports soundfile, pesq and pystoi, reads each pair with soundfile and
+  calls ``pesq(16000, ref, deg, "wb")``, ``stoi`` and ``stoi(extended=True)`` one pair after the
+  other, then writes the scores as JSON (what VERSA's scorer does for these metrics);
+* **codecbench**: ``codecbench score REF.scp DEG.scp --out DIR --metrics pesq_wb,stoi,estoi -q``
+  (its input gate and data checks included), values read back from ``DIR/rows.jsonl``.
+
+Both run in this environment (byte code cached, no thread-count variables needed: run it as a user
+would). They alternate (serial first on odd repeats) ``--repeats`` times after a warm-up of each on 8
+pairs; min and median of each are printed, with the CPU seconds of every process of each command
+(``commands.command``: the pool's forkserver and workers counted too), the machine's load average
+before each command, and the largest value gap (goal <= 1e-6).
+
+The **floor** is what 2 cores could do at best with codecbench's metric code: the sum over pairs of
+the CPU seconds of single calls (reading both files, pesq_wb, stoi and estoi, in this warmed-up
+process, one BLAS thread as in codecbench's workers) divided by the cores, plus the measured start-up of a Python process importing numpy,
+soundfile and pesq (min of 5). Goals: codecbench >= 3x the serial command, wall <= 1.25 x floor.
+A second line keeps the older figure: the serial loop inside this (warmed-up) process.
+
+    PYTHONPATH=. python bench/vs_serial.py [--repeats 3] [--pairs 116]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
+import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+from commands import command, subreaper
+from commands import cores as n_cores
 
-from codecbench import audio
+# The commands run in this environment as given (a user's: numerical libraries pick their own thread
+# counts); single calls in this process run one thread each, as codecbench's metric workers do, so
+# the floor is the CPU the work needs, not what idle BLAS threads spin.
+USER_ENV = dict(os.environ)
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CORPUS = SHARED / "corpora" / "hindi-news-1h"
 METRICS = ("pesq_wb", "stoi", "estoi")
 SR = 16000
 Scores = dict[str, dict[str, float]]  # utterance id -> metric -> value
 
+SERIAL = r'''
+"""A serial scorer shaped like VERSA's (versa/bin/scorer.py with its pesq and stoi modules): librosa,
+soundfile and tqdm imported at start, INFO logging, one pair after the other, a line per pair."""
+import json, logging, sys
+import librosa  # noqa: F401  (VERSA's scorer imports it, for resampling mismatched rates)
+import soundfile as sf
+from pesq import pesq
+from pystoi import stoi
+from tqdm import tqdm
 
-def _degrade(ref: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
-    if kind.startswith("noise"):
-        snr = float(kind.removeprefix("noise"))
-        noise = rng.standard_normal(len(ref)).astype(np.float32)
-        return ref + noise * (np.std(ref) / np.std(noise)) * 10 ** (-snr / 20)
-    if kind == "lowpass":
-        return audio.fit_length(audio.resample(audio.resample(ref, SR, 6800), 6800, SR), len(ref))
-    if kind == "mulaw8":
-        mu = 255.0
-        y = np.sign(ref) * np.log1p(mu * np.abs(np.clip(ref, -1, 1))) / np.log1p(mu)
-        y = np.round(y * 127) / 127
-        return np.sign(y) * ((1 + mu) ** np.abs(y) - 1) / mu
-    if kind == "clipped":
-        return np.clip(ref, -0.3 * np.max(np.abs(ref)), 0.3 * np.max(np.abs(ref)))
-    raise ValueError(kind)
+logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
 
 
-def build_pairs(folder: Path, limit: int | None) -> tuple[Path, Path]:
-    """Write ref/deg WAVs and their wav.scp lists; returns (ref.scp, deg.scp)."""
-    rng = np.random.default_rng(0)
-    clips = sorted((TESTDATA / "hi").glob("*.wav")) + sorted((TESTDATA / "en").glob("*.*"))
+def scp(path):
+    return [line.split(maxsplit=1) for line in open(path).read().splitlines() if line.strip()]
+
+
+degs = dict(scp(sys.argv[2]))
+with open(sys.argv[3], "w") as out:
+    for uid, ref_path in tqdm(scp(sys.argv[1])):
+        gt, sr = sf.read(ref_path)
+        gen, gen_sr = sf.read(degs[uid])
+        if gen_sr != sr:
+            gen = librosa.resample(gen, orig_sr=gen_sr, target_sr=sr)
+        n = min(len(gt), len(gen))
+        score = {"key": uid, "pesq_wb": float(pesq(sr, gt, gen, "wb")),
+                 "stoi": float(stoi(gt[:n], gen[:n], sr)), "estoi": float(stoi(gt[:n], gen[:n], sr, extended=True))}
+        logging.info(f"Score for {uid} is {score}")
+        out.write(json.dumps(score) + "\n")
+'''
+
+
+
+def build_pairs(folder: Path, n: int) -> tuple[Path, Path]:
+    """Write the Opus 6 kbps reconstructions and the two wav.scp lists; returns (ref.scp, deg.scp)."""
+    import numpy as np
+
+    from codecbench import audio
+    from codecbench.codecs.registry import load_codec
+
+    rows = [json.loads(line) for line in (CORPUS / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    chosen = [r for r in rows[16:] if 4.0 <= float(r["duration"]) <= 6.0][:n]
+    codec = load_codec("opus-6kbps", "cpu")
     ref_lines, deg_lines = [], []
-    for clip in clips:
-        ref, sr = audio.load(clip)
-        ref = audio.resample(ref, sr, SR)
-        ref_path = folder / "ref" / f"{clip.stem}.wav"
-        audio.save(ref_path, ref, SR, subtype="FLOAT")
-        for kind in ("noise0", "noise10", "noise20", "lowpass", "mulaw8", "clipped"):
-            uid = f"{clip.stem}-{kind}"
-            deg_path = folder / "deg" / f"{uid}.wav"
-            audio.save(deg_path, _degrade(ref, kind, rng).astype(np.float32), SR, subtype="FLOAT")
-            ref_lines.append(f"{uid} {ref_path}")
-            deg_lines.append(f"{uid} {deg_path}")
-    n = len(ref_lines) if limit is None else limit
-    (folder / "ref.scp").write_text("\n".join(ref_lines[:n]) + "\n")
-    (folder / "deg.scp").write_text("\n".join(deg_lines[:n]) + "\n")
+    for r in chosen:
+        path = CORPUS / r["path"]
+        ref, sr = audio.load(path)
+        assert sr == SR, (path, sr)
+        rec = codec.reconstruct(ref[None], np.array([len(ref)]), sr)
+        deg_path = folder / "deg" / f"{r['id']}.wav"
+        audio.save(deg_path, rec.item(0), sr)
+        ref_lines.append(f"{r['id']} {path}")
+        deg_lines.append(f"{r['id']} {deg_path}")
+    codec.close()
+    (folder / "ref.scp").write_text("\n".join(ref_lines) + "\n")
+    (folder / "deg.scp").write_text("\n".join(deg_lines) + "\n")
     return folder / "ref.scp", folder / "deg.scp"
 
 
@@ -80,166 +120,146 @@ def _scp(path: Path) -> list[tuple[str, str]]:
     return [tuple(line.split(maxsplit=1)) for line in path.read_text().splitlines() if line.strip()]
 
 
-def score_serial(ref_scp: Path, deg_scp: Path) -> tuple[Scores, float]:
-    """The reference libraries, one utterance after the other (VERSA's scorer loop); returns the
-    values and the CPU seconds spent inside ``pesq`` (which codecbench calls too)."""
+def serial_command(ref_scp: Path, deg_scp: Path, folder: Path) -> tuple[Scores, float, float]:
+    script = folder / "serial_scorer.py"
+    script.write_text(SERIAL)
+    out = folder / "serial.json"
+    wall, cpu = command([sys.executable, str(script), str(ref_scp), str(deg_scp), str(out)], env=USER_ENV)
+    scores = [json.loads(line) for line in out.read_text().splitlines()]
+    return {s.pop("key"): s for s in scores}, wall, cpu
+
+
+def codecbench_command(ref_scp: Path, deg_scp: Path, out_dir: Path) -> tuple[Scores, float, float]:
+    cmd = [sys.executable, "-m", "codecbench", "score", str(ref_scp), str(deg_scp), "--out", str(out_dir),
+           "--metrics", ",".join(METRICS), "-q"]
+    wall, cpu = command(cmd, env=USER_ENV)
+    out: Scores = {}
+    for line in (out_dir / "rows.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        out[row["utt_id"]] = {m: float(row[m]) for m in METRICS}
+    return out, wall, cpu
+
+
+# -- the floor ------------------------------------------------------------------------------------
+def single_calls_cpu(ref_scp: Path, deg_scp: Path) -> float:
+    """Sum over pairs of the CPU seconds of reading both files and one call of each metric
+    (codecbench's implementations), in this process, after a warm-up pair."""
+    import soundfile as sf
+
+    from codecbench.metrics.base import MetricInput, safe_compute
+    from codecbench.metrics.registry import select
+    from codecbench.types import Utterance
+
+    metrics = select(list(METRICS))
+    for m in metrics:
+        m.setup("cpu")
+    degs = dict(_scp(deg_scp))
+    pairs = _scp(ref_scp)
+    total = 0.0
+    for k, (uid, ref_path) in enumerate([pairs[0], *pairs]):
+        c0 = time.process_time()
+        ref, sr = sf.read(ref_path, dtype="float32")
+        deg, _ = sf.read(degs[uid], dtype="float32")
+        x = MetricInput(ref=ref, deg=deg, sample_rate=sr, utterance=Utterance(id=uid, path=ref_path))
+        for m in metrics:
+            safe_compute(m, x)
+        if k:  # the first is the warm-up
+            total += time.process_time() - c0
+    return total
+
+
+def start_up() -> float:
+    """Wall seconds of a fresh Python importing numpy, soundfile and pesq (min of 5)."""
+    return min(command([sys.executable, "-c", "import numpy, soundfile, pesq"], env=USER_ENV)[0] for _ in range(5))
+
+
+def serial_in_process(ref_scp: Path, deg_scp: Path) -> float:
+    """Wall seconds of the serial loop in this (warmed-up) process."""
     import soundfile as sf
     from pesq import pesq
     from pystoi import stoi
 
     degs = dict(_scp(deg_scp))
-    out: Scores = {}
-    pesq_cpu = 0.0
+    t0 = time.perf_counter()
     for uid, ref_path in _scp(ref_scp):
-        ref, sr = sf.read(ref_path, dtype="float32")
-        deg, _ = sf.read(degs[uid], dtype="float32")
-        c0 = time.process_time()
-        wb = float(pesq(sr, ref, deg, "wb"))
-        pesq_cpu += time.process_time() - c0
-        out[uid] = {"pesq_wb": wb, "stoi": float(stoi(ref, deg, sr)), "estoi": float(stoi(ref, deg, sr, extended=True))}
-    return out, pesq_cpu
+        ref, sr = sf.read(ref_path)
+        deg, _ = sf.read(degs[uid])
+        pesq(sr, ref, deg, "wb"), stoi(ref, deg, sr), stoi(ref, deg, sr, extended=True)
+    return time.perf_counter() - t0
 
 
-def _schedstat(pid: int) -> tuple[float, float] | None:
-    """(seconds on a CPU, seconds runnable but waiting for one) of a process, None when it is gone."""
-    try:
-        on_cpu, waiting, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
-    except (OSError, ValueError):
-        return None
-    return int(on_cpu) / 1e9, int(waiting) / 1e9
+def _first(ref_scp: Path, deg_scp: Path, folder: Path, n: int) -> tuple[Path, Path]:
+    """The first ``n`` pairs' lists (for warming up)."""
+    for name, scp in (("ref_few.scp", ref_scp), ("deg_few.scp", deg_scp)):
+        (folder / name).write_text("\n".join(scp.read_text().splitlines()[:n]) + "\n")
+    return folder / "ref_few.scp", folder / "deg_few.scp"
 
 
-def _children(pid: int) -> list[tuple[int, bytes]]:
-    """(pid, command line) of each child process of ``pid``."""
-    out = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmd = (d / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == pid:
-            out.append((int(d.name), cmd))
-    return out
-
-
-def _pool(pid: int) -> tuple[list[int], list[int]]:
-    """(the metric pool's workers, the processes this process does not wait for): spawned children
-    of ``pid``, or the children of its forkserver (the forkserver and its children are not waited
-    for by ``pid``, so their CPU time is not in its rusage)."""
-    workers, unwaited = [], []
-    for child, cmd in _children(pid):
-        if b"spawn_main" in cmd:
-            workers.append(child)
-        elif b"forkserver" in cmd:
-            forked = [worker for worker, _ in _children(child)]
-            workers.extend(forked)
-            unwaited.extend([child, *forked])
-    return workers, unwaited
-
-
-def score_codecbench(ref_scp: Path, deg_scp: Path, out_dir: Path, workers: int) -> tuple[Scores, dict[str, float]]:
-    """codecbench's side: the pair-scoring command; returns (values, CPU pool figures). /proc is
-    scanned for the pool's processes once a second and only their schedstat read every 0.2 s, so the
-    sampling itself takes little of the CPU it measures."""
-    import json
-    import subprocess
-    import sys
-
-    cmd = [sys.executable, "-m", "codecbench", "score", str(ref_scp), str(deg_scp), "--out", str(out_dir),
-           "--metrics", ",".join(METRICS), "--workers", str(workers), "-q"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    first: dict[int, tuple[float, float, float]] = {}  # worker pid -> (time, on CPU, waiting) when first seen
-    last: dict[int, tuple[float, float, float]] = {}
-    pool_pids: list[int] = []
-    unwaited_cpu: dict[int, float] = {}  # pid -> on-CPU seconds, for processes outside proc's rusage
-    unwaited: list[int] = []
-    main_cpu, next_scan = 0.0, 0.0
-    while proc.poll() is None:
-        now = time.perf_counter()
-        if now >= next_scan or len(pool_pids) < workers:
-            found, found_unwaited = _pool(proc.pid)
-            pool_pids = sorted(set(pool_pids) | set(found))
-            unwaited = sorted(set(unwaited) | set(found_unwaited))
-            next_scan = now + 1.0
-        for pid in pool_pids:
-            st = _schedstat(pid)
-            if st is not None:
-                first.setdefault(pid, (now, *st))
-                last[pid] = (now, *st)
-        for pid in unwaited:
-            st = _schedstat(pid)
-            if st is not None:
-                unwaited_cpu[pid] = st[0]
-        main_cpu = (_schedstat(proc.pid) or (main_cpu, 0.0))[0]
-        time.sleep(0.2)
-    if proc.returncode != 0:
-        raise SystemExit(f"codecbench score failed with status {proc.returncode}")
-    spans = [(last[p][0] - first[p][0], last[p][1] - first[p][1], last[p][2] - first[p][2])
-             for p in first if last[p][0] > first[p][0]]
-    pool = {"workers_seen": len(spans), "main_cpu": main_cpu, "unwaited_cpu": sum(unwaited_cpu.values()),
-            "on_cpu": sum(c for _, c, _ in spans) / max(sum(t for t, _, _ in spans), 1e-9),
-            "demand": sum(c + w for _, c, w in spans) / max(sum(t for t, _, _ in spans), 1e-9)}
-    out: Scores = {}
-    for line in (out_dir / "rows.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        out[row["utt_id"]] = {m: float(row[m]) for m in METRICS}
-    return out, pool
-
-
-def _first(ref_scp: Path, deg_scp: Path, folder: Path) -> tuple[Path, Path]:
-    """One-pair lists (for warming up)."""
-    for name, scp in (("ref1.scp", ref_scp), ("deg1.scp", deg_scp)):
-        (folder / name).write_text(scp.read_text().splitlines()[0] + "\n")
-    return folder / "ref1.scp", folder / "deg1.scp"
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and its finished children (the pool's workers)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+def _fmt(xs: list[float]) -> str:
+    return f"min {min(xs):6.2f}  median {statistics.median(xs):6.2f}  ({', '.join(f'{x:.2f}' for x in xs)})"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    p.add_argument("--limit", type=int, default=None, help="score only the first N pairs")
+    p.add_argument("--pairs", type=int, default=116)
+    p.add_argument("--repeats", type=int, default=3, help="alternating pairs of runs (>= 3 for the goal)")
+    p.add_argument("--no-in-process", action="store_true", help="skip the in-process serial loop")
+    p.add_argument("--threads", type=int, default=None,
+                   help="set OMP/OPENBLAS/MKL_NUM_THREADS for both commands (default: the environment as given)")
     args = p.parse_args()
-    if not TESTDATA.is_dir():
-        raise SystemExit(f"needs {TESTDATA}")
+    if args.threads is not None:
+        USER_ENV.update({v: str(args.threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
+    if not CORPUS.is_dir():
+        raise SystemExit(f"needs {CORPUS}")
+    subreaper()
+    cores = n_cores()
     with tempfile.TemporaryDirectory() as tmp:
-        ref_scp, deg_scp = build_pairs(Path(tmp), args.limit)
+        folder = Path(tmp)
+        ref_scp, deg_scp = build_pairs(folder, args.pairs)
         n = len(_scp(ref_scp))
-        seconds = sum(audio.info(path)[1] for _, path in _scp(deg_scp))
-        score_serial(*_first(ref_scp, deg_scp, Path(tmp)))  # warm up the serial side's imports
-        load0 = os.getloadavg()[0]
-        t0, c0 = time.perf_counter(), _cpu()
-        ours, pool = score_codecbench(ref_scp, deg_scp, Path(tmp) / "run", args.workers)
-        t_ours, c_ours = time.perf_counter() - t0, _cpu() - c0 + pool["unwaited_cpu"]  # + forkserver and its workers
-        t0, c0 = time.perf_counter(), _cpu()
-        serial, pesq_cpu = score_serial(ref_scp, deg_scp)
-        t_serial, c_serial = time.perf_counter() - t0, _cpu() - c0
+        from codecbench import audio
+
+        seconds = sum(audio.info(path)[1] for _, path in _scp(ref_scp))
+        few = _first(ref_scp, deg_scp, folder, 8)
+        serial_command(*few, folder)  # warm-up: byte code written, files in the page cache
+        codecbench_command(*few, folder / "warm-up")
+        single = single_calls_cpu(ref_scp, deg_scp)
+        boot = start_up()
+        walls: dict[str, list[float]] = {"serial": [], "codecbench": []}
+        cpus: dict[str, list[float]] = {"serial": [], "codecbench": []}
+        loads = []
+        serial = ours = {}
+        for r in range(args.repeats):
+            for side in (("serial", "codecbench") if r % 2 == 0 else ("codecbench", "serial")):
+                loads.append(os.getloadavg()[0])
+                if side == "serial":
+                    serial, w, c = serial_command(ref_scp, deg_scp, folder)
+                else:
+                    ours, w, c = codecbench_command(ref_scp, deg_scp, folder / f"run{r}")
+                walls[side].append(w)
+                cpus[side].append(c)
+        in_process = None if args.no_in_process else serial_in_process(ref_scp, deg_scp)
     gaps = {m: max(abs(ours[u][m] - serial[u][m]) for u in serial) for m in METRICS}
-    print(f"{n} pairs, {seconds:.0f} s of degraded speech; metrics {', '.join(METRICS)}; {args.workers} workers")
-    print(f"serial reference loop: {t_serial:8.2f} s wall, {c_serial:8.2f} s CPU")
-    print(f"codecbench:            {t_ours:8.2f} s wall, {c_ours:8.2f} s CPU (all processes)")
-    print(f"codecbench / serial = {t_ours / t_serial:.3f} wall  (speed-up x{t_serial / t_ours:.2f}; goal >= x3)")
-    # on a shared machine the wall ratio depends on the load; CPU time / workers is what the ratio
-    # would be with the workers' cores to themselves
-    ideal = c_ours / args.workers
-    print(f"with {args.workers} free cores: codecbench / serial = {ideal / c_serial:.3f} (x{c_serial / ideal:.2f}), "
-          f"CPU-time ratio {c_ours / c_serial:.3f}; load average now {os.getloadavg()[0]:.1f}")
-    # A worker that has work is on a CPU or waiting in the run queue for one (other users' load):
-    # "had work" near 100% means the pool is saturated; "on a CPU" is what the machine granted it.
-    print(f"CPU pool ({pool['workers_seen']} workers, sampled from /proc/PID/schedstat): had work "
-          f"{pool['demand']:.0%} of the time, on a CPU {pool['on_cpu']:.0%}; main process {pool['main_cpu']:.1f} s CPU; "
-          f"load average before the runs {load0:.1f} on {os.cpu_count()} cores")
-    # codecbench calls the same pesq library for identical values: its CPU time is a floor
-    print(f"pesq alone: {pesq_cpu:.2f} s CPU = {pesq_cpu / c_serial:.0%} of the serial loop's; calling it, no scorer on "
-          f"{args.workers} free cores beats x{args.workers * c_serial / pesq_cpu:.2f}")
-    print("max |codecbench - reference|: " + ", ".join(f"{m} {g:.1e}" for m, g in gaps.items()))
+    floor = single / cores + boot
+    med = {k: statistics.median(v) for k, v in walls.items()}
+    threads = "as given" if args.threads is None else str(args.threads)
+    print(f"{n} pairs, {seconds:.0f} s of reference speech (hindi-news-1h vs opus-6kbps); metrics "
+          f"{', '.join(METRICS)}; {cores} cores; {args.repeats} alternating repeats; BLAS threads {threads}")
+    print(f"serial command      wall {_fmt(walls['serial'])}  CPU median {statistics.median(cpus['serial']):.2f} s")
+    print(f"codecbench score    wall {_fmt(walls['codecbench'])}  CPU median {statistics.median(cpus['codecbench']):.2f} s")
+    print(f"speed-up (serial / codecbench, whole commands): median x{med['serial'] / med['codecbench']:.2f}, "
+          f"min x{min(walls['serial']) / min(walls['codecbench']):.2f} (goal >= x3); CPU-time ratio "
+          f"x{statistics.median(cpus['serial']) / statistics.median(cpus['codecbench']):.2f}")
+    print(f"floor: {single:.2f} s single-call CPU / {cores} cores + {boot:.2f} s start-up = {floor:.2f} s; "
+          f"codecbench / floor = {med['codecbench'] / floor:.2f} median, {min(walls['codecbench']) / floor:.2f} min "
+          f"(goal <= 1.25)")
+    print(f"bound: no scorer calling these metrics on {cores} cores beats serial / floor = "
+          f"x{med['serial'] / floor:.2f} (median serial command / floor)")
+    if in_process is not None:
+        print(f"in-process serial loop (warmed up, this process): {in_process:.2f} s wall; speed-up against it "
+              f"x{in_process / med['codecbench']:.2f}")
+    print(f"load average (1 min) before each command: {', '.join(f'{x:.1f}' for x in loads)}")
+    print("max |codecbench - serial|: " + ", ".join(f"{m} {g:.1e}" for m, g in gaps.items()))
 
 
 if __name__ == "__main__":

@@ -153,7 +153,7 @@ def _metric_opt(p: argparse.ArgumentParser) -> None:
 
 
 def _quiet(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar (the results table is still printed)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display or its log lines (the results table is still printed)")
 
 
 class _Parser(argparse.ArgumentParser):

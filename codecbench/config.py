@@ -256,8 +256,8 @@ class BenchConfig:
                                   "which bounds memory", commands=SCORE, metavar="S")
     device: str = setting("auto", Text("auto, cpu, cuda or cuda:N", DEVICE_PATTERN),
                           "auto, cpu, cuda, cuda:1, ...", commands=SCORE)
-    workers: int | None = setting(None, Whole(0), "CPU metric worker processes (default: the CPUs less one for the "
-                                  "codec and model metrics; every CPU when only signal metrics score pairs)",
+    workers: int | None = setting(None, Whole(0), "CPU metric worker processes (default: every CPU; the CPUs less "
+                                  "one when a GPU runs the codecs or model metrics)",
                                   commands=SCORE, identity=False, metavar="N")
     save_audio: str = setting("4", Text("a number, 'all' or 'none'", r"\d+|all|none"),
                               "reconstructions to keep per (codec, language): N, 'all' or 'none'", commands=RUN,

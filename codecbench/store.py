@@ -11,7 +11,8 @@ Layout of ``results/<run-id>/``::
     rows.jsonl           append-only, one JSON object per (codec, utterance); fsynced per batch
     utterances.parquet   the same rows as a table (rewritten atomically)
     summary.csv/.md      mean and 95% bootstrap CI per (codec, language, metric), corpus-level rows
-    timings.json         the last invocation's engine, wall time and busy seconds per stage
+    timings.json         the last invocation's engine, wall time and profile: per stage and per metric
+                         busy, CPU, idle and queue-wait seconds, peak RSS (``pipeline.monitor``)
     shards.json          (merged runs) each shard's run id, folder and environment
     unmatched.json       (pair scoring) ids found on one side only
     codes/<codec>/<utt>.npz     codes of token codecs

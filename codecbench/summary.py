@@ -79,34 +79,46 @@ def _status(values: np.ndarray, reasons: list[str], kinds: list[str]) -> tuple[s
 def summarize(rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> pd.DataFrame:
     out = []
     langs = sorted(x for x in rows["lang"].dropna().unique() if x)
+    # each (codec, language) group's row positions, found once (slicing the whole frame per output
+    # and group took seconds on a default run)
+    lang_col = rows["lang"]
+    groups: list[tuple[str, str, np.ndarray, list]] = []  # (codec, lang, row positions, the rows' languages)
+    grouped = rows.groupby("codec", sort=False)
+    listed = {c: k for k, c in enumerate(codecs_meta)}  # the run's codec order (codecs.json), not the rows'
+    for codec in sorted((c for c, _ in grouped), key=lambda c: listed.get(c, len(listed))):
+        at = np.asarray(grouped.indices[codec])  # positions, in the rows' order
+        codec_langs = lang_col.iloc[at]
+        for lang in [*langs, "all"]:
+            pos = at if lang == "all" else at[(codec_langs == lang).to_numpy()]
+            if len(pos):
+                groups.append((codec, lang, pos, list(lang_col.iloc[pos].unique())))
     for meta in metrics_meta.values():
         for o in meta["outputs"]:
             col = o["name"]
             if col not in rows.columns:
                 continue
-            for codec, by_codec in rows.groupby("codec", sort=False):
+            values = rows[col].to_numpy(dtype=np.float64)
+            failures = rows[col + FAILURE_SUFFIX]
+            failed_all = (failures.fillna("").astype(str) != "").to_numpy()
+            failure_text, kind_text = failures.astype(str).to_numpy(), rows[col + KIND_SUFFIX].astype(str).to_numpy()
+            for codec, lang, pos, group_langs in groups:
                 cinfo = codecs_meta.get(codec, {})
-                for lang in [*langs, "all"]:
-                    sub = by_codec if lang == "all" else by_codec[by_codec["lang"] == lang]
-                    if sub.empty:
-                        continue
-                    vals = sub[col].to_numpy(dtype=np.float64)
-                    failed = sub[col + FAILURE_SUFFIX].fillna("").astype(str) != ""
-                    reasons = list(sub.loc[failed, col + FAILURE_SUFFIX].astype(str))
-                    kinds = list(sub.loc[failed, col + KIND_SUFFIX].astype(str))
-                    status, note = _status(vals, reasons, kinds)
-                    trained = group_note(meta.get("name", ""), meta.get("trained_languages"),
-                                         list(sub["lang"].unique()))  # metrics.json: a model's languages
-                    if trained and status == "ok":
-                        note = f"{note}; {trained}" if note else trained
-                    ok = vals[np.isfinite(vals)]
-                    report = status == "ok" and len(ok) > 0
-                    lo, hi = bootstrap_ci(ok) if report else (np.nan, np.nan)
-                    out.append(SummaryRow.of(
-                        codec, lang, col, meta, cinfo, higher_is_better=o.get("higher_is_better"), unit=o.get("unit", ""),
-                        n=int(len(ok)), n_failed=len(reasons), mean=float(ok.mean()) if report else np.nan, ci_low=lo,
-                        ci_high=hi, std=float(ok.std(ddof=1)) if report and len(ok) > 1 else np.nan, status=status,
-                        note=note))
+                vals = values[pos]
+                failed = pos[failed_all[pos]]
+                reasons, kinds = list(failure_text[failed]), list(kind_text[failed])
+                status, note = _status(vals, reasons, kinds)
+                trained = group_note(meta.get("name", ""), meta.get("trained_languages"),
+                                     group_langs)  # metrics.json: a model's languages
+                if trained and status == "ok":
+                    note = f"{note}; {trained}" if note else trained
+                ok = vals[np.isfinite(vals)]
+                report = status == "ok" and len(ok) > 0
+                lo, hi = bootstrap_ci(ok) if report else (np.nan, np.nan)
+                out.append(SummaryRow.of(
+                    codec, lang, col, meta, cinfo, higher_is_better=o.get("higher_is_better"), unit=o.get("unit", ""),
+                    n=int(len(ok)), n_failed=len(reasons), mean=float(ok.mean()) if report else np.nan, ci_low=lo,
+                    ci_high=hi, std=float(ok.std(ddof=1)) if report and len(ok) > 1 else np.nan, status=status,
+                    note=note))
     return summary_frame(out)
 
 
@@ -157,7 +169,7 @@ def build(folder: RunFolder | str | Path, rows: pd.DataFrame | None = None, metr
     return summary, aggs
 
 
-def _cell(r: pd.Series, notes: Footnotes, group_n: int) -> str:
+def _cell(r: dict[str, Any], notes: Footnotes, group_n: int) -> str:
     """One summary row as a markdown cell: value [CI] in display units, or its status with a footnote."""
     n, n_failed = int(r["n"]), int(r["n_failed"])
     note = r["note"] if isinstance(r["note"], str) else ""
@@ -211,7 +223,7 @@ def markdown(summary: pd.DataFrame, tables: list[Table] | None, metrics_meta: di
         cols = [m for m in shown if m in set(sub["metric"])]
         if sub.empty or not cols:
             continue
-        by_key = {(r["codec"], r["metric"]): r for _, r in sub.iterrows()}
+        by_key = {(r["codec"], r["metric"]): r for r in sub.to_dict("records")}
         group_n = (sub["n"] + sub["n_failed"]).groupby(sub["codec"], sort=False).max()
         lines += [f"## {'all languages (pooled)' if lang == 'all' else md_text(lang)}", ""]
         for k in range(0, len(cols), MD_COLUMNS):
@@ -292,7 +304,7 @@ def results_table(run_dir: str | Path, metrics: tuple[str, ...] = KEY_METRICS) -
     head += [header_text(m, units[m], _hib(summary.loc[summary["metric"] == m, "higher_is_better"].iloc[0])) for m in cols]
     body = []
     for (codec, lang), g in summary.groupby(["codec", "lang"], sort=False):
-        by = {r["metric"]: r for _, r in g.iterrows()}
+        by = {r["metric"]: r for r in g.to_dict("records")}
         cells = []
         for m in cols:
             r = by.get(m)

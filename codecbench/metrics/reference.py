@@ -64,15 +64,16 @@ def active_level(wave: np.ndarray, sr: int) -> float:
     return level
 
 
-def effective_bandwidth(wave: np.ndarray, sr: int) -> float:
-    """Effective bandwidth in Hz (see the module docstring); NaN when nothing is active."""
+def effective_bandwidth(wave: np.ndarray, sr: int, level: float | None = None) -> float:
+    """Effective bandwidth in Hz (see the module docstring); NaN when nothing is active. ``level``:
+    the wave's ``active_level`` when the caller has it."""
     n = 1 << int(np.ceil(np.log2(SPECTRUM_SECONDS * sr)))
     frames = _frame_power(wave, n, n // 2)
     frames = frames - frames.mean(axis=1, keepdims=True)
     power = np.mean(np.square(frames), axis=1)
     if not power.size or power.max() <= 0:
         return float("nan")
-    level = active_level(wave, sr)
+    level = active_level(wave, sr) if level is None else level
     active = frames[_db(np.maximum(power, 1e-30)) >= level - P56_MARGIN_DB]
     if not len(active):
         return float("nan")
@@ -105,8 +106,8 @@ class ReferenceCheck(Metric):
         )
 
     def compute(self, x: MetricInput) -> Values:
-        bw = effective_bandwidth(x.ref, x.sample_rate)
         active = active_level(x.ref, x.sample_rate)
+        bw = effective_bandwidth(x.ref, x.sample_rate, active)
         if not (np.isfinite(bw) and np.isfinite(active)):
             raise MetricFailure("no active signal to measure")
         return {"ref_bandwidth_hz": bw, "ref_rms_dbfs": float(rms_dbfs(x.ref)), "ref_active_dbfs": active}

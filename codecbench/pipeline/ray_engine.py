@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import pickle
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +69,7 @@ class Job:
     rows: list[Row] = field(default_factory=list)  # rows finished early (load/codec failures)
     info: Any = None  # the codec's CodecInfo (given for pair scoring, else the loaded codec's)
     seconds: dict[str, float] = field(default_factory=dict)
+    index: int = 0  # the planned batch's number (the driver keeps its items, for the progress counts)
 
 
 def _pack(jobs: list[Job]) -> dict[str, np.ndarray]:
@@ -149,7 +149,7 @@ class RayExecutor(Executor):
         require_ray()
 
     def run(self) -> None:
-        from tqdm import tqdm
+        from codecbench.pipeline.progress import Display
 
         ray = require_ray()
         work, total, done = self.start()
@@ -160,23 +160,39 @@ class RayExecutor(Executor):
             return
         with ray_output_to_log(self.workdir):  # Ray's start-up notices: <run>/ray.log
             started = _init(ray, self.cfg.ray_address)
-            bar = tqdm(total=total, initial=done, disable=not self.progress, unit="row", desc="codecbench (ray)",
-                       file=sys.stderr, dynamic_ncols=True)
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            monitor = self.make_monitor(work, total, done, signal_workers=cpus).start()
             try:
-                for block in self._dataset(ray, batches).iter_batches(batch_size=None, batch_format="numpy"):
-                    for job in _unpack(block):
-                        rows = job.rows + [self.processor.row(w) for w in job.items]
-                        self.store.append(rows)
-                        self.rows_written += len(rows)
-                        bar.update(len(rows))
-                        if job.info is not None:
-                            self.codec_infos[job.codec] = job.info
-                        self.timed_all(job.seconds)
+                with Display(monitor, self.progress, title="codecbench (ray)"):
+                    for block in self._dataset(ray, batches).iter_batches(batch_size=None, batch_format="numpy"):
+                        for job in _unpack(block):
+                            self._finished(job)
             finally:
-                bar.close()
+                monitor.stop()
                 if started:
                     ray.shutdown()
         self.finish("ray")
+
+    def _finished(self, job: Job) -> None:
+        """A job back from the pipeline: its rows written, its stages' seconds to the monitor (busy
+        seconds only: Ray's workers do not report CPU seconds here)."""
+        rows = job.rows + [self.processor.row(w) for w in job.items]
+        self.store.append(rows)
+        self.rows_written += len(rows)
+        if job.info is not None:
+            self.codec_infos[job.codec] = job.info
+        self.timed_all(job.seconds)
+        monitor, sec = self.monitor, job.seconds
+        planned = self._planned.pop(job.index, [])
+        monitor.end("reconstruct", job.codec, planned, sec.get("load", 0.0) + sec.get("reconstruct", 0.0), None,
+                    running=False, fixed=sec.get("load", 0.0))
+        kept = {w.utt.id for w in job.items}
+        failed = [w for w in planned if w.utt.id not in kept]
+        for stage in ("model_metrics", "signal_metrics"):
+            monitor.dropped(stage, job.codec, failed)
+            if job.items:
+                monitor.end(stage, job.codec, job.items, sec.get(stage, 0.0), None, running=False)
+        monitor.rows(len(rows))
 
     def _dataset(self, ray, batches: list[list[Work]]):
         """The pipeline over the planned batches (one dataset row, and one block, per batch)."""
@@ -195,7 +211,9 @@ class RayExecutor(Executor):
         actor = {"num_cpus": ACTOR_CPUS, "num_gpus": GPU_SHARE if gpus else 0,
                  "compute": ActorPoolStrategy(min_size=1, max_size=pool), "batch_size": 1}
         pairs = self.plan.pairs
-        jobs = [Job(b[0].codec, b, len(b), info=self.codec_infos[b[0].codec] if pairs else None) for b in batches]
+        jobs = [Job(b[0].codec, b, len(b), info=self.codec_infos[b[0].codec] if pairs else None, index=k)
+                for k, b in enumerate(batches)]
+        self._planned = {k: list(b) for k, b in enumerate(batches)}
         ds = ray.data.from_items([{"job": pickle.dumps(j, protocol=pickle.HIGHEST_PROTOCOL)} for j in jobs],
                                  override_num_blocks=len(jobs))
         ds = ds.map_batches(CodecStage, fn_constructor_args=(self.processor, device, pairs, {

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -24,7 +25,7 @@ import numpy as np
 
 from codecbench import audio, inputs
 from codecbench.metrics.base import Metric, MetricInput, Values
-from codecbench.pipeline.evaluate import evaluate
+from codecbench.pipeline.evaluate import Costs, evaluate
 from codecbench.rows import Row
 from codecbench.store import RunFolder
 from codecbench.types import CodecInfo, Failure, Reconstruction, Utterance
@@ -296,9 +297,10 @@ def signal_metrics(metrics: list[Metric], workdir: str, fresh: bool = False) -> 
     return ready
 
 
-def signal_values(metrics: list[Metric], names: tuple[str, ...], x: MetricInput) -> Values:
-    """The values of the signal metrics ``names`` (set up: ``signal_metrics``) for one item."""
-    (values,) = evaluate([m for m in metrics if m.name in names], [x])
+def signal_values(metrics: list[Metric], names: tuple[str, ...], x: MetricInput, costs: Costs | None = None) -> Values:
+    """The values of the signal metrics ``names`` (set up: ``signal_metrics``) for one item; ``costs``:
+    each metric's busy and CPU seconds (``evaluate``)."""
+    (values,) = evaluate([m for m in metrics if m.name in names], [x], costs)
     return values
 
 
@@ -380,13 +382,15 @@ class BatchProcessor:
                 x.encode = None
         _add(seconds, "encoder_metrics", time.perf_counter() - t)
 
-    def model_stage(self, metrics: list[Metric], items: list[Work], seconds: dict[str, float] | None = None) -> None:
-        """The model metrics (batched: ASR, speaker, DNSMOS) of the items' batch, into their values."""
+    def model_stage(self, metrics: list[Metric], items: list[Work], seconds: dict[str, float] | None = None,
+                    costs: Costs | None = None, announce: Callable[[str], None] | None = None) -> None:
+        """The model metrics (batched: ASR, speaker, DNSMOS) of the items' batch, into their values
+        (``costs``, ``announce``: see ``evaluate``)."""
         if not items:
             return
         t = time.perf_counter()
         model = [m for m in metrics if m.name in items[0].metrics]
-        for w, values in zip(items, evaluate(model, [w.x for w in items]), strict=True):
+        for w, values in zip(items, evaluate(model, [w.x for w in items], costs, announce), strict=True):
             w.values.update(values)
         if model:
             _add(seconds, "model_metrics", time.perf_counter() - t)
@@ -395,11 +399,12 @@ class BatchProcessor:
     def signal_names(metrics: list[Metric], w: Work) -> tuple[str, ...]:
         return tuple(m.name for m in metrics if m.name in w.metrics)
 
-    def signal_stage(self, metrics: list[Metric], items: list[Work], seconds: dict[str, float] | None = None) -> None:
+    def signal_stage(self, metrics: list[Metric], items: list[Work], seconds: dict[str, float] | None = None,
+                     costs: Costs | None = None) -> None:
         """The signal metrics of each item, in this process (``metrics``: set up by ``signal_metrics``)."""
         t = time.perf_counter()
         for w in items:
-            w.values.update(signal_values(metrics, self.signal_names(metrics, w), w.x))
+            w.values.update(signal_values(metrics, self.signal_names(metrics, w), w.x, costs))
         _add(seconds, "signal_metrics", time.perf_counter() - t)
 
     def row(self, w: Work, values: Values | None = None) -> Row:
