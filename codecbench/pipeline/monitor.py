@@ -132,6 +132,7 @@ class RunMonitor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._ticks: list[tuple[float, Callable[[], None]]] = []
+        self._changes: list[Callable[[], None]] = []
 
     def units(self, w: Any) -> float:
         return float(w.utt.duration) if self.by_duration else 1.0
@@ -193,9 +194,23 @@ class RunMonitor:
                 st.left[codec] = max(0.0, st.left.get(codec, 0.0) - units)
 
     def current(self, stage: str, label: str) -> None:
+        """What ``stage`` works on now; a change (a codec loading, the next codec's metrics) redraws the
+        display at once rather than at its next tick."""
         with self._lock:
-            if stage in self.stages:
-                self.stages[stage].current = label
+            st = self.stages.get(stage)
+            changed = st is not None and st.current != label
+            if changed:
+                st.current = label
+        if changed:
+            for fn in list(self._changes):
+                try:
+                    fn()
+                except Exception:  # a display problem must not end the run
+                    pass
+
+    def on_change(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` (in the caller's thread) when a stage's current codec or metric changes."""
+        self._changes.append(fn)
 
     def wait(self, stage: str, kind: str, seconds: float) -> None:
         """``seconds`` the stage waited on a queue: ``input`` (nothing to do) or ``output`` (next stage full)."""

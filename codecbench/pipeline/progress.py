@@ -3,7 +3,7 @@ lines otherwise.
 
 On a terminal (``rich``): a header with elapsed time, ETA and rows written, and a line per stage
 (reconstruct, model metrics, signal metrics) with done/total, items per second and the codec or
-metric it is working on, redrawn ``REFRESH_SECONDS``; messages printed meanwhile appear above it.
+metric it is working on, redrawn every ``REFRESH_SECONDS`` and when a stage moves to another codec; messages printed meanwhile appear above it.
 Elsewhere (a pipe, a log file, CI): one line every ``LOG_SECONDS`` and one at the end, no control
 characters. The figures come from ``pipeline.monitor.RunMonitor`` (the ETA from measured costs per
 second of audio, not from rows finished). Executors create the display where their output goes to
@@ -99,6 +99,7 @@ class Display:
                               redirect_stdout=False, redirect_stderr=self.stream is sys.stderr)
             self._live.start()
             self.monitor.every(REFRESH_SECONDS, self.refresh)
+            self.monitor.on_change(self.refresh)
         else:
             self.monitor.every(LOG_SECONDS, self.log)
         return self
@@ -107,8 +108,9 @@ class Display:
         return self._text("\n".join(lines(self.monitor.snapshot(), self.title)), no_wrap=True, overflow="ellipsis")
 
     def refresh(self) -> None:
-        if self._live is not None:
-            self._live.update(self._render(), refresh=True)
+        live = self._live  # the sampler thread or a stage's thread; None once stopped
+        if live is not None:
+            live.update(self._render(), refresh=True)
 
     def log(self) -> None:
         print(log_line(self.monitor.snapshot()), file=self.stream, flush=True)
