@@ -42,7 +42,7 @@ test: $(STAMP) $(PARITY_REFS)/.installed
 	CODECBENCH_PARITY_REFS=$(abspath $(PARITY_REFS)) $(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check codecbench tests bench
+	$(VENV)/bin/ruff check codecbench tests bench scripts
 
 bench: $(STAMP)
 	PYTHONPATH=. $(PY) bench/overhead.py
