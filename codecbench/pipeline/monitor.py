@@ -14,7 +14,7 @@ Measurement decisions:
   (``time.process_time``) in a metric worker; helper threads of a library (torch's intra-op pool,
   BLAS) are not in a stage's figure, but are in ``cpu_seconds.main`` (the process's rusage).
 * Peak RSS per stage: the largest resident set of the process doing the stage's work, sampled every
-  ``RSS_SECONDS`` while a step of the stage runs (reconstruct and model metrics share the run's
+  ``RSS_SECONDS`` while a step of the stage runs and at the end of each step (reconstruct and model metrics share the run's
   process: a sample taken while both work counts for both); a signal-metric worker reports its own
   exact peak (``ru_maxrss``) with each result. ``peak_rss_mb.main`` is the process's exact peak
   (``VmHWM``).
@@ -157,11 +157,13 @@ class RunMonitor:
         the step was announced with ``begin``."""
         items = list(items)
         units = sum(self.units(w) for w in items)
+        rss = current_rss() if running else 0  # a step shorter than RSS_SECONDS still gets one sample
         now = time.monotonic()
         with self._lock:
             st = self.stages.get(stage)
             if st is None:
                 return
+            st.peak_rss = max(st.peak_rss, rss)
             st.first = now - busy if st.first is None else st.first
             st.last = now
             st.running -= int(running)
