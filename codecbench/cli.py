@@ -25,7 +25,7 @@ COMMAND_MODULES = {  # command -> the module whose register() adds it
     "models": "codecbench.models",
     "train": "codecbench.inhouse.train",
     "report": "codecbench.report.leaderboard",
-    "compare": "codecbench.report.compare",
+    "compare": "codecbench.report.compare_cli",
     "mushra": "codecbench.report.mushra",
     "mushra-analyze": "codecbench.report.mushra",
     "merge": "codecbench.pipeline.merge",

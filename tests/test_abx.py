@@ -212,7 +212,7 @@ def test_report_shows_contrast_table(contrast_run, tmp_path):
 def test_compare_gates_on_contrast_loss(contrast_run, tmp_path):
     import argparse
 
-    from codecbench.report.compare import register
+    from codecbench.report.compare_cli import register
 
     worse = tmp_path / "worse"
     shutil.copytree(contrast_run, worse)

@@ -31,5 +31,5 @@ def load_dataset(spec: str | None, fmt: str = "auto", lang: str | None = None, *
     if spec.startswith("conditions:") or spec.startswith("conditions="):
         from codecbench.data.conditions import conditions_dataset
 
-        return conditions_dataset(spec)
+        return conditions_dataset(spec, load_dataset)
     return loaders.load_dataset(spec, fmt, lang, **options)

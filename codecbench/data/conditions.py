@@ -170,12 +170,13 @@ def _tool_versions(conditions: list[str]) -> str:
     return ";".join(versions)
 
 
-def conditions_dataset(spec: str) -> Dataset:
-    from codecbench.data import load_dataset
+def conditions_dataset(spec: str, load_source: Callable[[str | None], Dataset]) -> Dataset:
+    """The ``conditions:PATH`` dataset; ``load_source`` reads PATH (``data.load_dataset``, passed in so
+    this module does not import the package that dispatches to it)."""
     from codecbench.data.synthetic import cache_root
 
     conditions, path = parse_spec(spec)
-    source = load_dataset(path or None)
+    source = load_source(path or None)
     utts = [u for u in source.utterances if "load_error" not in u.extra]
     if not utts:
         raise DatasetError(f"{spec}: the source dataset has no readable utterance")

@@ -47,21 +47,6 @@ def init_from(model, folder: str) -> list[str]:
     return fresh
 
 
-def _model_config(args):
-    from codecbench.inhouse.config import ModelConfig
-    from codecbench.inhouse.train_args import MODEL_FLOATS, MODEL_INTS
-
-    cfg = ModelConfig(kind=args.kind)
-    for name in MODEL_INTS + MODEL_FLOATS:
-        value = getattr(args, name.replace("-", "_"), None)
-        if value is not None:
-            setattr(cfg, name.replace("-", "_"), value)
-    if args.fsq_levels:
-        cfg.fsq_levels = tuple(int(v) for v in args.fsq_levels)
-    cfg.__post_init__()
-    return cfg
-
-
 def _validation_set(args, data, sample_rate: int, note) -> list | None:
     """Held-out (id, wave) pairs: --val-manifest, else the last --val-count utterances of the data."""
     from codecbench.inhouse.data import CropDataset
@@ -92,7 +77,7 @@ def train(args: argparse.Namespace) -> Path:
     from codecbench.inhouse.losses import ReconstructionLoss
     from codecbench.inhouse.model import InhouseModel
     from codecbench.inhouse.progress import TrainProgress
-    from codecbench.inhouse.train_args import augment_config, resolve
+    from codecbench.inhouse.train_args import augment_config, model_config, resolve
     from codecbench.inhouse.validate import Validator, format_result
 
     resolve(args)
@@ -117,7 +102,7 @@ def train(args: argparse.Namespace) -> Path:
             raise CheckpointMismatch(f"--resume: {out} holds a {cfg.kind!r} model, not {args.kind!r}")
         meta = json.loads(state_json.read_text())
     else:
-        cfg, meta = _model_config(args), {}
+        cfg, meta = model_config(args), {}
     aug_cfg = augment_config(args)
 
     def note(text: str) -> None:

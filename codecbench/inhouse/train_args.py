@@ -187,10 +187,9 @@ def _model(args: argparse.Namespace) -> str | None:
     from dataclasses import asdict
 
     from codecbench.inhouse.guard import check_model_dict
-    from codecbench.inhouse.train import _model_config
 
     if not args.resume:
-        cfg = _model_config(args)
+        cfg = model_config(args)
         check_model_dict({**asdict(cfg), "fsq_levels": list(cfg.fsq_levels)}, "the model options")
         segment = int(round(args.segment_seconds * cfg.sample_rate))
         if segment < cfg.hop_length:
@@ -237,3 +236,18 @@ def check_args(args: argparse.Namespace) -> None:
     problem = next((p for rule in RULES if (p := rule(args))), None)
     if problem:
         raise ConfigError(problem)
+
+
+def model_config(args: argparse.Namespace):
+    """The ``ModelConfig`` the model options describe (defaults where an option is not given)."""
+    from codecbench.inhouse.config import ModelConfig
+
+    cfg = ModelConfig(kind=args.kind)
+    for name in MODEL_INTS + MODEL_FLOATS:
+        value = getattr(args, name.replace("-", "_"), None)
+        if value is not None:
+            setattr(cfg, name.replace("-", "_"), value)
+    if args.fsq_levels:
+        cfg.fsq_levels = tuple(int(v) for v in args.fsq_levels)
+    cfg.__post_init__()
+    return cfg

@@ -43,58 +43,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codecbench.errors import CodecbenchError
+from codecbench.report.compare_verdict import finalize
+from codecbench.report.comparison import ALLOWED_MISSING, CompareError, Comparison, languages
 from codecbench.report.runs import ALL_LANGS, COST_FAMILIES, Run
 from codecbench.store import FAILURE_SUFFIX, KIND_SUFFIX
 from codecbench.types import FailureKind
-
-ALLOWED_MISSING = " (--allow-missing)"  # the end of a skip the user accepted by name
-
-
-class CompareError(CodecbenchError):
-    """The runs cannot be compared (exit status 2)."""
-
-
-@dataclass
-class Comparison:
-    baseline_codec: str
-    candidate_codec: str
-    lang: str
-    metric: str
-    higher_is_better: bool
-    n: int
-    baseline_mean: float
-    candidate_mean: float
-    mean_diff: float
-    ci_low: float
-    ci_high: float
-    p_value: float  # gated and tested: one-sided p of "worse by more than the tolerance"; else two-sided vs 0
-    new_failures: int
-    tolerance: float | None  # None: reported, not gated
-    regressed: bool
-    reason: str
-    warning: str = ""  # worse beyond the tolerance but not significant: not a regression, but said
-    skipped: str = ""  # why the pair has no verdict (n = 0, unavailable, --min-n, unreliable summary)
-    tested: bool = False  # the verdict is the test's (a gated pair with enough values)
-    failure: str = ""  # a regression whatever the test says (new failures, a metric gone, lost triplets)
-    p_adjusted: float = math.nan  # Holm-adjusted p (--holm), else equal to p_value for tested pairs
-    sd_diff: float = math.nan  # standard deviation of the per-utterance differences (for --power)
-    quantity: str = ""  # what the metric measures, when the reason should say it (e.g. "contrast loss")
-
-    @property
-    def gated(self) -> bool:
-        return self.tolerance is not None
-
-    @property
-    def label(self) -> str:
-        codec = self.candidate_codec if self.baseline_codec == self.candidate_codec else \
-            f"{self.baseline_codec}->{self.candidate_codec}"
-        return f"{codec}/{self.lang}/{self.metric}"
-
-    @property
-    def worsening(self) -> float:
-        """How much worse the candidate is (positive = worse), in the metric's units."""
-        return -self.mean_diff if self.higher_is_better else self.mean_diff
 
 
 def parse_thresholds(text: str | None) -> dict[str, float]:
@@ -152,20 +105,12 @@ class _Gate:
     resamples: int
 
 
-def languages(langs: list[str]) -> list[str]:
-    """The languages a comparison reports: each, then the pooled "all" only when there are several
-    (with one language it would be the same pair counted twice)."""
-    return [*langs, ALL_LANGS] if len(langs) > 1 else list(langs)
-
-
 def compare_runs(base: Run, cand: Run, pairs: list[tuple[str, str]], max_drop: dict[str, float],
                  max_rise: dict[str, float], alpha: float = 0.05, metrics: list[str] | None = None,
                  resamples: int = 2000, min_n: int = 1, allow_missing: bool = False,
                  holm: bool = False) -> list[Comparison]:
     """Every (pair, language, metric) comparison with its verdict; raises CompareError when the runs
     do not match. ``holm``: tested pairs' p-values are Holm-adjusted over the gate."""
-    from codecbench.report.compare_verdict import finalize
-
     outputs = {**cand.outputs(), **base.outputs()}
     for name in [*max_drop, *max_rise, *(metrics or [])]:
         if name not in outputs:
@@ -299,10 +244,3 @@ def _kinds(rows, name: str) -> np.ndarray:
     out = np.where(reasons.to_numpy() == "", "", kinds.to_numpy())
     out[(reasons.to_numpy() != "") & (out == "")] = FailureKind.FAILED.value
     return out.astype(object)
-
-
-def register(subparsers) -> None:
-    """Add ``compare`` (its options and command: codecbench/report/compare_cli.py)."""
-    from codecbench.report.compare_cli import register as add
-
-    add(subparsers)

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from codecbench.report import compare
-from codecbench.report.compare import CompareError, compare_runs, pair_codecs, parse_thresholds
+from codecbench.report.compare import compare_runs, pair_codecs, parse_thresholds
+from codecbench.report.comparison import CompareError
 from codecbench.report.runs import Run, RunError, parse_labels
 from codecbench.schema import Number, Whole
 

@@ -7,7 +7,7 @@ from collections import Counter
 from xml.sax.saxutils import escape, quoteattr
 
 from codecbench.report.cells import md_text
-from codecbench.report.compare import Comparison
+from codecbench.report.comparison import Comparison
 from codecbench.report.runs import Run
 
 MAX_SHOWN = 20  # rows of the visible table; the PR comment stays within ~40 lines, the rest is folded

@@ -7,7 +7,7 @@ import math
 from collections import defaultdict
 
 from codecbench.report.cells import md_text
-from codecbench.report.compare import ALLOWED_MISSING, Comparison
+from codecbench.report.comparison import ALLOWED_MISSING, Comparison
 from codecbench.report.runs import ALL_LANGS
 from codecbench.stats import EXACT_MAX_N, detectable_change, holm, n_for_change
 

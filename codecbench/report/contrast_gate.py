@@ -18,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from codecbench.report.compare import CompareError, Comparison, languages
+from codecbench.report.comparison import CompareError, Comparison, languages
 from codecbench.report.runs import ALL_LANGS, Run
 
 TRIPLET_KEY = ["lang", "contrast", "pair", "a", "b", "x"]

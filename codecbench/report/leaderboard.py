@@ -216,7 +216,7 @@ def build_report(run_dirs: list[str], out: str | Path, examples: int = 2, metric
                  all_metrics_plots: bool = False, plots: bool = True) -> Path:
     """Write index.html, leaderboard.md/.tex and plots/ into ``out``; returns the HTML path."""
     from codecbench.report import contrasts, tokens
-    from codecbench.report.plots import all_plots
+    from codecbench.report.figures import all_plots
 
     runs = [Run.open(d) for d in run_dirs]
     parse_labels(labels, runs)

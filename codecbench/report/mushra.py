@@ -34,7 +34,6 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,20 +41,13 @@ import numpy as np
 
 from codecbench import audio
 from codecbench.datachecks import anchor_check, anchor_warnings
-from codecbench.errors import CodecbenchError
+from codecbench.report.mushra_items import ANCHORS, REFERENCE, TRAINING, Item, MushraError
 from codecbench.report.runs import Run, RunError
 from codecbench.schema import Number, Whole
 from codecbench.store import safe_name
 
-REFERENCE = "reference"  # webMUSHRA's name for the hidden reference in its results
-ANCHORS = {"anchor35": 3500.0, "anchor70": 7000.0}
-TRAINING = "training"  # id of the training page (and its stimulus folder); its ratings are never scored
 MIN_SECONDS = 0.5  # BS.1770 gating needs 400 ms blocks; shorter items cannot be measured
 MIN_RATE, MAX_RATE = 8000, 384000  # --sample-rate: narrowband speech to the highest rates of audio interfaces
-
-
-class MushraError(CodecbenchError):
-    """The stimuli cannot be made or the ratings cannot be read (exit status 2)."""
 
 
 # -- signal processing ---------------------------------------------------------------------------
@@ -143,21 +135,6 @@ def choose_items(run: Run, codecs: list[str], n_items: int, seed: int = 0) -> tu
 
 
 # -- stimuli -------------------------------------------------------------------------------------
-
-@dataclass
-class Item:
-    id: str
-    utt_id: str
-    lang: str
-    text: str
-    stimuli: dict[str, str] = field(default_factory=dict)  # stimulus key -> condition (codec / anchor / reference)
-    files: dict[str, str] = field(default_factory=dict)  # stimulus key -> path relative to DIR
-    loudness_before: dict[str, float] = field(default_factory=dict)
-    loudness_after: dict[str, float] = field(default_factory=dict)
-    clip_gain_db: float = 0.0
-    reencoded: list[str] = field(default_factory=list)
-    anchor_check: dict[str, Any] = field(default_factory=dict)  # codecbench.datachecks.anchor_check
-
 
 def _reconstruction(run: Run, codec: str, utt_id: str, ref: np.ndarray, sr: int, reencode: bool,
                     loaded: dict[str, Any]) -> tuple[np.ndarray, bool]:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from codecbench.report.cells import md_text
-from codecbench.report.mushra import ANCHORS, REFERENCE, TRAINING, MushraError
+from codecbench.report.mushra_items import ANCHORS, REFERENCE, TRAINING, MushraError
 from codecbench.report.runs import ALL_LANGS
 
 LISTENER_COLUMNS = ("session_uuid", "uuid", "name", "email", "listener", "participant", "listener_id")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from codecbench.report.mushra import REFERENCE, TRAINING, Item
+from codecbench.report.mushra_items import REFERENCE, TRAINING, Item
 
 
 def write_config(items: list[Item], out: Path, codecs: list[str], keys: dict[str, str], resource_dir: str,

@@ -31,7 +31,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from codecbench.report.mushra import ANCHORS, REFERENCE, Item
+from codecbench.report.mushra_items import ANCHORS, REFERENCE, Item
 
 PAGE_FORMAT = "codecbench-mushra-1"  # the "format" column of the page's CSV
 CSV_COLUMNS = ("format", "session_test_id", "session", "listener", "trial_id", "page", "rating_stimulus",

@@ -266,13 +266,3 @@ def heatmap(board: Board, metric: str, out: Path) -> Plot | None:
     ax.set_title(f"{metric} per codec and language", fontsize=10)
     caption = "Hatched: " + "; ".join(reasons) if reasons else ""
     return _save(fig, out, f"heatmap_{safe_name(metric)}", f"{metric}: codec × language", caption)
-
-
-def all_plots(board: Board, out: Path, all_metrics: bool = False) -> list[Plot]:
-    metrics = plotted_metrics(board, all_metrics)
-    plots = [p for m in metrics if (p := rate_quality(board, m, out))]
-    plots += [p for m in metrics if (p := heatmap(board, m, out))]
-    from codecbench.report.codebook_plot import codebook_usage
-
-    p = codebook_usage(board, board.runs, out)
-    return plots + ([p] if p else [])

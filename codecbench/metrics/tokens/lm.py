@@ -26,34 +26,14 @@ a language with fewer than two utterances (speakers) cannot be split and gets n/
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 
 from codecbench import __version__
 from codecbench.metrics.base import Metric, MetricInfo, MetricInput, Option, Output
-from codecbench.metrics.corpus import Aggregate, Corpus, Table
+from codecbench.metrics.corpus import Aggregate, Corpus
+from codecbench.metrics.tokens.lm_aggregate import BPF, BPS, REDUNDANCY, UNIGRAM, aggregate
 from codecbench.metrics.tokens.ngram import KneserNey, Numbering
-from codecbench.metrics.tokens.splits import Split, SplitError, split
 from codecbench.metrics.tokens.transformer import TokenTransformer, TransformerSettings, layout
-from codecbench.report.cells import fmt_number, value_text
-from codecbench.stats import bootstrap_ratio_ci
-
-BPF, BPS, REDUNDANCY, UNIGRAM = "lm_bits_per_frame", "lm_bits_per_second", "lm_redundancy", "unigram_bits_per_frame"
-TABLE_FILE, SPLIT_FILE = "token_lm.csv", "token_lm_split.csv"
-ALL = "all"
-
-
-@dataclass
-class Scored:
-    """One model's bits on the test utterances of one language."""
-
-    utt_ids: list[str]
-    bits: np.ndarray  # [utterances, levels]: LM bits of each level's tokens
-    unigram: np.ndarray  # [utterances, levels]
-    tokens: np.ndarray  # [utterances, levels]
-    seconds: np.ndarray  # [utterances]
 
 
 class TokenLM(Metric):
@@ -106,8 +86,6 @@ class TokenLM(Metric):
         return {}  # corpus-level only: the aggregate reads the saved codes
 
     def aggregate(self, corpus: Corpus) -> Aggregate:
-        from codecbench.metrics.tokens.lm_aggregate import aggregate
-
         return aggregate(self, corpus)
 
     def score(self, train: list[list[np.ndarray]], test: list[list[np.ndarray]], sizes: list[int],
@@ -146,43 +124,3 @@ def _ngram(train: list[list[np.ndarray]], test: list[list[np.ndarray]], sizes: l
         bits = lm.bits([y[:, 0] for _, y in flat_te], [x[:, 1] == lv for x, _ in flat_te], numbered)
         out[:, lv] = [b.sum() for b in bits]
     return out
-
-
-def nominal_bps(books: list[dict]) -> float:
-    return float(sum(math.log2(b["size"]) * b["frame_rate"] for b in books))
-
-
-def ratio(num: np.ndarray, den: np.ndarray) -> tuple[float, float, float]:
-    """sum(num) / sum(den) with its bootstrap CI over items."""
-    lo, hi = bootstrap_ratio_ci(num, den)
-    return float(num.sum() / den.sum()), lo, hi
-
-
-def splits_of(corpus: Corpus, share: float, seed: int, by: str) -> dict[str, Split | str]:
-    """Per language: its split, or why it has none."""
-    rows = corpus.rows
-    out: dict[str, Split | str] = {}
-    speakers = rows.drop_duplicates("utt_id")
-    for lang, g in speakers.groupby(speakers["lang"].fillna("").astype(str), sort=True):
-        spk = g["speaker"].fillna("").astype(str) if "speaker" in g else [""] * len(g)
-        try:
-            out[lang] = split(list(zip(g["utt_id"].astype(str), spk, strict=True)), share, seed, by)
-        except SplitError as exc:
-            out[lang] = str(exc)
-    return out
-
-
-def table_of(frame) -> Table:
-    """summary.md: per codec and language, LM bits against the nominal bitrate."""
-    rows = []
-    own = frame[frame["level"] == "all"]
-    for _, r in own.iterrows():
-        lang = r["test_lang"] if r["train_lang"] == r["test_lang"] else f"{r['test_lang']} (model: {r['train_lang']})"
-        n = int(r["n_test"])
-        rows.append([str(r["codec"]), str(lang), value_text(r["nominal_bits_per_second"], None, None, 0, "bit/s"),
-                     value_text(r["bits_per_second"], r["bps_ci_low"], r["bps_ci_high"], n, "bit/s"),
-                     fmt_number(r["redundancy"]), value_text(r["bits_per_frame"], r["bpf_ci_low"], r["bpf_ci_high"], n),
-                     fmt_number(r["unigram_bits_per_frame"]), f"{int(r['n_train'])}/{n}"])
-    return Table("Token LM: bits on held-out utterances against the nominal bitrate (lower bits: more predictable)",
-                 ["codec", "lang", "nominal kbps", "LM kbps [95% CI]", "redundancy", "LM bits/frame",
-                  "unigram bits/frame", "train/test utts"], rows)

@@ -1,34 +1,37 @@
-"""The token LM's corpus-level figures (``TokenLM.aggregate``; what they mean: ``lm.py``)."""
+"""The token LM's corpus-level figures (``TokenLM.aggregate``, on ``metric.score``; what they mean: ``lm.py``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from codecbench.errors import Unavailable
-from codecbench.metrics.corpus import Aggregate, Corpus
-from codecbench.metrics.tokens.lm import (
-    ALL,
-    BPF,
-    BPS,
-    REDUNDANCY,
-    SPLIT_FILE,
-    TABLE_FILE,
-    UNIGRAM,
-    Scored,
-    nominal_bps,
-    ratio,
-    splits_of,
-    table_of,
-)
-from codecbench.metrics.tokens.splits import Split
+from codecbench.metrics.base import Metric
+from codecbench.metrics.corpus import Aggregate, Corpus, Table
+from codecbench.metrics.tokens.splits import Split, SplitError, split
 from codecbench.metrics.tokens.stability import not_tokens
+from codecbench.report.cells import fmt_number, value_text
 from codecbench.rows import SummaryRow
+from codecbench.stats import bootstrap_ratio_ci
 from codecbench.types import CodebookLevel, CodecInfo
 
-if TYPE_CHECKING:
-    from codecbench.metrics.tokens.lm import TokenLM
+BPF, BPS, REDUNDANCY, UNIGRAM = "lm_bits_per_frame", "lm_bits_per_second", "lm_redundancy", "unigram_bits_per_frame"
+TABLE_FILE, SPLIT_FILE = "token_lm.csv", "token_lm_split.csv"
+ALL = "all"
+
+
+@dataclass
+class Scored:
+    """One model's bits on the test utterances of one language."""
+
+    utt_ids: list[str]
+    bits: np.ndarray  # [utterances, levels]: LM bits of each level's tokens
+    unigram: np.ndarray  # [utterances, levels]
+    tokens: np.ndarray  # [utterances, levels]
+    seconds: np.ndarray  # [utterances]
+
 
 OUTPUTS = {BPF: (False, "bit/frame"), BPS: (False, "bit/s"), REDUNDANCY: (True, ""), UNIGRAM: (None, "bit/frame")}
 TABLE_COLUMNS = ["codec", "train_lang", "test_lang", "level", "model", "n_train", "n_test", "tokens", "bits_per_token",
@@ -50,7 +53,7 @@ def _empty(corpus: Corpus, codec: str, lang: str, status: str, note: str) -> lis
 class _Codec:
     """One codec's figures: summary rows, table rows and per-utterance values."""
 
-    def __init__(self, metric: TokenLM, corpus: Corpus, codec: str, share_note: str):
+    def __init__(self, metric: Metric, corpus: Corpus, codec: str, share_note: str):
         self.metric, self.corpus, self.codec, self.note = metric, corpus, codec, share_note
         meta = corpus.codecs.get(codec, {})
         books = meta.get("codebooks") or []
@@ -134,7 +137,7 @@ def _cells(bpt, bpf, bps) -> dict[str, float]:
     return out
 
 
-def aggregate(metric: TokenLM, corpus: Corpus) -> Aggregate:
+def aggregate(metric: Metric, corpus: Corpus) -> Aggregate:
     import pandas as pd
 
     rows = corpus.rows
@@ -180,3 +183,43 @@ def aggregate(metric: TokenLM, corpus: Corpus) -> Aggregate:
     files = {TABLE_FILE: frame, SPLIT_FILE: pd.DataFrame(split_rows, columns=["lang", "utt_id", "split"])}
     return Aggregate(rows=out_rows, files=files, tables=[table_of(frame)] if not frame.empty else [],
                      values=pd.DataFrame(values, columns=["codec", "utt_id", BPF, BPS, REDUNDANCY, UNIGRAM]))
+
+
+def nominal_bps(books: list[dict]) -> float:
+    return float(sum(math.log2(b["size"]) * b["frame_rate"] for b in books))
+
+
+def ratio(num: np.ndarray, den: np.ndarray) -> tuple[float, float, float]:
+    """sum(num) / sum(den) with its bootstrap CI over items."""
+    lo, hi = bootstrap_ratio_ci(num, den)
+    return float(num.sum() / den.sum()), lo, hi
+
+
+def splits_of(corpus: Corpus, share: float, seed: int, by: str) -> dict[str, Split | str]:
+    """Per language: its split, or why it has none."""
+    rows = corpus.rows
+    out: dict[str, Split | str] = {}
+    speakers = rows.drop_duplicates("utt_id")
+    for lang, g in speakers.groupby(speakers["lang"].fillna("").astype(str), sort=True):
+        spk = g["speaker"].fillna("").astype(str) if "speaker" in g else [""] * len(g)
+        try:
+            out[lang] = split(list(zip(g["utt_id"].astype(str), spk, strict=True)), share, seed, by)
+        except SplitError as exc:
+            out[lang] = str(exc)
+    return out
+
+
+def table_of(frame) -> Table:
+    """summary.md: per codec and language, LM bits against the nominal bitrate."""
+    rows = []
+    own = frame[frame["level"] == "all"]
+    for _, r in own.iterrows():
+        lang = r["test_lang"] if r["train_lang"] == r["test_lang"] else f"{r['test_lang']} (model: {r['train_lang']})"
+        n = int(r["n_test"])
+        rows.append([str(r["codec"]), str(lang), value_text(r["nominal_bits_per_second"], None, None, 0, "bit/s"),
+                     value_text(r["bits_per_second"], r["bps_ci_low"], r["bps_ci_high"], n, "bit/s"),
+                     fmt_number(r["redundancy"]), value_text(r["bits_per_frame"], r["bpf_ci_low"], r["bpf_ci_high"], n),
+                     fmt_number(r["unigram_bits_per_frame"]), f"{int(r['n_train'])}/{n}"])
+    return Table("Token LM: bits on held-out utterances against the nominal bitrate (lower bits: more predictable)",
+                 ["codec", "lang", "nominal kbps", "LM kbps [95% CI]", "redundancy", "LM bits/frame",
+                  "unigram bits/frame", "train/test utts"], rows)
