@@ -76,6 +76,11 @@ def _limited(rows: pd.DataFrame, lang: str, band: float) -> tuple[int, int, floa
     return int((bw < BAND_SHARE * band).sum()), int(bw.size), float(np.median(bw)) if bw.size else math.nan
 
 
+def _prefix(lang: str) -> str:
+    """A warning's language prefix; none for rows without a language (a pair list without one)."""
+    return f"{lang}: " if lang else ""
+
+
 def _band_text(k: int, n: int, limit: float, median: float) -> str:
     return (f"{k} of {n} references have an effective bandwidth below {limit / 1000:.1f} kHz "
             f"(median {median / 1000:.1f} kHz)")
@@ -97,7 +102,7 @@ def band_warnings(rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> 
         for band, names in sorted(by_band.items()):
             k, n, median = _limited(rows, lang, band)
             if n and k >= max(1, math.ceil(WARN_SHARE * n)):
-                out.append(f"{lang}: {_band_text(k, n, BAND_SHARE * band, median)}, but {', '.join(names)} "
+                out.append(f"{_prefix(lang)}{_band_text(k, n, BAND_SHARE * band, median)}, but {', '.join(names)} "
                            f"rate{'s' if len(names) == 1 else ''} audio up to {band / 1000:g} kHz: on them "
                            "the score rates a band the reference does not fill")
         wide = sorted(c for c in in_lang["codec"].astype(str).unique()
@@ -105,7 +110,7 @@ def band_warnings(rows: pd.DataFrame, metrics_meta: dict, codecs_meta: dict) -> 
                       and codecs_meta.get(c, {}).get("family") != "pairs")
         k, n, median = _limited(rows, lang, WIDEBAND_HZ)
         if wide and n and k >= max(1, math.ceil(WARN_SHARE * n)):
-            out.append(f"{lang}: {_band_text(k, n, BAND_SHARE * WIDEBAND_HZ, median)}: the 16 kHz+ codecs "
+            out.append(f"{_prefix(lang)}{_band_text(k, n, BAND_SHARE * WIDEBAND_HZ, median)}: the 16 kHz+ codecs "
                        f"({', '.join(wide)}) are compared on them without any content above that band")
     return out
 
@@ -124,7 +129,7 @@ def language_notes(rows: pd.DataFrame, metrics_meta: dict) -> list[str]:
             in_lang = rows[rows["lang"].astype(str) == lang]
             n = int(max((np.isfinite(_values(in_lang, o)).sum() for o in outs), default=0))
             if n and language_note(name, langs, lang):
-                out.append(f"{lang}: {name} ({', '.join(outs)}) scored {n} rows, but its model was trained on "
+                out.append(f"{_prefix(lang)}{name} ({', '.join(outs)}) scored {n} rows, but its model was trained on "
                            f"{'/'.join(langs)} speech only: read it as out-of-domain there")
     return out
 

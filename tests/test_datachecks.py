@@ -212,3 +212,14 @@ def test_resuming_a_run_without_data_checks_fills_them_without_the_codec(tmp_pat
     assert calls == []
     resumed = pd.read_parquet(out / "utterances.parquet")
     assert len(resumed) == 3 and resumed["ref_bandwidth_hz"].notna().all() and resumed["si_sdr"].notna().all()
+
+
+def test_band_warning_without_a_language_has_no_empty_prefix():
+    """A pair list without languages (``score REF.scp DEG.scp``): the warning starts with its count."""
+    from codecbench.datachecks import band_warnings
+
+    rows = pd.DataFrame({"utt_id": ["a", "b"], "codec": ["deg", "deg"], "lang": ["", ""],
+                         "ref_bandwidth_hz": [3700.0, 3800.0], "pesq_wb": [2.0, 2.1]})
+    meta = {"pesq_wb": {"band_hz": 7000.0, "outputs": [{"name": "pesq_wb"}]}}
+    warnings = band_warnings(rows, meta, {})
+    assert warnings and warnings[0].startswith("2 of 2 references have an effective bandwidth below 5.6 kHz"), warnings
