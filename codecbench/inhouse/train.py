@@ -20,6 +20,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from codecbench.inhouse.config import CheckpointMismatch
 
@@ -72,37 +73,18 @@ def train(args: argparse.Namespace) -> Path:
     from codecbench.inhouse import checkpoint as ckpt
     from codecbench.inhouse.augment import Augmenter
     from codecbench.inhouse.card import training_card
-    from codecbench.inhouse.checkpoint import flatten_optimizer, unflatten_optimizer
     from codecbench.inhouse.data import CropDataset
     from codecbench.inhouse.losses import ReconstructionLoss
     from codecbench.inhouse.model import InhouseModel
     from codecbench.inhouse.progress import TrainProgress
-    from codecbench.inhouse.train_args import augment_config, model_config, resolve
+    from codecbench.inhouse.train_args import augment_config, resolve
     from codecbench.inhouse.validate import Validator, format_result
 
     resolve(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+    device = _set_up_torch(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    state_json = out / STATE_JSON
-
-    resume = args.resume and state_json.is_file()
-    if args.resume and not resume:
-        print(f"--resume: no trainer state in {out}; starting from scratch", file=sys.stderr)
-    if resume:
-        cfg, _ = ckpt.read_config(out)
-        if cfg.kind != args.kind:
-            raise CheckpointMismatch(f"--resume: {out} holds a {cfg.kind!r} model, not {args.kind!r}")
-        meta = json.loads(state_json.read_text())
-    else:
-        cfg, meta = model_config(args), {}
+    resume, cfg, meta = _start(args, out)
     aug_cfg = augment_config(args)
 
     def note(text: str) -> None:
@@ -139,17 +121,7 @@ def train(args: argparse.Namespace) -> Path:
     rng = np.random.default_rng(args.seed)
     step, elapsed = 0, 0.0
     if resume:
-        tensors = ckpt.load_tensors(out / STATE_TENSORS)
-        ckpt.load_state_strict(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, str(out))
-        unflatten_optimizer(opt, "opt", tensors, meta["opt"])
-        if disc is not None:
-            if "disc_opt" not in meta:
-                raise ValueError(f"{out}: trainer state has no discriminators; resume without --adversarial")
-            ckpt.load_state_strict(disc, {k[5:]: v for k, v in tensors.items() if k.startswith("disc.")}, str(out))
-            unflatten_optimizer(disc_opt, "dopt", tensors, meta["disc_opt"])
-        torch.set_rng_state(tensors["rng.torch"])
-        rng.bit_generator.state = meta["numpy_rng"]
-        step, elapsed = int(meta["step"]), float(meta["elapsed_seconds"])
+        step, elapsed = _load_state(out, meta, model, opt, disc, disc_opt, rng)
         note(f"resumed from {out} at step {step}")
 
     segment = int(round(args.segment_seconds * cfg.sample_rate))
@@ -172,36 +144,17 @@ def train(args: argparse.Namespace) -> Path:
         for m, reason in res["failures"].items():
             progress.note(f"   {m}: failed for some utterances ({reason})")
 
+    run_record = _run_record(args, device, segment / cfg.sample_rate, weights, amp, aug_cfg, manifests, data)
+
     def save() -> None:
         avg = {k: round(float(np.mean([r[k] for r in recent if k in r])), 5) for k in (recent[-1] if recent else {})}
-        training = {"steps": step, "wall_seconds": round(elapsed, 1), "device": _device_name(device),
-                    "threads": torch.get_num_threads(), "batch_size": args.batch_size,
-                    "segment_seconds": segment / cfg.sample_rate, "lr": args.lr, "lr_decay": args.lr_decay,
-                    "warmup": args.warmup, "loss_weights": weights, "adversarial": bool(args.adversarial),
-                    "adv_start": args.adv_start if args.adversarial else None, "init_from": args.init_from, "amp": amp,
-                    "seed": args.seed, "preset": args.preset, "augment": aug_cfg.to_dict(),
-                    "data": {"manifests": manifests,
-                             "codec_copy_manifests": args.aug_codec_manifest if aug_cfg.codec else None,
-                             **data.summary()},
-                    "recent_losses": avg}
+        training = {"steps": step, "wall_seconds": round(elapsed, 1), **run_record, "recent_losses": avg}
         if validator is not None:
             training["validation"] = {"utterances": [uid for uid, _ in held], "manifests": args.val_manifest,
                                       "conditions": conditions, "last": last_val}
         ckpt.save_checkpoint(model, out, training)
         (out / "TRAINING.md").write_text(training_card(out))
-        tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-        opt_t, opt_meta = flatten_optimizer(opt, "opt")
-        tensors.update(opt_t)
-        state = {"step": step, "elapsed_seconds": elapsed, "opt": opt_meta,
-                 "numpy_rng": rng.bit_generator.state, "args": {k: v for k, v in vars(args).items() if k != "func"}}
-        if disc is not None:
-            tensors.update({f"disc.{k}": v for k, v in disc.state_dict().items()})
-            d_t, d_meta = flatten_optimizer(disc_opt, "dopt")
-            tensors.update(d_t)
-            state["disc_opt"] = d_meta
-        tensors["rng.torch"] = torch.get_rng_state()
-        ckpt.save_tensors(out / STATE_TENSORS, tensors)
-        ckpt.write_json(state_json, state)
+        _save_state(out, args, step, elapsed, model, opt, disc, disc_opt, rng)
 
     if validator is not None and step == 0:
         validate()  # the starting point of the curve
@@ -256,6 +209,97 @@ def train(args: argparse.Namespace) -> Path:
         progress.close()
     note(f"saved {out} at step {step} ({elapsed / 60:.1f} min)")
     return out
+
+
+def _set_up_torch(args: argparse.Namespace) -> str:
+    """Threads and TF32 for ``--threads``/``--device``; returns the device (``auto`` resolved)."""
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    return device
+
+
+def _start(args: argparse.Namespace, out: Path) -> tuple[bool, Any, dict]:
+    """(resuming, the model config, the trainer state's JSON): from ``out``'s trainer state with
+    ``--resume`` when there is one, else from the options."""
+    from codecbench.inhouse import checkpoint as ckpt
+    from codecbench.inhouse.train_args import model_config
+
+    resume = bool(args.resume) and (out / STATE_JSON).is_file()
+    if args.resume and not resume:
+        print(f"--resume: no trainer state in {out}; starting from scratch", file=sys.stderr)
+    if not resume:
+        return False, model_config(args), {}
+    cfg, _ = ckpt.read_config(out)
+    if cfg.kind != args.kind:
+        raise CheckpointMismatch(f"--resume: {out} holds a {cfg.kind!r} model, not {args.kind!r}")
+    return True, cfg, json.loads((out / STATE_JSON).read_text())
+
+
+def _run_record(args: argparse.Namespace, device: str, segment_seconds: float, weights: dict, amp: bool, aug_cfg,
+                manifests: list[str], data) -> dict:
+    """What the checkpoint's training record says of the run's set-up (the same at every save)."""
+    import torch
+
+    return {"device": _device_name(device), "threads": torch.get_num_threads(), "batch_size": args.batch_size,
+            "segment_seconds": segment_seconds, "lr": args.lr, "lr_decay": args.lr_decay,
+            "warmup": args.warmup, "loss_weights": weights, "adversarial": bool(args.adversarial),
+            "adv_start": args.adv_start if args.adversarial else None, "init_from": args.init_from, "amp": amp,
+            "seed": args.seed, "preset": args.preset, "augment": aug_cfg.to_dict(),
+            "data": {"manifests": manifests,
+                     "codec_copy_manifests": args.aug_codec_manifest if aug_cfg.codec else None,
+                     **data.summary()}}
+
+
+def _load_state(out: Path, meta: dict, model, opt, disc, disc_opt, rng) -> tuple[int, float]:
+    """Restore the trainer state of ``out`` (``--resume``) into the model, optimizers and RNGs; returns
+    (step, elapsed seconds)."""
+    import torch
+
+    from codecbench.inhouse import checkpoint as ckpt
+    from codecbench.inhouse.checkpoint import unflatten_optimizer
+
+    tensors = ckpt.load_tensors(out / STATE_TENSORS)
+    ckpt.load_state_strict(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, str(out))
+    unflatten_optimizer(opt, "opt", tensors, meta["opt"])
+    if disc is not None:
+        if "disc_opt" not in meta:
+            raise ValueError(f"{out}: trainer state has no discriminators; resume without --adversarial")
+        ckpt.load_state_strict(disc, {k[5:]: v for k, v in tensors.items() if k.startswith("disc.")}, str(out))
+        unflatten_optimizer(disc_opt, "dopt", tensors, meta["disc_opt"])
+    torch.set_rng_state(tensors["rng.torch"])
+    rng.bit_generator.state = meta["numpy_rng"]
+    return int(meta["step"]), float(meta["elapsed_seconds"])
+
+
+def _save_state(out: Path, args: argparse.Namespace, step: int, elapsed: float, model, opt, disc, disc_opt,
+                rng) -> None:
+    """Write the trainer state (``STATE_TENSORS`` + ``STATE_JSON``) that ``_load_state`` restores."""
+    import torch
+
+    from codecbench.inhouse import checkpoint as ckpt
+    from codecbench.inhouse.checkpoint import flatten_optimizer
+
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt_t, opt_meta = flatten_optimizer(opt, "opt")
+    tensors.update(opt_t)
+    state = {"step": step, "elapsed_seconds": elapsed, "opt": opt_meta,
+             "numpy_rng": rng.bit_generator.state, "args": {k: v for k, v in vars(args).items() if k != "func"}}
+    if disc is not None:
+        tensors.update({f"disc.{k}": v for k, v in disc.state_dict().items()})
+        d_t, d_meta = flatten_optimizer(disc_opt, "dopt")
+        tensors.update(d_t)
+        state["disc_opt"] = d_meta
+    tensors["rng.torch"] = torch.get_rng_state()
+    ckpt.save_tensors(out / STATE_TENSORS, tensors)
+    ckpt.write_json(out / STATE_JSON, state)
 
 
 def _device_name(device: str) -> str:
