@@ -12,6 +12,7 @@ import os
 import shutil
 import struct
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -220,17 +221,7 @@ def inhouse_checkpoint_cases(root: Path) -> list[CheckpointCase]:
         cases.append(CheckpointCase(uid, folder, f"ours-rvq:{folder}", error))
         return folder
 
-    for name in ("model.safetensors", "config.json"):
-        stem = name.split(".")[0]
-        f = case(f"{stem}-fifo", "not a regular file")
-        (f / name).unlink()
-        os.mkfifo(f / name)
-        f = case(f"{stem}-dev-zero", "not a regular file")
-        (f / name).unlink()
-        os.symlink("/dev/zero", f / name)
-        f = case(f"{stem}-folder", "not a regular file")
-        (f / name).unlink()
-        (f / name).mkdir()
+    _not_regular_files(case, "", folders=True)
     f = case("config-sparse-5GB", "at most")
     with open(f / "config.json", "r+b") as fh:  # a sparse file: 5 GB by its size, nothing on disk
         fh.truncate(5 << 30)
@@ -270,6 +261,23 @@ def inhouse_checkpoint_cases(root: Path) -> list[CheckpointCase]:
     return cases
 
 
+def _not_regular_files(case: Callable[[str, str], Path], prefix: str, folders: bool = False) -> None:
+    """Cases whose weights or config is a FIFO or a link to /dev/zero (reading either would hang), and
+    with ``folders`` a folder."""
+    for name in ("model.safetensors", "config.json"):
+        stem = name.split(".")[0]
+        f = case(f"{prefix}{stem}-fifo", "not a regular file")
+        (f / name).unlink()
+        os.mkfifo(f / name)
+        f = case(f"{prefix}{stem}-dev-zero", "not a regular file")
+        (f / name).unlink()
+        os.symlink("/dev/zero", f / name)
+        if folders:
+            f = case(f"{prefix}{stem}-folder", "not a regular file")
+            (f / name).unlink()
+            (f / name).mkdir()
+
+
 def pretrained_checkpoint_cases(root: Path) -> list[CheckpointCase]:
     """Pretrained (hub layout) folders given as ``encodec-24k-6kbps:FOLDER`` that must fail fast."""
     from codecbench.codecs._testing import build_checkpoint
@@ -283,14 +291,7 @@ def pretrained_checkpoint_cases(root: Path) -> list[CheckpointCase]:
         cases.append(CheckpointCase(uid, folder, f"encodec-24k-6kbps:{folder}", error))
         return folder
 
-    for name in ("model.safetensors", "config.json"):
-        stem = name.split(".")[0]
-        f = case(f"pre-{stem}-fifo", "not a regular file")
-        (f / name).unlink()
-        os.mkfifo(f / name)
-        f = case(f"pre-{stem}-dev-zero", "not a regular file")
-        (f / name).unlink()
-        os.symlink("/dev/zero", f / name)
+    _not_regular_files(case, "pre-")
     f = case("pre-config-sparse-5GB", "at most")
     with open(f / "config.json", "r+b") as fh:
         fh.truncate(5 << 30)
