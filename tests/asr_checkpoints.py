@@ -61,17 +61,25 @@ def build_ctc(folder: Path, seed: int = 0) -> Path:
     """A 1-layer, 16-wide wav2vec2-CTC model (layer-norm feature encoder, so batches take an attention
     mask) over a Devanagari character vocabulary."""
     import torch
-    from transformers import Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC
+    from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
 
     torch.manual_seed(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    vocab = {c: i for i, c in enumerate(["<pad>", "<s>", "</s>", "<unk>", "|", *DEVANAGARI])}
+    return save_tiny_ctc(folder, ["<pad>", "<s>", "</s>", "<unk>", "|", *DEVANAGARI], Wav2Vec2Config, Wav2Vec2ForCTC)
+
+
+def save_tiny_ctc(folder: Path, symbols: list[str], config_cls, model_cls) -> Path:
+    """A 1-layer, 16-wide CTC model of ``model_cls`` (wav2vec2 or HuBERT) over ``symbols`` in the hub layout
+    (config.json, weights, vocab.json, tokenizer and feature extractor configs); seed torch first."""
+    from transformers import Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor
+
+    vocab = {c: i for i, c in enumerate(symbols)}
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    cfg = Wav2Vec2Config(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=32, conv_dim=(16, 16, 16), conv_stride=(5, 4, 4), conv_kernel=(10, 4, 4),
-                         feat_extract_norm="layer", do_stable_layer_norm=True, num_conv_pos_embeddings=16,
-                         num_conv_pos_embedding_groups=2, pad_token_id=0)
-    Wav2Vec2ForCTC(cfg).save_pretrained(folder)
+    cfg = config_cls(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=32, conv_dim=(16, 16, 16), conv_stride=(5, 4, 4), conv_kernel=(10, 4, 4),
+                     feat_extract_norm="layer", do_stable_layer_norm=True, num_conv_pos_embeddings=16,
+                     num_conv_pos_embedding_groups=2, pad_token_id=0)
+    model_cls(cfg).save_pretrained(folder)
     Wav2Vec2CTCTokenizer(str(folder / "vocab.json")).save_pretrained(folder)
     Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
                              return_attention_mask=True).save_pretrained(folder)

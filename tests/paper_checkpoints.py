@@ -10,6 +10,8 @@ import json
 import re
 from pathlib import Path
 
+from tests.asr_checkpoints import save_tiny_ctc
+
 UTMOS_TINY = dict(conv_layers=[[16, 10, 5], [16, 3, 2], [16, 2, 2]], hidden=32, layers=2, heads=2, ffn=64,
                   pos_conv_kernel=16, pos_conv_groups=2, domain_dim=8, judge_dim=8, lstm_hidden=16, proj_hidden=32)
 
@@ -134,20 +136,11 @@ def build_hubert_ctc(folder: Path, seed: int = 0) -> Path:
     """A 1-layer HubertForCTC over LibriSpeech's upper-case letters (the layout of
     facebook/hubert-large-ls960-ft: config.json, vocab.json, tokenizer and feature extractor configs)."""
     import torch
-    from transformers import HubertConfig, HubertForCTC, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor
+    from transformers import HubertConfig, HubertForCTC
 
     torch.manual_seed(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.json").write_text(json.dumps({c: i for i, c in enumerate(LETTERS)}))
-    cfg = HubertConfig(vocab_size=len(LETTERS), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                       intermediate_size=32, conv_dim=(16, 16, 16), conv_stride=(5, 4, 4), conv_kernel=(10, 4, 4),
-                       feat_extract_norm="layer", do_stable_layer_norm=True, num_conv_pos_embeddings=16,
-                       num_conv_pos_embedding_groups=2, pad_token_id=0)
-    HubertForCTC(cfg).save_pretrained(folder)
-    Wav2Vec2CTCTokenizer(str(folder / "vocab.json")).save_pretrained(folder)
-    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
-                             return_attention_mask=True).save_pretrained(folder)
-    return folder
+    return save_tiny_ctc(folder, LETTERS, HubertConfig, HubertForCTC)
 
 
 def write_spelling(path: Path) -> Path:
