@@ -9,8 +9,10 @@ the loudest reference frame (then overlap-add), 512-point STFT of 256-sample Han
 - the resampler (``stoi_resample``) is a polyphase filter applied as small matrix products on a
   ``[rows, down]`` view of the signal (no per-sample Python, no upsampled buffer), reference and
   degraded signal together;
-- framing, overlap-add and segmentation use strided views instead of Python loops; correlations
-  are einsum reductions, with only the reference rows centred in memory;
+- framing, overlap-add and segmentation use strided views instead of Python loops; the 512-point
+  rfft runs on the windowed 256-sample frames (``n=512`` pads them), and the band powers are one
+  matrix product of its squared (real, imaginary) pairs with the band matrix; correlations are
+  einsum reductions, with only the reference rows centred in memory;
 - both scores come from one front end; ``stoi_batch`` scores the segments of several utterances in
   one array (``np.add.reduceat`` per utterance), in chunks that stay in the CPU cache.
 
@@ -109,6 +111,12 @@ def _overlap_add(frames: np.ndarray) -> np.ndarray:
     return out.reshape(-1)
 
 
+@functools.lru_cache(maxsize=1)
+def _power_band_matrix() -> np.ndarray:
+    """[2 * 257, 15]: the band matrix applied to squared (real, imag) pairs of an rfft, as numpy lays them out."""
+    return np.repeat(third_octave_matrix().T, 2, axis=0)
+
+
 def envelopes(ref: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One-third octave envelopes [frames, 15] of a pair at 10 kHz, silent frames removed."""
     x, y = _remove_silent_frames(ref, deg)
@@ -116,14 +124,12 @@ def envelopes(ref: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     n = len(fx)
     if n < SEGMENT:
         raise StoiUndefined(f"only {n} non-silent STFT frames (STOI needs {SEGMENT})")
-    padded = np.zeros((2 * n, NFFT))  # windowed frames, zero-padded to NFFT
-    np.multiply(fx, _window(), out=padded[:n, :FRAME])
-    np.multiply(fy, _window(), out=padded[n:, :FRAME])
-    obm = third_octave_matrix()
-    bins = int(np.max(np.nonzero(obm)[1])) + 1  # bins above the top band are not used
-    spec = np.fft.rfft(padded, axis=1)[:, :bins]
-    pairs = spec.view(np.float64).reshape(2 * n, bins, 2)
-    tob = np.sqrt(np.einsum("ijk,ijk->ij", pairs, pairs) @ obm[:, :bins].T)
+    frames = np.empty((2 * n, FRAME))
+    np.multiply(fx, _window(), out=frames[:n])
+    np.multiply(fy, _window(), out=frames[n:])
+    spec = np.fft.rfft(frames, n=NFFT, axis=1).view(np.float64)  # zero-padded to NFFT; (re, im) pairs
+    np.square(spec, out=spec)
+    tob = np.sqrt(spec @ _power_band_matrix())
     return tob[:n], tob[n:]
 
 
