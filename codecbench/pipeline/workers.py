@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
+from codecbench.allocator import retain_freed_memory
 from codecbench.metrics.base import Metric, MetricInput, Values
 from codecbench.pipeline import lifeline, stages
 from codecbench.pipeline.monitor import peak_rss
@@ -111,6 +112,7 @@ def _init_worker(metrics: list[Metric], workdir: str, quiet: bool = True, env: d
     global _WORKER_METRICS
     if run_pid is not None:
         lifeline.worker_setup(run_pid)
+        retain_freed_memory()  # a worker scores item after item: no page faults for each one's arrays
     if env is not None and env != os.environ:
         os.environ.clear()
         os.environ.update(env)
