@@ -3,8 +3,11 @@
 Octave's (and MATLAB's) ``resample`` designs a Kaiser-windowed sinc with 60 dB rejection; STOI's
 reference code resamples with it, and pystoi reproduces it through ``scipy.signal.resample_poly``.
 This module gives the same output (measured |diff| < 1e-12 against pystoi's resampler at 8-48 kHz)
-without an upsampled buffer or per-sample Python: output block ``t`` (``up`` samples) is a sum of
-products of ``[rows, down]`` views of the input with fixed ``[down, up]`` filter blocks.
+without an upsampled buffer or per-sample Python: output row ``t`` (``r*up`` samples) is a sum of
+products of ``[rows, r*down]`` views of the input with fixed ``[r*down, r*up]`` filter blocks, ``r``
+chosen so that a row holds at least 64 input samples (wide products are what BLAS does fast), in
+passes of 256 rows. Measured on a 5-s pair at 16 kHz (2-core shared machine, CPU time): 0.8 ms,
+against 1.8-2.6 ms with rows of ``down`` samples (``r = 1``) and 6.2 ms for ``scipy.signal.resample_poly``.
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ def _octave_filter(up: int, down: int) -> np.ndarray:
     return h / np.sum(h)
 
 
-@functools.lru_cache(maxsize=16)
-def _polyphase_matrix(up: int, down: int) -> tuple[np.ndarray, int, int]:
-    """Filter of ``scipy.signal.resample_poly(x, up, down, window=h)`` as ``[A, down, up]`` blocks.
+ROW_SAMPLES = 64  # input samples per row of the products, at least (measured: rows of 8 ran 2.5x slower at 16 kHz)
+CHUNK_ROWS = 256  # rows per pass over the blocks (measured at 16 and 48 kHz: whole-signal passes ran 1.3-1.8x slower)
 
-    Output ``y[up*t + s] = sum_e x[down*t + e] * G[e, s]``; returns (G in blocks of ``down`` rows,
-    first input offset e_min, number of blocks A).
+
+@functools.lru_cache(maxsize=16)
+def _polyphase_taps(up: int, down: int) -> tuple[np.ndarray, int]:
+    """Filter of ``scipy.signal.resample_poly(x, up, down, window=h)`` as a ``[K, up]`` tap matrix.
+
+    Output ``y[up*t + s] = sum_e x[down*t + e] * G[e - e_min, s]``; returns (G, e_min), K a multiple of ``down``.
     """
     h = _octave_filter(up, down) * up
     half = (len(h) - 1) // 2
@@ -50,7 +56,23 @@ def _polyphase_matrix(up: int, down: int) -> tuple[np.ndarray, int, int]:
             k = (s + skip) * down - up * (row + e_min)
             if 0 <= k < lh:
                 g[row, s] = h[k]
-    return g.reshape(blocks, down, up), e_min, blocks
+    return g, e_min
+
+
+@functools.lru_cache(maxsize=16)
+def _polyphase_blocks(up: int, down: int) -> tuple[np.ndarray, int]:
+    """The taps as ``[A, r*down, r*up]`` blocks: a row of ``r*down`` input samples gives ``r*up`` outputs.
+
+    Grouping ``r`` output blocks per row (rows of at least ``ROW_SAMPLES`` inputs) turns many thin
+    products into a few wide ones; the extra taps are zeros. Returns (blocks, e_min).
+    """
+    g, e_min = _polyphase_taps(up, down)
+    r = -(-ROW_SAMPLES // down)
+    n_blocks = -(-(len(g) + down * (r - 1)) // (down * r))
+    grouped = np.zeros((n_blocks * down * r, r, up))
+    for j in range(r):
+        grouped[down * j:down * j + len(g), j] = g
+    return grouped.reshape(n_blocks, down * r, r * up), e_min
 
 
 def resample_batch(x: np.ndarray, fs_in: int, fs_out: int) -> np.ndarray:
@@ -65,19 +87,30 @@ def resample_batch(x: np.ndarray, fs_in: int, fs_out: int) -> np.ndarray:
         return x.copy()
     n_in = x.shape[1]
     n_out = -(-n_in * up // down)
-    blocks, e_min, n_blocks = _polyphase_matrix(up, down)
-    n_t = -(-n_out // up)
-    rows = n_t + n_blocks
-    xp = np.zeros((x.shape[0], rows * down))
+    blocks, e_min = _polyphase_blocks(up, down)
+    n_blocks, row_in, row_out = blocks.shape
+    n_t = -(-n_out // row_out)
+    xp = np.zeros((x.shape[0], (n_t + n_blocks) * row_in))
     if e_min <= 0:
         xp[:, -e_min:-e_min + n_in] = x
     else:
         xp[:, : n_in - e_min] = x[:, e_min:]
-    xp = xp.reshape(x.shape[0], rows, down)
-    y = xp[:, 0:n_t] @ blocks[0]
-    for a in range(1, n_blocks):
-        y += xp[:, a:a + n_t] @ blocks[a]
+    y = _apply_blocks(xp.reshape(x.shape[0], -1, row_in), blocks, n_t)
     return y.reshape(x.shape[0], -1)[:, :n_out]
+
+
+def _apply_blocks(rows: np.ndarray, blocks: np.ndarray, n_t: int) -> np.ndarray:
+    """``y[:, t] = sum_a rows[:, t + a] @ blocks[a]`` for t < n_t, in chunks that stay in the CPU cache."""
+    y = np.empty((rows.shape[0], n_t, blocks.shape[2]))
+    part = np.empty((rows.shape[0], min(CHUNK_ROWS, n_t), blocks.shape[2]))
+    for c in range(0, n_t, CHUNK_ROWS):
+        m = min(CHUNK_ROWS, n_t - c)
+        acc = y[:, c:c + m]
+        np.matmul(rows[:, c:c + m], blocks[0], out=acc)
+        for a in range(1, len(blocks)):
+            np.matmul(rows[:, c + a:c + a + m], blocks[a], out=part[:, :m])
+            acc += part[:, :m]
+    return y
 
 
 def output_length(n: int, fs_in: int, fs_out: int) -> int:
