@@ -225,13 +225,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def entry() -> None:
     """The ``codecbench`` command: ``main`` and exit. Everything still loaded is frozen out of the
     garbage collector first, so exiting does not traverse every object pandas, pyarrow or torch made
-    (~50 ms per command); atexit handlers and buffered files still close as usual. The process keeps
-    the memory it frees for its next items (``allocator``)."""
+    (~50 ms per command); atexit handlers and buffered files still close as usual."""
     import gc
 
-    from codecbench.allocator import retain_freed_memory
-
-    retain_freed_memory()
     status = main()
     gc.freeze()
     raise SystemExit(status)
