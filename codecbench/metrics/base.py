@@ -166,13 +166,22 @@ class Metric(ABC):
         so two runs in one process share no state."""
         new = copy.deepcopy(self)
         new.opts = dict(opts)
+        new.__dict__.pop("_unavailable", None)  # other options, other models: checked again
         return new
 
     @abstractmethod
     def info(self) -> MetricInfo: ...
 
     def unavailable_reason(self) -> str | None:
-        """Why this metric cannot run here (missing package/model), or None."""
+        """Why this metric cannot run here (missing package, model or weights), or None: its
+        ``find_unavailable`` asked once per configured instance (a check may look for weight files
+        or resolve a hub revision)."""
+        if "_unavailable" not in self.__dict__:
+            self._unavailable = self.find_unavailable()
+        return self._unavailable
+
+    def find_unavailable(self) -> str | None:
+        """The check behind ``unavailable_reason``: a metric that needs a package or model overrides it."""
         return None
 
     @abstractmethod

@@ -72,7 +72,7 @@ class Dnsmos(Metric):
             trained_languages=("en",),  # DNS challenge training data: English read speech
         )
 
-    def unavailable_reason(self) -> str | None:
+    def find_unavailable(self) -> str | None:
         for mod in ("speechmos", "onnxruntime", "librosa"):
             if importlib.util.find_spec(mod) is None:
                 return f"DNSMOS needs {mod}: pip install speechmos"

@@ -93,7 +93,7 @@ class Visqol(Metric):
             band_hz=8000.0 if speech else 20000.0,  # what the 16 kHz / 48 kHz mode rates
         )
 
-    def unavailable_reason(self) -> str | None:
+    def find_unavailable(self) -> str | None:
         return _missing_reason(self.mode)
 
     def _scorer(self):

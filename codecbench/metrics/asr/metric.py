@@ -101,7 +101,6 @@ class AsrMetric(Metric):
     streams = (TRANSCRIPTS,)
 
     def __init__(self) -> None:
-        self._reason: str | None | bool = False  # False: not checked yet
         self._transcribers: dict[AsrModel, Transcriber] = {}
         self._device = "cpu"
         self._workdir: str | None = None
@@ -109,7 +108,7 @@ class AsrMetric(Metric):
 
     def configure(self, opts: dict[str, Any]) -> AsrMetric:
         new = super().configure(opts)
-        new._reason, new._transcribers, new._normalize = False, {}, None  # never inherit checks or models
+        new._transcribers, new._normalize = {}, None  # never inherit models
         return new  # type: ignore[return-value]
 
     def normalize(self, text: str | None, lang: str | None) -> str:
@@ -153,22 +152,21 @@ class AsrMetric(Metric):
             mode=mode, batched=True, default=True, languages={k: s.to_dict() for k, s in table.items()},
         )
 
-    def unavailable_reason(self) -> str | None:
-        if self._reason is False:
-            table = self.table()
-            self._reason = None if table else "no ASR model: model is 'none' and per_lang is empty"
-            for spec in dict.fromkeys(table.values()):
-                reason = backend_unavailable(spec)
-                if reason:
-                    langs = ", ".join("other languages" if k == DEFAULT else k for k, s in table.items() if s == spec)
-                    self._reason = f"{reason} (ASR model for {langs})"
-                    break
-            if self._reason is None and self._opt("normalizer") != "script":
-                try:
-                    self.normalize("", None)
-                except ModelMissing as exc:
-                    self._reason = str(exc)
-        return self._reason  # type: ignore[return-value]
+    def find_unavailable(self) -> str | None:
+        table = self.table()
+        if not table:
+            return "no ASR model: model is 'none' and per_lang is empty"
+        for spec in dict.fromkeys(table.values()):
+            reason = backend_unavailable(spec)
+            if reason:
+                langs = ", ".join("other languages" if k == DEFAULT else k for k, s in table.items() if s == spec)
+                return f"{reason} (ASR model for {langs})"
+        if self._opt("normalizer") != "script":
+            try:
+                self.normalize("", None)
+            except ModelMissing as exc:
+                return str(exc)
+        return None
 
     def configured_models(self) -> dict[AsrModel, list[str]]:
         """Each configured model with the languages it reads (``"*"``: languages without an entry)."""

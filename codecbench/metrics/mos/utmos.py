@@ -63,12 +63,11 @@ class Utmos(Metric):
     def __init__(self) -> None:
         self._model: Any = None
         self._device = "cpu"
-        self._reason: str | None | bool = False
         self._path: Path | None = None
 
     def configure(self, opts: dict[str, Any]) -> Utmos:
         new = super().configure(opts)
-        new._model, new._reason, new._path = None, False, None
+        new._model, new._path = None, None
         return new  # type: ignore[return-value]
 
     def _source(self) -> tuple[str, str | None]:
@@ -95,17 +94,14 @@ class Utmos(Metric):
         """Why a figure in ``lang`` needs care (the model never heard it), or None."""
         return language_note(self.name, TRAINED_LANGUAGES, lang)
 
-    def unavailable_reason(self) -> str | None:
-        if self._reason is False:
-            if importlib.util.find_spec("torch") is None:
-                self._reason = "needs torch"
-            else:
-                try:
-                    self._weights()
-                    self._reason = None
-                except ModelMissing as exc:
-                    self._reason = str(exc)
-        return self._reason  # type: ignore[return-value]
+    def find_unavailable(self) -> str | None:
+        if importlib.util.find_spec("torch") is None:
+            return "needs torch"
+        try:
+            self._weights()
+        except ModelMissing as exc:
+            return str(exc)
+        return None
 
     def _weights(self, cache_dir: Path | None = None) -> Path:
         from codecbench.metrics.weights import resolve_weights

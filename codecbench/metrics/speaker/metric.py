@@ -87,7 +87,6 @@ class SpeakerSimilarity(Metric):
         self.options = ECAPA_OPTIONS if backend == "ecapa" else {}
         self._encoder: Any = None
         self._device = "cpu"
-        self._reason: str | None | bool = False
 
     def _ecapa_source(self) -> tuple[str, str | None]:
         """(source, revision): a local folder has no revision."""
@@ -122,12 +121,7 @@ class SpeakerSimilarity(Metric):
             default=True,  # ECAPA when its weights are there (else "unavailable" + reason); GE2E always works
         )
 
-    def unavailable_reason(self) -> str | None:
-        if self._reason is False:
-            self._reason = self._check()
-        return self._reason  # type: ignore[return-value]
-
-    def _check(self) -> str | None:
+    def find_unavailable(self) -> str | None:
         if importlib.util.find_spec("torch") is None:
             return "needs torch"
         if self.backend == "ge2e":

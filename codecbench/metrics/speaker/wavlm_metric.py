@@ -53,12 +53,11 @@ class WavlmSimilarity(SpeakerSimilarity):
         self.name, self.options = BACKENDS[backend]
         self._encoder: Any = None
         self._device = "cpu"
-        self._reason: str | None | bool = False
         self._path: Path | None = None
 
     def configure(self, opts: dict[str, Any]) -> WavlmSimilarity:
         new = super().configure(opts)
-        new._encoder, new._reason, new._path = None, False, None
+        new._encoder, new._path = None, None
         return new  # type: ignore[return-value]
 
     def _source(self) -> tuple[str, str | None]:
@@ -84,7 +83,7 @@ class WavlmSimilarity(SpeakerSimilarity):
             model=src or None, revision=revision, mode=mode, batched=True, default=False,
         )
 
-    def _check(self) -> str | None:
+    def find_unavailable(self) -> str | None:
         if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
             return f"{self.name} needs torch and transformers: pip install 'codecbench[metrics]'"
         try:
