@@ -104,11 +104,11 @@ def write_random_ecapa(folder: Path) -> dict:
     """An ECAPA-TDNN with random weights saved in SpeechBrain's folder layout; returns its state dict."""
     import torch
 
-    from codecbench.metrics.speaker.ecapa_net import ecapa_class
+    from codecbench.metrics.speaker.ecapa_net import EcapaTdnn
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    model = ecapa_class()(80, lin_neurons=32, channels=[64, 64, 64, 64, 192], attention_channels=16,
+    model = EcapaTdnn(80, lin_neurons=32, channels=[64, 64, 64, 64, 192], attention_channels=16,
                               se_channels=16)
     with torch.no_grad():  # non-trivial BatchNorm statistics, as in a trained model
         for mod in model.modules():

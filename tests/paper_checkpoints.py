@@ -33,10 +33,10 @@ def build_utmos(folder: Path, fmt: str = "pt", seed: int = 0) -> Path:
     ``folder/model.safetensors``, with ``config.json`` holding the tiny sizes. Returns the weight file."""
     import torch
 
-    from codecbench.metrics.mos.utmos_net import UtmosConfig, utmos_class
+    from codecbench.metrics.mos.utmos_net import Utmos22Strong, UtmosConfig
 
     folder.mkdir(parents=True, exist_ok=True)
-    model = utmos_class()(UtmosConfig.from_dict(UTMOS_TINY))
+    model = Utmos22Strong(UtmosConfig.from_dict(UTMOS_TINY))
     _randomize(model, 0.6, seed)  # scores then differ between inputs by ~1 MOS
     (folder / "config.json").write_text(json.dumps(UTMOS_TINY))
     state = {k: v.contiguous() for k, v in model.state_dict().items()}

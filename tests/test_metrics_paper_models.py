@@ -45,9 +45,9 @@ def _rel(a, b):
 
 # -- UTMOS --------------------------------------------------------------------------------------------
 def test_utmos_state_dict_has_speechmos_names():
-    from codecbench.metrics.mos.utmos_net import utmos_class
+    from codecbench.metrics.mos.utmos_net import Utmos22Strong
 
-    keys = set(utmos_class()().state_dict())
+    keys = set(Utmos22Strong().state_dict())
     for k in ("wav2vec2.feature_extractor.conv_layers.0.0.weight", "wav2vec2.feature_extractor.conv_layers.0.2.weight",
               "wav2vec2.feature_extractor.conv_layers.6.0.weight", "wav2vec2.layer_norm.weight",
               "wav2vec2.post_extract_proj.weight", "wav2vec2.encoder.pos_conv.0.weight_g",
@@ -56,7 +56,7 @@ def test_utmos_state_dict_has_speechmos_names():
               "wav2vec2.encoder.layer_norm.weight", "wav2vec2.mask_emb", "domain_emb", "judge_emb",
               "blstm.weight_ih_l0_reverse", "projection.0.weight", "projection.2.bias"):
         assert k in keys, k
-    sd = utmos_class()().state_dict()
+    sd = Utmos22Strong().state_dict()
     assert sd["blstm.weight_ih_l0"].shape == (2048, 1024) and sd["projection.0.weight"].shape == (2048, 1024)
     assert sd["wav2vec2.encoder.pos_conv.0.weight_v"].shape == (768, 48, 128)
 

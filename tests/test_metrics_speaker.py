@@ -14,7 +14,7 @@ import torch
 from codecbench.audio import load, resample, save
 from codecbench.metrics.base import Failure, MetricInput
 from codecbench.metrics.registry import create
-from codecbench.metrics.speaker.ecapa_net import ecapa_class
+from codecbench.metrics.speaker.ecapa_net import EcapaTdnn
 from codecbench.metrics.speaker.metric import cosine
 from codecbench.types import Utterance
 from tests.helpers import write_random_ecapa
@@ -116,13 +116,13 @@ def ecapa_folder(tmp_path_factory):
 
 
 def test_ecapa_state_dict_keys_follow_speechbrain():
-    keys = set(ecapa_class()(80).state_dict())
+    keys = set(EcapaTdnn(80).state_dict())
     for k in ("blocks.0.conv.conv.weight", "blocks.0.norm.norm.running_var",
               "blocks.1.res2net_block.blocks.0.conv.conv.weight", "blocks.1.se_block.conv1.conv.weight",
               "blocks.3.tdnn2.norm.norm.num_batches_tracked", "mfa.conv.conv.weight", "asp.tdnn.conv.conv.weight",
               "asp.conv.conv.bias", "asp_bn.norm.weight", "fc.conv.weight"):
         assert k in keys, k
-    assert ecapa_class()(80, channels=[1024, 1024, 1024, 1024, 3072]).fc.conv.weight.shape == (192, 6144, 1)
+    assert EcapaTdnn(80, channels=[1024, 1024, 1024, 1024, 3072]).fc.conv.weight.shape == (192, 6144, 1)
 
 
 def test_ecapa_loads_speechbrain_layout_through_the_real_path(testdata, ecapa_folder, monkeypatch):

@@ -189,7 +189,7 @@ class Utmos(Metric):
 
 def load_utmos(path: Path, device: str = "cpu"):
     """The network from a weight file (and ``config.json`` beside it, if any), strictly loaded."""
-    from codecbench.metrics.mos.utmos_net import UtmosConfig, utmos_class
+    from codecbench.metrics.mos.utmos_net import Utmos22Strong, UtmosConfig
     from codecbench.metrics.weights import load_state_dict
 
     cfg_path = path.parent / "config.json"
@@ -198,7 +198,7 @@ def load_utmos(path: Path, device: str = "cpu"):
         raw = json.loads(cfg_path.read_text(encoding="utf-8"))
         cfg = UtmosConfig.from_dict(raw.get("utmos", raw))
     state = load_state_dict(path, key="state_dict")
-    model = utmos_class()(cfg)
+    model = Utmos22Strong(cfg)
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatches

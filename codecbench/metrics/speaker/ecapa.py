@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from codecbench.metrics.speaker.ecapa_net import ecapa_class
 from codecbench.metrics.speaker.fbank import SbFbank, sentence_mean_norm
 from codecbench.metrics.speaker.hyperparams import read_hyperparams
 from codecbench.models import ModelMissing
@@ -56,7 +55,9 @@ class EcapaEncoder:
         emb = hp.get("embedding_model") or {}
         if emb.get("__class__", "").split(".")[-1] != "ECAPA_TDNN":
             raise ModelMissing(f"{folder}: embedding_model is {emb.get('__class__')!r}, not ECAPA_TDNN")
-        model = ecapa_class()(**_kwargs(emb, ECAPA_ARGS, "ECAPA_TDNN"))
+        from codecbench.metrics.speaker.ecapa_net import EcapaTdnn  # imports torch
+
+        model = EcapaTdnn(**_kwargs(emb, ECAPA_ARGS, "ECAPA_TDNN"))
         state = torch.load(folder / "embedding_model.ckpt", map_location="cpu", weights_only=True)
         model.load_state_dict(state, strict=True)
         self.model = model.eval().to(device)
