@@ -38,6 +38,16 @@ MODEL_MODULES = (
 
 
 ModelMissing = Unavailable  # a model is not available locally and cannot be fetched (the message says how to get it)
+
+
+def missing_reason(locate: Callable[[], object]) -> str | None:
+    """Why ``locate()`` (finding a model's files, fetching them where allowed) raised ``ModelMissing``,
+    or None when it found them: a metric's ``find_unavailable``."""
+    try:
+        locate()
+    except ModelMissing as exc:
+        return str(exc)
+    return None
 ENTRY_POINT_GROUP = "codecbench.models"
 
 

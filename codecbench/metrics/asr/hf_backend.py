@@ -27,7 +27,7 @@ import numpy as np
 from codecbench.metrics.asr.backends import AsrBackend
 from codecbench.metrics.asr.routing import iso3
 from codecbench.metrics.base import MetricFailure, MetricUnavailable
-from codecbench.models import ModelMissing, hub_snapshot
+from codecbench.models import ModelMissing, hub_snapshot, missing_reason
 
 SR = 16000
 BATCH = 16  # clips per forward pass
@@ -248,8 +248,4 @@ def transformers_unavailable(model: str, revision: str | None) -> str | None:
         return "the transformers ASR backend needs torch and transformers: pip install transformers"
     if os.path.isdir(model):
         return None if os.path.exists(os.path.join(model, "config.json")) else f"no config.json in {model}"
-    try:
-        hub_folder(model, revision)
-    except ModelMissing as exc:
-        return str(exc)
-    return None
+    return missing_reason(lambda: hub_folder(model, revision))

@@ -48,7 +48,7 @@ from codecbench.metrics.base import (
     fail_all,
     package_version,
 )
-from codecbench.models import ModelMissing
+from codecbench.models import ModelMissing, missing_reason
 
 OPTIONS = {
     "backend": Option("auto", "ASR implementation of `model`; auto: inferred from the model (see routing.py)",
@@ -162,10 +162,7 @@ class AsrMetric(Metric):
                 langs = ", ".join("other languages" if k == DEFAULT else k for k, s in table.items() if s == spec)
                 return f"{reason} (ASR model for {langs})"
         if self._opt("normalizer") != "script":
-            try:
-                self.normalize("", None)
-            except ModelMissing as exc:
-                return str(exc)
+            return missing_reason(lambda: self.normalize("", None))
         return None
 
     def configured_models(self) -> dict[AsrModel, list[str]]:

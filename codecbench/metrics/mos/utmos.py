@@ -40,7 +40,7 @@ from codecbench.metrics.base import (
     package_version,
 )
 from codecbench.metrics.language import language_note
-from codecbench.models import ModelMissing, offline
+from codecbench.models import ModelMissing, missing_reason, offline
 
 SR = 16000
 MAX_BATCH = 16
@@ -97,11 +97,7 @@ class Utmos(Metric):
     def find_unavailable(self) -> str | None:
         if importlib.util.find_spec("torch") is None:
             return "needs torch"
-        try:
-            self._weights()
-        except ModelMissing as exc:
-            return str(exc)
-        return None
+        return missing_reason(self._weights)
 
     def _weights(self, cache_dir: Path | None = None) -> Path:
         from codecbench.metrics.weights import resolve_weights

@@ -24,8 +24,6 @@ from torch import nn
 
 
 @dataclass(frozen=True)
-
-
 class UtmosConfig:
     """Sizes of the network; the defaults are UTMOS22 strong's (config.json may override them)."""
 

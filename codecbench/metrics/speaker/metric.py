@@ -56,7 +56,7 @@ from codecbench.metrics.base import (
 )
 from codecbench.metrics.speaker.ecapa import EcapaEncoder
 from codecbench.metrics.speaker.ge2e import Ge2eEncoder, resemblyzer_weights
-from codecbench.models import ModelMissing, offline, resolve_local_or_hub
+from codecbench.models import ModelMissing, missing_reason, offline, resolve_local_or_hub
 
 SR = 16000
 ECAPA_HUB_ID = "speechbrain/spkrec-ecapa-voxceleb"
@@ -127,18 +127,10 @@ class SpeakerSimilarity(Metric):
         if self.backend == "ge2e":
             if importlib.util.find_spec("librosa") is None:
                 return "GE2E needs librosa: pip install resemblyzer"
-            try:
-                resemblyzer_weights()
-            except ModelMissing as exc:
-                return str(exc)
-            return None
+            return missing_reason(resemblyzer_weights)
         if importlib.util.find_spec("yaml") is None:
             return "ECAPA needs pyyaml: pip install pyyaml"
-        try:
-            self._folder()
-        except ModelMissing as exc:
-            return str(exc)
-        return None
+        return missing_reason(self._folder)
 
     def _folder(self) -> str:
         src, rev = self._ecapa_source()

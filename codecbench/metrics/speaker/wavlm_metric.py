@@ -20,7 +20,7 @@ from typing import Any
 
 from codecbench.metrics.base import MetricInfo, MetricUnavailable, Option, Output, package_version
 from codecbench.metrics.speaker.metric import SR, SpeakerSimilarity
-from codecbench.models import ModelMissing, hub_snapshot, offline, resolve_local_or_hub
+from codecbench.models import ModelMissing, hub_snapshot, missing_reason, offline, resolve_local_or_hub
 
 XVECTOR_HUB_ID = "microsoft/wavlm-base-plus-sv"
 XVECTOR_FILES = ("config.json", "preprocessor_config.json", "model.safetensors", "pytorch_model.bin")
@@ -86,11 +86,7 @@ class WavlmSimilarity(SpeakerSimilarity):
     def find_unavailable(self) -> str | None:
         if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
             return f"{self.name} needs torch and transformers: pip install 'codecbench[metrics]'"
-        try:
-            self._locate()
-        except ModelMissing as exc:
-            return str(exc)
-        return None
+        return missing_reason(self._locate)
 
     def _locate(self, cache_dir: Path | None = None) -> Path:
         """The local folder (x-vector) or checkpoint file (ECAPA)."""
